@@ -1,0 +1,174 @@
+//! `gatehouse`: the local side of Gatehouse.
+//!
+//! - `gatehouse dev [--port 3000] [--env-file .env]`: applies migrations, then
+//!   serves every route in one process, routed as Vercel routes them.
+//! - `gatehouse migrate [--env-file .env]`: applies pending migrations.
+//!
+//! Both read the same environment the functions read, plus `.env` (process
+//! variables win, as with every dotenv loader).
+
+mod args;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use gatehouse::config::{Config, Env, Needs};
+use gatehouse::db::{Database, migrations};
+use gatehouse::routes::ROUTES;
+use gatehouse::{App, observability};
+
+use crate::args::{Command, Options};
+
+fn main() -> ExitCode {
+    let command = match args::parse(std::env::args().skip(1)) {
+        Ok(command) => command,
+        Err(message) => {
+            eprintln!("gatehouse: {message}\n\n{}", args::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("gatehouse: could not start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match command {
+        Command::Help => {
+            println!("{}", args::USAGE);
+            ExitCode::SUCCESS
+        }
+        Command::Dev(options) => runtime.block_on(dev(options)),
+        Command::Migrate(options) => runtime.block_on(migrate(options)),
+    }
+}
+
+/// The process environment over the env file, if there is one.
+fn environment(options: &Options) -> Result<Env, String> {
+    let mut env = Env::default();
+    let path = options.env_file.clone().unwrap_or_else(|| ".env".into());
+    match dotenvy::from_path_iter(&path) {
+        Ok(entries) => {
+            for entry in entries {
+                let (key, value) = entry.map_err(|err| format!("{} is not a valid env file: {err}", path.display()))?;
+                env.set(key, value);
+            }
+        }
+        Err(err) if err.not_found() && options.env_file.is_none() => {}
+        Err(err) => return Err(format!("could not read {}: {err}", path.display())),
+    }
+    for (key, value) in std::env::vars_os() {
+        if let Some(key) = key.to_str() {
+            env.set(key, value);
+        }
+    }
+    Ok(env)
+}
+
+fn load(options: &Options, needs: Needs) -> Result<Config, ExitCode> {
+    let env = environment(options).map_err(|message| {
+        eprintln!("gatehouse: {message}");
+        ExitCode::FAILURE
+    })?;
+    let config = Config::load(&env, needs);
+    observability::init(observability::settings(&config));
+    config.map_err(|errors| {
+        eprintln!("gatehouse: the configuration has {} problem(s):", errors.problems.len());
+        for problem in &errors.problems {
+            eprintln!("  - {problem}");
+        }
+        ExitCode::FAILURE
+    })
+}
+
+async fn migrate(options: Options) -> ExitCode {
+    let config = match load(&options, Needs::DATABASE) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let Some(settings) = &config.database else {
+        return ExitCode::FAILURE;
+    };
+    match apply_migrations(settings).await {
+        Ok(report) if report.applied.is_empty() => {
+            println!("gatehouse: database is up to date at migration {}", report.version);
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            println!("gatehouse: applied migration(s) {:?}; database is at {}", report.applied, report.version);
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("gatehouse: migration failed: {err}\n  fix: {}", err.hint());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn apply_migrations(
+    settings: &gatehouse::config::DatabaseConfig,
+) -> Result<migrations::MigrationReport, gatehouse::db::DbError> {
+    let db = Database::new(settings)?;
+    let report = migrations::apply(&db).await;
+    db.close();
+    report
+}
+
+async fn dev(options: Options) -> ExitCode {
+    let needs = ROUTES.iter().fold(Needs::NONE, |needs, route| needs.union(route.needs));
+    // The dev server starts even with a broken configuration, so the
+    // `misconfigured` answers can be seen as a deployment would give them.
+    let env = match environment(&options) {
+        Ok(env) => env,
+        Err(message) => {
+            eprintln!("gatehouse: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = Config::load(&env, needs);
+    observability::init(observability::settings(&config));
+    if let Ok(Some(settings)) = config.as_ref().map(|config| config.database.as_ref()) {
+        match apply_migrations(settings).await {
+            Ok(report) => tracing::info!(target: "gatehouse::dev", version = report.version, applied = ?report.applied, "database schema ready"),
+            Err(err) => tracing::error!(target: "gatehouse::dev", error = %err, fix = %err.hint(), "migrations could not be applied; routes that use the database will answer 503"),
+        }
+    }
+    let app = App::from_config(config);
+    let addr = SocketAddr::from(([127, 0, 0, 1], options.port));
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("gatehouse: could not listen on {addr}: {err}; pass --port to use another port");
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = listener.local_addr().unwrap_or(addr);
+    println!("gatehouse dev: listening on http://{local}");
+    for route in ROUTES {
+        let methods: Vec<&str> = route.methods.iter().map(|m| m.as_str()).collect();
+        println!("  {:<7} http://{local}{}", methods.join(","), route.pattern);
+    }
+    match gatehouse::host::dev::serve(app, ROUTES, listener, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("gatehouse: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}

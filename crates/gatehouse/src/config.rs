@@ -1,0 +1,571 @@
+//! Configuration, read from the environment once at cold start.
+//!
+//! [`Config::load`] reads every variable, collects *every* problem in one pass
+//! and returns either a [`Config`] (which is valid by construction) or a
+//! [`ConfigErrors`] listing them all. Functions never panic on bad
+//! configuration: the host keeps serving and answers each request with a
+//! `misconfigured` problem, so the cause is visible from outside too.
+//!
+//! Variables that are set are always validated; variables a function needs
+//! (its [`Needs`]) must also be present.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::db::url::{DatabaseUrl, TlsMode};
+use crate::secret::Secret;
+
+/// What a function needs from the environment beyond the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Needs {
+    pub database: bool,
+}
+
+impl Needs {
+    pub const NONE: Needs = Needs { database: false };
+    pub const DATABASE: Needs = Needs { database: true };
+
+    /// What a process serving several routes (the dev server) needs.
+    pub const fn union(self, other: Needs) -> Needs {
+        Needs {
+            database: self.database || other.database,
+        }
+    }
+}
+
+/// Where this deployment runs. Decides strictness and how much a refusal shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Production,
+    Preview,
+    Development,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Production => "production",
+            Environment::Preview => "preview",
+            Environment::Development => "development",
+        }
+    }
+
+    /// Whether refusals may show expected values and variable names.
+    pub fn shows_details(self) -> bool {
+        self != Environment::Production
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// How logs are written. Resolved even when the rest of the configuration is
+/// broken, so the problems themselves can be logged in the right format.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub filter: tracing_subscriber::filter::Targets,
+}
+
+/// The database settings; present when `DATABASE_URL` is set.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: DatabaseUrl,
+    pub pool_max: usize,
+    pub idle_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+/// Shared-secret JWT keys. Validated here; used by the authentication core.
+#[derive(Debug, Clone)]
+pub struct JwtSecrets {
+    pub current: Secret,
+    pub previous: Option<Secret>,
+}
+
+/// A valid configuration. Fields are public for reading; the only way to
+/// build one is [`Config::load`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub log: LogSettings,
+    pub database: Option<DatabaseConfig>,
+    pub jwt_secrets: Option<JwtSecrets>,
+    pub debug_endpoints: bool,
+    /// `VERCEL_GIT_COMMIT_SHA`, reported by the detailed health route.
+    pub commit_sha: Option<String>,
+    /// Problems that do not stop the function, logged once at cold start.
+    pub warnings: Vec<ConfigProblem>,
+}
+
+/// One thing wrong with the environment: which variable, what, and the fix.
+/// Never contains a secret's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigProblem {
+    pub variable: &'static str,
+    pub problem: String,
+    pub fix: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} (fix: {})", self.variable, self.problem, self.fix)
+    }
+}
+
+/// Every problem found, plus what is needed to report them.
+#[derive(Debug, Clone)]
+pub struct ConfigErrors {
+    pub environment: Environment,
+    pub log: LogSettings,
+    pub problems: Vec<ConfigProblem>,
+    pub warnings: Vec<ConfigProblem>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} configuration problem(s)", self.problems.len())?;
+        for problem in &self.problems {
+            write!(f, "; {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// A snapshot of environment variables. Built from the process at cold start,
+/// or from pairs in tests so they never touch the process environment.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+    not_utf8: Vec<String>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        let mut env = Env::default();
+        for (key, value) in std::env::vars_os() {
+            let Some(key) = key.to_str().map(str::to_owned) else {
+                continue;
+            };
+            match value.into_string() {
+                Ok(value) => {
+                    env.vars.insert(key, value);
+                }
+                Err(_not_utf8) => env.not_utf8.push(key),
+            }
+        }
+        env
+    }
+
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let mut env = Env::default();
+        for (key, value) in pairs {
+            env.vars.insert(key.into(), value.into());
+        }
+        env
+    }
+
+    /// Adds or replaces a value (tests, `--env-file`).
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<OsString>) {
+        let key = key.into();
+        match value.into().into_string() {
+            Ok(value) => {
+                self.vars.insert(key, value);
+            }
+            Err(_) => self.not_utf8.push(key),
+        }
+    }
+
+    /// A set, non-blank value. Blank counts as unset: dashboards make it easy
+    /// to save an empty variable, and it never means anything else.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.vars
+            .get(key)
+            .map(String::as_str)
+            .filter(|value| !value.trim().is_empty())
+    }
+}
+
+/// Collects problems while reading variables.
+struct Reader<'a> {
+    env: &'a Env,
+    problems: Vec<ConfigProblem>,
+    warnings: Vec<ConfigProblem>,
+}
+
+impl Reader<'_> {
+    fn error(&mut self, variable: &'static str, problem: impl Into<String>, fix: impl Into<String>) {
+        self.problems.push(ConfigProblem {
+            variable,
+            problem: problem.into(),
+            fix: fix.into(),
+        });
+    }
+
+    fn warn(&mut self, variable: &'static str, problem: impl Into<String>, fix: impl Into<String>) {
+        self.warnings.push(ConfigProblem {
+            variable,
+            problem: problem.into(),
+            fix: fix.into(),
+        });
+    }
+
+    fn get(&mut self, variable: &'static str) -> Option<String> {
+        if self.env.not_utf8.iter().any(|key| key == variable) {
+            self.error(variable, "is not valid UTF-8", format!("set {variable} to a UTF-8 value"));
+            return None;
+        }
+        self.env.get(variable).map(|value| value.trim().to_owned())
+    }
+
+    fn seconds(&mut self, variable: &'static str, default: f64, min: f64, max: f64) -> Duration {
+        let Some(raw) = self.get(variable) else {
+            return Duration::from_secs_f64(default);
+        };
+        match raw.parse::<f64>() {
+            Ok(secs) if secs.is_finite() && (min..=max).contains(&secs) => Duration::from_secs_f64(secs),
+            _ => {
+                self.error(
+                    variable,
+                    format!("is \"{raw}\", not a number of seconds between {min} and {max}"),
+                    format!("set {variable} to seconds, e.g. {default}, or unset it for the default ({default})"),
+                );
+                Duration::from_secs_f64(default)
+            }
+        }
+    }
+
+    fn bool(&mut self, variable: &'static str) -> bool {
+        match self.get(variable).as_deref() {
+            None => false,
+            Some("1" | "true" | "yes" | "on") => true,
+            Some("0" | "false" | "no" | "off") => false,
+            Some(other) => {
+                self.error(
+                    variable,
+                    format!("is \"{other}\", not a boolean"),
+                    format!("set {variable} to true or false"),
+                );
+                false
+            }
+        }
+    }
+
+    fn secret(&mut self, variable: &'static str) -> Option<Secret> {
+        let secret = Secret::new(self.get(variable)?);
+        if secret.len() < MIN_SECRET_BYTES {
+            self.error(
+                variable,
+                format!(
+                    "is {} bytes long; secrets must be at least {MIN_SECRET_BYTES} bytes",
+                    secret.len()
+                ),
+                format!("generate one with `openssl rand -base64 32` and set {variable} to it in every service that shares it"),
+            );
+            return None;
+        }
+        Some(secret)
+    }
+}
+
+/// Shorter shared secrets can be brute-forced offline from a single token.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// Reads and validates everything. Never panics; never logs.
+    pub fn load(env: &Env, needs: Needs) -> Result<Config, ConfigErrors> {
+        let mut r = Reader {
+            env,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+        };
+
+        let environment = read_environment(&mut r);
+        let log = read_log_settings(&mut r, environment);
+        let database = read_database(&mut r, environment, needs);
+        let jwt_secrets = read_jwt_secrets(&mut r);
+
+        let debug_endpoints = r.bool("DEBUG_ENDPOINTS");
+        if debug_endpoints && environment == Environment::Production {
+            r.error(
+                "DEBUG_ENDPOINTS",
+                "is on in production, where debug routes would expose token contents",
+                "unset DEBUG_ENDPOINTS in the production environment",
+            );
+        }
+        let commit_sha = r.get("VERCEL_GIT_COMMIT_SHA");
+
+        if r.problems.is_empty() {
+            Ok(Config {
+                environment,
+                log,
+                database,
+                jwt_secrets,
+                debug_endpoints,
+                commit_sha,
+                warnings: r.warnings,
+            })
+        } else {
+            Err(ConfigErrors {
+                environment,
+                log,
+                problems: r.problems,
+                warnings: r.warnings,
+            })
+        }
+    }
+}
+
+fn read_environment(r: &mut Reader<'_>) -> Environment {
+    let parse = |value: &str| match value.to_ascii_lowercase().as_str() {
+        "production" | "prod" => Some(Environment::Production),
+        "preview" | "staging" => Some(Environment::Preview),
+        "development" | "dev" | "local" | "test" => Some(Environment::Development),
+        _ => None,
+    };
+    if let Some(raw) = r.get("ENVIRONMENT") {
+        return parse(&raw).unwrap_or_else(|| {
+            r.error(
+                "ENVIRONMENT",
+                format!("is \"{raw}\", not one of production, preview, development"),
+                "set ENVIRONMENT to production, preview or development",
+            );
+            // Unknown means strict: hide details as production does.
+            Environment::Production
+        });
+    }
+    match r.get("VERCEL_ENV") {
+        Some(raw) => parse(&raw).unwrap_or(Environment::Production),
+        None => Environment::Development,
+    }
+}
+
+fn read_log_settings(r: &mut Reader<'_>, environment: Environment) -> LogSettings {
+    let default_format = match environment {
+        Environment::Development => LogFormat::Pretty,
+        _ => LogFormat::Json,
+    };
+    let format = match r.get("LOG_FORMAT").as_deref() {
+        None => default_format,
+        Some("json") => LogFormat::Json,
+        Some("pretty" | "text") => LogFormat::Pretty,
+        Some(other) => {
+            r.error(
+                "LOG_FORMAT",
+                format!("is \"{other}\", not json or pretty"),
+                "set LOG_FORMAT to json or pretty, or unset it (json in production and preview)",
+            );
+            LogFormat::Json
+        }
+    };
+    let default_filter = || "info".parse().unwrap_or_default();
+    let filter = match r.get("LOG_LEVEL") {
+        None => default_filter(),
+        Some(raw) => raw.parse().unwrap_or_else(|_| {
+            r.error(
+                "LOG_LEVEL",
+                format!("is \"{raw}\", not a level or target list"),
+                "set LOG_LEVEL to error, warn, info, debug or trace, or a list such as info,gatehouse=debug",
+            );
+            default_filter()
+        }),
+    };
+    LogSettings { format, filter }
+}
+
+fn read_database(r: &mut Reader<'_>, environment: Environment, needs: Needs) -> Option<DatabaseConfig> {
+    let pool_max = match r.get("DATABASE_POOL_MAX") {
+        None => DEFAULT_POOL_MAX,
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if (1..=64).contains(&n) => n,
+            _ => {
+                r.error(
+                    "DATABASE_POOL_MAX",
+                    format!("is \"{raw}\", not a whole number from 1 to 64"),
+                    "set DATABASE_POOL_MAX to a small number such as 4: each function instance opens its own pool",
+                );
+                DEFAULT_POOL_MAX
+            }
+        },
+    };
+    let idle_timeout = r.seconds("DATABASE_IDLE_TIMEOUT_SECS", 5.0, 0.1, 3600.0);
+    let connect_timeout = r.seconds("DATABASE_CONNECT_TIMEOUT_SECS", 5.0, 0.1, 60.0);
+    let statement_timeout = r.seconds("DATABASE_STATEMENT_TIMEOUT_SECS", 5.0, 0.1, 300.0);
+
+    let Some(raw) = r.get("DATABASE_URL") else {
+        if needs.database {
+            r.error(
+                "DATABASE_URL",
+                "is not set, and this function uses the database",
+                "set DATABASE_URL to a postgres:// connection string (see .env.example)",
+            );
+        }
+        return None;
+    };
+    let url = match DatabaseUrl::parse(&raw) {
+        Ok(url) => url,
+        Err(problem) => {
+            r.error(
+                "DATABASE_URL",
+                problem.0,
+                "copy the connection string from your provider: postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=require",
+            );
+            return None;
+        }
+    };
+    if environment == Environment::Production && !url.is_local() {
+        match url.tls_mode() {
+            TlsMode::Disable => r.error(
+                "DATABASE_URL",
+                format!("has sslmode=disable towards {}, so passwords and data cross the network in clear text", url.display_target()),
+                "set sslmode=require (or verify-full) in DATABASE_URL",
+            ),
+            TlsMode::Prefer => r.warn(
+                "DATABASE_URL",
+                "has no sslmode (or sslmode=prefer), which silently falls back to clear text",
+                "add sslmode=require (or verify-full) to DATABASE_URL",
+            ),
+            _ => {}
+        }
+    }
+    Some(DatabaseConfig {
+        url,
+        pool_max,
+        idle_timeout,
+        connect_timeout,
+        statement_timeout,
+    })
+}
+
+fn read_jwt_secrets(r: &mut Reader<'_>) -> Option<JwtSecrets> {
+    let current = r.secret("JWT_SECRET");
+    let previous = r.secret("JWT_SECRET_PREVIOUS");
+    match (current, previous) {
+        (Some(current), previous) => {
+            if previous.as_ref() == Some(&current) {
+                r.warn(
+                    "JWT_SECRET_PREVIOUS",
+                    "equals JWT_SECRET, so it does nothing",
+                    "set JWT_SECRET_PREVIOUS to the secret before the rotation, or unset it",
+                );
+            }
+            Some(JwtSecrets { current, previous })
+        }
+        (None, Some(_)) if r.env.get("JWT_SECRET").is_none() => {
+            r.error(
+                "JWT_SECRET_PREVIOUS",
+                "is set but JWT_SECRET is not",
+                "set JWT_SECRET to the current secret; JWT_SECRET_PREVIOUS only adds the one before it",
+            );
+            None
+        }
+        _ => None,
+    }
+}
+
+pub const DEFAULT_POOL_MAX: usize = 4;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)], needs: Needs) -> Result<Config, ConfigErrors> {
+        Config::load(&Env::from_pairs(pairs.iter().copied()), needs)
+    }
+
+    #[test]
+    fn defaults_work_with_an_empty_environment() {
+        let config = load(&[], Needs::NONE).unwrap();
+        assert_eq!(config.environment, Environment::Development);
+        assert_eq!(config.log.format, LogFormat::Pretty);
+        assert!(config.database.is_none());
+    }
+
+    #[test]
+    fn environment_defaults_from_vercel_env_and_explicit_wins() {
+        let config = load(&[("VERCEL_ENV", "preview")], Needs::NONE).unwrap();
+        assert_eq!(config.environment, Environment::Preview);
+        assert_eq!(config.log.format, LogFormat::Json);
+        let config = load(&[("VERCEL_ENV", "preview"), ("ENVIRONMENT", "production")], Needs::NONE).unwrap();
+        assert_eq!(config.environment, Environment::Production);
+    }
+
+    #[test]
+    fn every_problem_is_collected_in_one_pass() {
+        let secret = "short-secret-value";
+        let errors = load(
+            &[
+                ("ENVIRONMENT", "production"),
+                ("LOG_FORMAT", "xml"),
+                ("DATABASE_POOL_MAX", "0"),
+                ("DATABASE_IDLE_TIMEOUT_SECS", "soon"),
+                ("DATABASE_URL", "postgres://u:pw-in-url@db.example.com/app?sslmode=disable"),
+                ("JWT_SECRET", secret),
+                ("DEBUG_ENDPOINTS", "true"),
+            ],
+            Needs::DATABASE,
+        )
+        .unwrap_err();
+        let variables: Vec<_> = errors.problems.iter().map(|p| p.variable).collect();
+        assert_eq!(
+            variables,
+            [
+                "LOG_FORMAT",
+                "DATABASE_POOL_MAX",
+                "DATABASE_IDLE_TIMEOUT_SECS",
+                "DATABASE_URL",
+                "JWT_SECRET",
+                "DEBUG_ENDPOINTS"
+            ]
+        );
+        let all = format!("{errors} {errors:?}");
+        assert!(!all.contains(secret), "secret leaked: {all}");
+        assert!(!all.contains("pw-in-url"), "password leaked: {all}");
+        assert!(errors.problems.iter().all(|p| !p.fix.is_empty()));
+    }
+
+    #[test]
+    fn needed_variables_must_be_present() {
+        assert!(load(&[], Needs::NONE).is_ok());
+        let errors = load(&[], Needs::DATABASE).unwrap_err();
+        assert_eq!(errors.problems[0].variable, "DATABASE_URL");
+    }
+
+    #[test]
+    fn plain_text_is_fine_locally_and_only_a_warning_for_prefer() {
+        let local = [("ENVIRONMENT", "production"), ("DATABASE_URL", "postgres://postgres@127.0.0.1/x?sslmode=disable")];
+        assert!(load(&local, Needs::DATABASE).is_ok());
+        let config = load(
+            &[("ENVIRONMENT", "production"), ("DATABASE_URL", "postgres://u:p@db.example.com/x")],
+            Needs::DATABASE,
+        )
+        .unwrap();
+        assert_eq!(config.warnings[0].variable, "DATABASE_URL");
+    }
+
+    #[test]
+    fn unknown_environment_is_an_error_and_treated_as_production() {
+        let errors = load(&[("ENVIRONMENT", "prodution")], Needs::NONE).unwrap_err();
+        assert_eq!(errors.environment, Environment::Production);
+        assert_eq!(errors.problems[0].variable, "ENVIRONMENT");
+    }
+
+    #[test]
+    fn blank_values_count_as_unset() {
+        let config = load(&[("DATABASE_POOL_MAX", "  "), ("JWT_SECRET", "")], Needs::NONE).unwrap();
+        assert!(config.jwt_secrets.is_none());
+    }
+}

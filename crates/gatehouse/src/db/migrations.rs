@@ -1,0 +1,122 @@
+//! Versioned SQL migrations, embedded in every binary.
+//!
+//! Applied by `gatehouse migrate` and at `gatehouse dev` start, never on a
+//! request path. Each runs in one transaction under an advisory lock, so two
+//! deploys migrating at once serialize instead of racing; applying them again
+//! is a no-op. Checksums catch a migration edited after it shipped.
+
+use tokio_postgres::types::Type;
+
+use super::{Database, DbError};
+use crate::secret::fingerprint;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// In version order. Add new files at the end; never edit a shipped one.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "schema_migrations",
+    sql: include_str!("../../migrations/0001_schema_migrations.sql"),
+}];
+
+/// Arbitrary, fixed: "gatehouse" in ASCII, truncated to fit an int8.
+const LOCK_KEY: i64 = 0x6761_7465_686f_7573;
+
+/// The version this build expects the database to be at.
+pub fn latest_version() -> i32 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// Versions applied by this call; empty when already up to date.
+    pub applied: Vec<i32>,
+    pub version: i32,
+}
+
+/// Applies every pending migration.
+pub async fn apply(db: &Database) -> Result<MigrationReport, DbError> {
+    let mut conn = db.connection().await?;
+    let tx = conn.transaction().await.map_err(DbError::Query)?;
+    tx.query_typed("SELECT pg_advisory_xact_lock($1)", &[(&LOCK_KEY, Type::INT8)])
+        .await
+        .map_err(DbError::Query)?;
+    let ledger_exists: bool = tx
+        .query_typed(
+            "SELECT to_regclass('gatehouse_schema_migrations') IS NOT NULL",
+            &[],
+        )
+        .await
+        .map_err(DbError::Query)?
+        .first()
+        .is_some_and(|row| row.get(0));
+    let applied: Vec<(i32, String)> = if ledger_exists {
+        tx.query_typed("SELECT version, checksum FROM gatehouse_schema_migrations", &[])
+            .await
+            .map_err(DbError::Query)?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    let mut report = MigrationReport {
+        applied: Vec::new(),
+        version: 0,
+    };
+    for migration in MIGRATIONS {
+        let checksum = fingerprint(migration.sql.as_bytes());
+        match applied.iter().find(|(version, _)| *version == migration.version) {
+            Some((_, recorded)) if *recorded == checksum => {}
+            Some(_) => {
+                return Err(DbError::MigrationChanged {
+                    version: migration.version,
+                    name: migration.name,
+                });
+            }
+            None => {
+                tx.batch_execute(migration.sql).await.map_err(DbError::Query)?;
+                tx.query_typed(
+                    "INSERT INTO gatehouse_schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    &[
+                        (&migration.version, Type::INT4),
+                        (&migration.name, Type::TEXT),
+                        (&checksum, Type::TEXT),
+                    ],
+                )
+                .await
+                .map_err(DbError::Query)?;
+                report.applied.push(migration.version);
+            }
+        }
+        report.version = migration.version;
+    }
+    tx.commit().await.map_err(DbError::Query)?;
+    if !report.applied.is_empty() {
+        tracing::info!(target: "gatehouse::db", applied = ?report.applied, version = report.version, "migrations applied");
+    }
+    Ok(report)
+}
+
+/// The highest applied version, 0 for a database never migrated.
+pub async fn current_version(db: &Database) -> Result<i32, DbError> {
+    // Two statements: Postgres resolves every table name at parse time, so a
+    // single query cannot mention a ledger that may not exist.
+    let exists = db
+        .query_opt("SELECT to_regclass('gatehouse_schema_migrations') IS NOT NULL", &[])
+        .await?
+        .is_some_and(|row| row.get::<_, bool>(0));
+    if !exists {
+        return Ok(0);
+    }
+    let row = db
+        .query_opt("SELECT coalesce(max(version), 0) FROM gatehouse_schema_migrations", &[])
+        .await?;
+    Ok(row.map_or(0, |row| row.get(0)))
+}

@@ -1,0 +1,92 @@
+//! Postgres: the connection string, TLS, the pool and the migrations.
+
+pub mod migrations;
+pub mod pool;
+pub mod tls;
+pub mod url;
+
+use std::time::Duration;
+
+use tokio_postgres::error::SqlState;
+
+pub use pool::{Database, PoolStatus};
+
+/// A database failure. `Display` is for logs; [`DbError::public_detail`] is
+/// what a response may show. Neither contains a password or connection string.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("could not connect to {target} within {timeout:?}")]
+    ConnectTimeout { target: String, timeout: Duration },
+    #[error("could not connect to {target}: {source}")]
+    Connect {
+        target: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("no free connection within {timeout:?}: all {max} are in use")]
+    PoolExhausted { max: usize, timeout: Duration },
+    #[error("a query ran past the statement timeout of {timeout:?} and was cancelled")]
+    StatementTimeout { timeout: Duration },
+    #[error("query failed: {0}")]
+    Query(#[source] tokio_postgres::Error),
+    #[error("TLS could not be set up: {0}")]
+    Tls(String),
+    #[error("migration {version} ({name}) differs from the one applied to this database")]
+    MigrationChanged { version: i32, name: &'static str },
+    #[error("the database schema is at version {found}, but this build expects {expected}")]
+    SchemaBehind { found: i32, expected: i32 },
+}
+
+impl DbError {
+    /// Safe for any response, production included.
+    pub fn public_detail(&self) -> String {
+        match self {
+            DbError::ConnectTimeout { timeout, .. } => {
+                format!("the database did not accept a connection within {timeout:?}")
+            }
+            DbError::Connect { .. } => "the database refused or dropped the connection".to_owned(),
+            DbError::PoolExhausted { timeout, .. } => {
+                format!("every database connection stayed busy for {timeout:?}")
+            }
+            DbError::StatementTimeout { timeout } => {
+                format!("a database query ran past {timeout:?}")
+            }
+            DbError::Query(_) => "a database query failed".to_owned(),
+            DbError::Tls(_) => "the TLS connection to the database could not be set up".to_owned(),
+            DbError::MigrationChanged { .. } | DbError::SchemaBehind { .. } => {
+                "the database schema does not match this build".to_owned()
+            }
+        }
+    }
+
+    /// The likely fix, shown outside production.
+    pub fn hint(&self) -> String {
+        match self {
+            DbError::ConnectTimeout { target, .. } => format!(
+                "check that Postgres at {target} is running and reachable from here, or raise DATABASE_CONNECT_TIMEOUT_SECS"
+            ),
+            DbError::Connect { target, source } => match source.code() {
+                Some(code) if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
+                    format!("Postgres at {target} rejected the user or password in DATABASE_URL")
+                }
+                Some(code) if *code == SqlState::INVALID_CATALOG_NAME => {
+                    format!("the database named in DATABASE_URL does not exist on {target}")
+                }
+                _ => format!("check that Postgres at {target} is running and that DATABASE_URL is right"),
+            },
+            DbError::PoolExhausted { .. } => {
+                "raise DATABASE_POOL_MAX or find what holds connections for long".to_owned()
+            }
+            DbError::StatementTimeout { .. } => {
+                "the query is slow or blocked by a lock; raise DATABASE_STATEMENT_TIMEOUT_SECS only if it is expected".to_owned()
+            }
+            DbError::Query(_) => "see the log under this request id".to_owned(),
+            DbError::Tls(_) => {
+                "check sslmode and sslrootcert in DATABASE_URL; providers with a private CA need sslrootcert=/path/to/ca.pem".to_owned()
+            }
+            DbError::MigrationChanged { .. } | DbError::SchemaBehind { .. } => {
+                "run `gatehouse migrate` against this database".to_owned()
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The AWS Lambda host: `lambda_http` polls the Runtime API and converts API
+//! Gateway (REST v1, HTTP v2), Function URL and ALB events. One event at a
+//! time per process, so a current-thread runtime is enough.
+
+use lambda_http::{Body as LambdaBody, RequestExt};
+
+use crate::config::Env;
+use crate::error::{RequestError, StartupError};
+use crate::http::request::{MAX_BODY_BYTES, RequestId};
+use crate::http::{Body, Request, Response};
+use crate::routes::Route;
+use crate::App;
+
+/// Set by Lambda itself; `lambda_runtime` panics without them, so check first.
+const REQUIRED: [&str; 4] = [
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+];
+
+pub fn run(app: App, route: &'static Route, env: &Env) -> Result<(), StartupError> {
+    if let Some(variable) = REQUIRED.into_iter().find(|variable| env.get(variable).is_none()) {
+        return Err(StartupError::LambdaEnvironment { variable });
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(StartupError::Runtime)?;
+    let app = &app;
+    runtime.block_on(async move {
+        let handler = lambda_http::service_fn(move |event: lambda_http::Request| async move {
+            Ok::<_, std::convert::Infallible>(handle(app, route, event).await)
+        });
+        lambda_http::run(handler).await.map_err(|err| StartupError::Host {
+            host: "lambda",
+            message: err.to_string(),
+        })
+    })
+}
+
+async fn handle(app: &App, route: &'static Route, event: lambda_http::Request) -> http::Response<LambdaBody> {
+    let request_id = RequestId::from_platform(event.lambda_context_ref().map(|context| context.request_id.as_str()));
+    let (parts, body) = event.into_parts();
+    let bytes = match body {
+        LambdaBody::Empty => Body::new(),
+        LambdaBody::Text(text) => Body::from(text),
+        LambdaBody::Binary(bytes) => Body::from(bytes),
+        _ => Body::new(),
+    };
+    let response = if bytes.len() > MAX_BODY_BYTES {
+        app.refuse(&RequestError::BodyTooLarge { limit: MAX_BODY_BYTES }, &request_id)
+    } else {
+        app.handle(route, Request::from_parts(parts, bytes), request_id).await
+    };
+    to_lambda(response)
+}
+
+/// Text bodies stay text; anything else is sent as binary (base64 on the wire).
+fn to_lambda(response: Response) -> http::Response<LambdaBody> {
+    let (parts, body) = response.into_parts();
+    let is_text = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/") || ct.contains("json"));
+    let body = if body.is_empty() {
+        LambdaBody::Empty
+    } else if is_text {
+        match String::from_utf8(body.to_vec()) {
+            Ok(text) => LambdaBody::Text(text),
+            Err(err) => LambdaBody::Binary(err.into_bytes()),
+        }
+    } else {
+        LambdaBody::Binary(body.to_vec())
+    };
+    http::Response::from_parts(parts, body)
+}

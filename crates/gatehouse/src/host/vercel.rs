@@ -1,0 +1,45 @@
+//! The Vercel host: `vercel_runtime` 2.x serves HTTP/1.1 on
+//! `127.0.0.1:$VERCEL_DEV_PORT` and reports to `$VERCEL_IPC_PATH`; one process
+//! serves concurrent requests, so everything it touches is shared state.
+
+use std::sync::Arc;
+
+use super::incoming;
+use crate::error::StartupError;
+use crate::http::request::RequestId;
+use crate::routes::Route;
+use crate::App;
+
+pub fn run(app: App, route: &'static Route) -> Result<(), StartupError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(StartupError::Runtime)?;
+    let app = Arc::new(app);
+    runtime.block_on(async move {
+        let service = vercel_runtime::service_fn(move |request: vercel_runtime::Request| {
+            let app = app.clone();
+            async move {
+                let response = handle(&app, route, request).await;
+                Ok::<_, vercel_runtime::Error>(response.map(vercel_runtime::ResponseBody::from))
+            }
+        });
+        vercel_runtime::run(service).await.map_err(|err| StartupError::Host {
+            host: "vercel",
+            message: err.to_string(),
+        })
+    })
+}
+
+async fn handle(app: &App, route: &'static Route, request: vercel_runtime::Request) -> crate::http::Response {
+    let request_id = RequestId::from_platform(
+        request
+            .headers()
+            .get("x-vercel-id")
+            .and_then(|value| value.to_str().ok()),
+    );
+    match incoming::buffer(request).await {
+        Ok(request) => app.handle(route, request, request_id).await,
+        Err(err) => app.refuse(&err, &request_id),
+    }
+}

@@ -1,0 +1,30 @@
+//! Request and response plumbing shared by every host.
+
+pub mod problem;
+pub mod request;
+
+/// Body type used throughout: functions answer small JSON documents, so
+/// whole bodies are buffered (within [`request::MAX_BODY_BYTES`]).
+pub type Body = bytes::Bytes;
+pub type Request = http::Request<Body>;
+pub type Response = http::Response<Body>;
+
+/// Builds a JSON response. Serialization of our own types cannot fail; if it
+/// somehow did, the client gets a 500 problem rather than a panic.
+pub fn json_response(status: http::StatusCode, value: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => {
+            let mut response = http::Response::new(Body::from(body));
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            response
+                .headers_mut()
+                .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(_) => problem::Problem::new(crate::Reason::InternalError).into_response(None),
+    }
+}

@@ -1,0 +1,77 @@
+//! RFC 9457 `application/problem+json` bodies, with Gatehouse's `reason` code.
+
+use http::{HeaderValue, Method, StatusCode, header};
+use serde_json::{Map, Value, json};
+
+use crate::error::{Reason, allow_list};
+use crate::http::{Body, Response};
+
+/// A problem document under construction.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    reason: Reason,
+    status: StatusCode,
+    fields: Map<String, Value>,
+    allow: Option<&'static [Method]>,
+}
+
+impl Problem {
+    pub fn new(reason: Reason) -> Self {
+        let status = reason.status();
+        let mut fields = Map::new();
+        fields.insert("type".into(), json!(format!("urn:gatehouse:reason:{}", reason.as_str())));
+        fields.insert("title".into(), json!(reason.title()));
+        fields.insert("status".into(), json!(status.as_u16()));
+        fields.insert("reason".into(), json!(reason.as_str()));
+        Self {
+            reason,
+            status,
+            fields,
+            allow: None,
+        }
+    }
+
+    pub fn reason(&self) -> Reason {
+        self.reason
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn detail(self, detail: impl Into<String>) -> Self {
+        self.extension("detail", Value::String(detail.into()))
+    }
+
+    pub fn hint(self, hint: impl Into<String>) -> Self {
+        self.extension("hint", Value::String(hint.into()))
+    }
+
+    pub fn allow(mut self, allow: &'static [Method]) -> Self {
+        self.allow = Some(allow);
+        self
+    }
+
+    pub fn extension(mut self, key: &str, value: Value) -> Self {
+        self.fields.insert(key.to_owned(), value);
+        self
+    }
+
+    pub fn into_response(mut self, request_id: Option<&str>) -> Response {
+        if let Some(id) = request_id {
+            self.fields.insert("request_id".into(), json!(id));
+        }
+        let body = serde_json::to_vec(&self.fields).unwrap_or_default();
+        let mut response = http::Response::new(Body::from(body));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(allow) = self.allow
+            && let Ok(value) = HeaderValue::from_str(&allow_list(allow))
+        {
+            headers.insert(header::ALLOW, value);
+        }
+        response
+    }
+}

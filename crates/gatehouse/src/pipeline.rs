@@ -1,0 +1,169 @@
+//! What happens to every request, on every host: validation, method checks,
+//! the misconfiguration guard, the handler, and the one mapping from
+//! [`RequestError`] to a response, all inside a span carrying the request id.
+
+use std::sync::Arc;
+
+use http::{HeaderValue, Method, StatusCode, header};
+use tracing::Instrument;
+
+use crate::config::{Config, ConfigErrors, Env, Environment, Needs};
+use crate::error::RequestError;
+use crate::http::request::{self, RequestId};
+use crate::http::{Body, Request, Response};
+use crate::routes::{Ctx, Route};
+use crate::state::State;
+
+/// A loaded process: either ready to serve, or misconfigured and answering
+/// every request with the reason. Built once at cold start.
+#[derive(Debug, Clone)]
+pub struct App {
+    state: Result<Arc<State>, Arc<ConfigErrors>>,
+    environment: Environment,
+}
+
+impl App {
+    /// Reads the configuration `needs` requires and logs the outcome. Call
+    /// after [`crate::observability::init`].
+    pub fn load(env: &Env, needs: Needs) -> Self {
+        Self::from_config(Config::load(env, needs))
+    }
+
+    pub fn from_config(config: Result<Config, ConfigErrors>) -> Self {
+        match config {
+            Ok(config) => {
+                log_warnings(&config.warnings);
+                App {
+                    environment: config.environment,
+                    state: Ok(Arc::new(State::new(config))),
+                }
+            }
+            Err(errors) => {
+                log_warnings(&errors.warnings);
+                tracing::error!(
+                    target: "gatehouse::config",
+                    environment = errors.environment.as_str(),
+                    count = errors.problems.len(),
+                    problems = %serde_json::to_string(&errors.problems).unwrap_or_default(),
+                    "configuration invalid: every request will be answered 500 misconfigured until it is fixed"
+                );
+                App {
+                    environment: errors.environment,
+                    state: Err(Arc::new(errors)),
+                }
+            }
+        }
+    }
+
+    pub fn state(&self) -> Option<&Arc<State>> {
+        self.state.as_ref().ok()
+    }
+
+    pub fn environment(&self) -> Environment {
+        self.environment
+    }
+
+    /// Serves one request for `route`.
+    pub async fn handle(&self, route: &'static Route, request: Request, request_id: RequestId) -> Response {
+        let span = tracing::info_span!(
+            target: "gatehouse::request",
+            "request",
+            request_id = %request_id,
+            method = %request.method(),
+            route = route.pattern,
+            status = tracing::field::Empty,
+        );
+        async {
+            let started = std::time::Instant::now();
+            let response = match self.dispatch(route, request, &request_id).await {
+                Ok(response) => with_request_id(response, &request_id),
+                Err(err) => self.refuse(&err, &request_id),
+            };
+            let span = tracing::Span::current();
+            span.record("status", response.status().as_u16());
+            tracing::debug!(
+                target: "gatehouse::request",
+                status = response.status().as_u16(),
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "request served"
+            );
+            response
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn dispatch(&self, route: &'static Route, request: Request, request_id: &RequestId) -> Result<Response, RequestError> {
+        let (parts, body) = request.into_parts();
+        request::check(&parts)?;
+        let is_head = parts.method == Method::HEAD;
+        if parts.method == Method::OPTIONS {
+            return Ok(options(route.methods));
+        }
+        let effective = if is_head { Method::GET } else { parts.method.clone() };
+        if !route.methods.contains(&effective) {
+            return Err(RequestError::MethodNotAllowed {
+                method: parts.method.clone(),
+                allow: route.methods,
+            });
+        }
+        let state = self.state.as_ref().map_err(|errors| RequestError::Misconfigured(errors.clone()))?;
+        let params = route.params(&parts.uri).ok_or_else(|| RequestError::RouteNotFound {
+            path: parts.uri.path().to_owned(),
+        })?;
+        let ctx = Ctx {
+            state: state.clone(),
+            request: Request::from_parts(parts, body),
+            request_id: request_id.clone(),
+            params,
+        };
+        let mut response = (route.handler)(ctx).await?;
+        if is_head {
+            *response.body_mut() = Body::new();
+        }
+        Ok(response)
+    }
+
+    /// The response for a failure, logged. Hosts call it for failures found
+    /// before the pipeline runs (an unreadable body, an unknown route).
+    pub fn refuse(&self, err: &RequestError, request_id: &RequestId) -> Response {
+        let reason = err.reason();
+        let status = reason.status();
+        if status.is_server_error() {
+            tracing::error!(target: "gatehouse::request", reason = reason.as_str(), error = %err, "request failed");
+        } else {
+            tracing::info!(target: "gatehouse::request", reason = reason.as_str(), error = %err, "request refused");
+        }
+        let response = err
+            .to_problem(self.environment.shows_details())
+            .into_response(Some(request_id.as_str()));
+        with_request_id(response, request_id)
+    }
+}
+
+fn log_warnings(warnings: &[crate::config::ConfigProblem]) {
+    if !warnings.is_empty() {
+        tracing::warn!(
+            target: "gatehouse::config",
+            count = warnings.len(),
+            warnings = %serde_json::to_string(warnings).unwrap_or_default(),
+            "configuration warnings"
+        );
+    }
+}
+
+fn with_request_id(mut response: Response, request_id: &RequestId) -> Response {
+    if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+fn options(methods: &'static [Method]) -> Response {
+    let mut response = http::Response::new(Body::new());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    if let Ok(allow) = HeaderValue::from_str(&crate::error::allow_list(methods)) {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    response
+}

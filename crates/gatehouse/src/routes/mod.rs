@@ -1,0 +1,205 @@
+//! The route table: the single source of truth for which functions exist.
+//!
+//! Each [`Route`] names its Vercel path pattern; the `api/` file, the
+//! `[[bin]]` name and the dev server's routing all derive from it, and an
+//! integration test fails if `api/`, `Cargo.toml` and [`ROUTES`] disagree.
+
+mod health;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use http::Method;
+
+use crate::config::Needs;
+use crate::error::RequestError;
+use crate::http::request::RequestId;
+use crate::http::{Request, Response};
+use crate::state::State;
+
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response, RequestError>> + Send>>;
+
+/// A route handler: takes the request context, answers or fails with a
+/// [`RequestError`] that the pipeline turns into the response.
+pub type Handler = fn(Ctx) -> HandlerFuture;
+
+#[derive(Debug)]
+pub struct Route {
+    /// Vercel's path pattern, e.g. `/api/tasks/[id]`.
+    pub pattern: &'static str,
+    pub methods: &'static [Method],
+    pub needs: Needs,
+    pub handler: Handler,
+}
+
+pub static HEALTH: Route = Route {
+    pattern: "/api/health",
+    methods: &[Method::GET],
+    needs: Needs::NONE,
+    handler: health::liveness,
+};
+
+pub static HEALTH_DETAILED: Route = Route {
+    pattern: "/api/health/detailed",
+    methods: &[Method::GET],
+    needs: Needs::DATABASE,
+    handler: health::detailed,
+};
+
+/// Every route, as served by `gatehouse dev` and built as a binary.
+pub static ROUTES: &[&Route] = &[&HEALTH, &HEALTH_DETAILED];
+
+impl Route {
+    /// The file under the project root that serves this route on Vercel.
+    pub fn source_file(&self) -> String {
+        format!("{}.rs", self.pattern.trim_start_matches('/'))
+    }
+
+    /// The `[[bin]]` name: the path after `/api/`, `/` as `-`, brackets dropped.
+    pub fn binary_name(&self) -> String {
+        self.pattern
+            .trim_start_matches("/api/")
+            .replace('/', "-")
+            .replace(['[', ']'], "")
+    }
+
+    /// Matches a whole request path, as the dev server routes. Returns the
+    /// dynamic segments' values, still percent-encoded.
+    pub fn match_path<'p>(&self, path: &'p str) -> Option<Vec<(&'static str, &'p str)>> {
+        let pattern: Vec<&'static str> = self.pattern.split('/').collect();
+        let actual: Vec<&'p str> = path.trim_end_matches('/').split('/').collect();
+        if pattern.len() != actual.len() {
+            return None;
+        }
+        match_segments(&pattern, &actual)
+    }
+
+    /// The dynamic segments' values for a request this function received.
+    /// Vercel delivers them as query parameters; other hosts (Lambda behind
+    /// a stage prefix) only have the path, so its tail is matched.
+    pub fn params(&self, uri: &http::Uri) -> Option<Vec<(&'static str, String)>> {
+        let names: Vec<&'static str> = self.pattern.split('/').filter_map(dynamic_name).collect();
+        if names.is_empty() {
+            return Some(Vec::new());
+        }
+        let query: Vec<(String, String)> = uri.query().map(parse_query).unwrap_or_default();
+        let from_query: Option<Vec<_>> = names
+            .iter()
+            .map(|name| {
+                query
+                    .iter()
+                    .find(|(key, _)| key == name)
+                    .map(|(_, value)| (*name, value.clone()))
+            })
+            .collect();
+        if from_query.is_some() {
+            return from_query;
+        }
+        let pattern: Vec<&'static str> = self.pattern.split('/').collect();
+        let actual: Vec<&str> = uri.path().trim_end_matches('/').split('/').collect();
+        let tail = actual.get(actual.len().checked_sub(pattern.len())?..)?;
+        Some(
+            match_segments(&pattern, tail)?
+                .into_iter()
+                .map(|(name, raw)| (name, decode(raw)))
+                .collect(),
+        )
+    }
+}
+
+fn dynamic_name(segment: &'static str) -> Option<&'static str> {
+    segment.strip_prefix('[')?.strip_suffix(']')
+}
+
+fn match_segments<'p>(pattern: &[&'static str], actual: &[&'p str]) -> Option<Vec<(&'static str, &'p str)>> {
+    let mut params = Vec::new();
+    for (expected, got) in pattern.iter().zip(actual) {
+        match dynamic_name(expected) {
+            Some(name) if !got.is_empty() => params.push((name, *got)),
+            Some(_) => return None,
+            None if expected == got => {}
+            None => return None,
+        }
+    }
+    Some(params)
+}
+
+fn decode(raw: &str) -> String {
+    percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned()
+}
+
+/// `application/x-www-form-urlencoded` query pairs, decoded.
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(&key.replace('+', " ")), decode(&value.replace('+', " ")))
+        })
+        .collect()
+}
+
+/// What a handler gets: the request, its id, the route's parameters and the
+/// process-wide state (configuration, pool).
+#[derive(Debug)]
+pub struct Ctx {
+    pub state: Arc<State>,
+    pub request: Request,
+    pub request_id: RequestId,
+    pub params: Vec<(&'static str, String)>,
+}
+
+impl Ctx {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handler(_: Ctx) -> HandlerFuture {
+        Box::pin(async { Err(RequestError::Internal("unused".into())) })
+    }
+
+    static TASK: Route = Route {
+        pattern: "/api/tasks/[id]",
+        methods: &[Method::GET],
+        needs: Needs::NONE,
+        handler,
+    };
+
+    #[test]
+    fn names_derive_from_the_pattern() {
+        assert_eq!(TASK.source_file(), "api/tasks/[id].rs");
+        assert_eq!(TASK.binary_name(), "tasks-id");
+        assert_eq!(HEALTH_DETAILED.binary_name(), "health-detailed");
+        assert_eq!(HEALTH_DETAILED.source_file(), "api/health/detailed.rs");
+    }
+
+    #[test]
+    fn dynamic_segments_match_whole_paths() {
+        assert_eq!(TASK.match_path("/api/tasks/42"), Some(vec![("id", "42")]));
+        assert_eq!(TASK.match_path("/api/tasks/42/"), Some(vec![("id", "42")]));
+        assert_eq!(TASK.match_path("/api/tasks"), None);
+        assert_eq!(TASK.match_path("/api/tasks/42/x"), None);
+        assert_eq!(HEALTH.match_path("/api/health"), Some(vec![]));
+        assert_eq!(HEALTH.match_path("/api/healthz"), None);
+    }
+
+    #[test]
+    fn params_come_from_the_query_then_the_path_tail() {
+        let uri: http::Uri = "/api/tasks/42?id=42".parse().unwrap();
+        assert_eq!(TASK.params(&uri), Some(vec![("id", "42".to_owned())]));
+        let uri: http::Uri = "/prod/api/tasks/a%20b".parse().unwrap();
+        assert_eq!(TASK.params(&uri), Some(vec![("id", "a b".to_owned())]));
+        let uri: http::Uri = "/elsewhere".parse().unwrap();
+        assert_eq!(TASK.params(&uri), None);
+    }
+}
