@@ -22,7 +22,11 @@ fn settings(url: &str, extra: &[(&str, &str)]) -> DatabaseConfig {
 }
 
 async fn backend_pid(db: &Database) -> i32 {
-    db.query_opt("SELECT pg_backend_pid()", &[]).await.expect("pid query").expect("one row").get(0)
+    db.query_opt("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid query")
+        .expect("one row")
+        .get(0)
 }
 
 /// Connections the server has open for this test's database.
@@ -90,8 +94,12 @@ async fn a_terminated_connection_is_replaced_without_failing_the_query() {
 async fn a_silently_dropped_connection_is_retried_once_on_a_fresh_one() {
     let test_db = TestDb::create().await;
     let proxy = Proxy::start("127.0.0.1:5432".parse().expect("addr")).await;
-    let url = with_database(&format!("postgres://postgres@127.0.0.1:{}/x", proxy.port), &test_db.name);
-    let db = Database::new(&settings(&url, &[("DATABASE_IDLE_TIMEOUT_SECS", "600")])).expect("pool");
+    let url = with_database(
+        &format!("postgres://postgres@127.0.0.1:{}/x", proxy.port),
+        &test_db.name,
+    );
+    let db =
+        Database::new(&settings(&url, &[("DATABASE_IDLE_TIMEOUT_SECS", "600")])).expect("pool");
     let before = backend_pid(&db).await;
     assert_eq!(proxy.accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
 
@@ -100,13 +108,21 @@ async fn a_silently_dropped_connection_is_retried_once_on_a_fresh_one() {
     proxy.kill_existing();
     let after = backend_pid(&db).await;
     assert_ne!(after, before);
-    assert_eq!(proxy.accepted.load(std::sync::atomic::Ordering::SeqCst), 2, "expected exactly one reconnect");
+    assert_eq!(
+        proxy.accepted.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "expected exactly one reconnect"
+    );
 }
 
 #[tokio::test]
 async fn idle_connections_are_closed_by_the_sweep() {
     let test_db = TestDb::create().await;
-    let db = Database::new(&settings(&test_db.url, &[("DATABASE_IDLE_TIMEOUT_SECS", "0.3")])).expect("pool");
+    let db = Database::new(&settings(
+        &test_db.url,
+        &[("DATABASE_IDLE_TIMEOUT_SECS", "0.3")],
+    ))
+    .expect("pool");
     let first = backend_pid(&db).await;
     assert_eq!(server_connections(&test_db.name).await, 1);
     let closed = eventually(Duration::from_secs(5), async || {
@@ -123,12 +139,23 @@ async fn a_connection_idle_past_the_timeout_is_never_handed_out() {
     let config = settings(&test_db.url, &[("DATABASE_IDLE_TIMEOUT_SECS", "0.3")]);
     // Built outside a runtime there is no sweep: this is a frozen Lambda
     // instance thawing, where only the checkout check stands guard.
-    let db = std::thread::spawn(move || Database::new(&config)).join().expect("thread").expect("pool");
+    let db = std::thread::spawn(move || Database::new(&config))
+        .join()
+        .expect("thread")
+        .expect("pool");
     let first = backend_pid(&db).await;
     assert_eq!(backend_pid(&db).await, first, "reused while fresh");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(db.status().size, 1, "no sweep ran, the stale connection is still pooled");
-    assert_ne!(backend_pid(&db).await, first, "a stale connection was handed out");
+    assert_eq!(
+        db.status().size,
+        1,
+        "no sweep ran, the stale connection is still pooled"
+    );
+    assert_ne!(
+        backend_pid(&db).await,
+        first,
+        "a stale connection was handed out"
+    );
     assert_eq!(db.status().size, 1);
 }
 
@@ -142,7 +169,9 @@ async fn the_pool_never_exceeds_its_maximum_under_concurrent_load() {
         let db = db.clone();
         let peak = peak.clone();
         tasks.spawn(async move {
-            db.query("SELECT pg_sleep(0.02)", &[]).await.expect("query under load");
+            db.query("SELECT pg_sleep(0.02)", &[])
+                .await
+                .expect("query under load");
             peak.fetch_max(db.status().size, std::sync::atomic::Ordering::SeqCst);
         });
     }
@@ -161,7 +190,10 @@ async fn the_pool_never_exceeds_its_maximum_under_concurrent_load() {
     let server_peak = watcher.await.expect("watcher");
     assert!(peak.load(std::sync::atomic::Ordering::SeqCst) <= 3);
     assert!(server_peak <= 3, "server saw {server_peak} connections");
-    assert!(server_peak >= 2, "the load never ran concurrently (peak {server_peak}): the test proves nothing");
+    assert!(
+        server_peak >= 2,
+        "the load never ran concurrently (peak {server_peak}): the test proves nothing"
+    );
 }
 
 #[tokio::test]
@@ -189,9 +221,16 @@ async fn queries_leave_no_named_prepared_statements() {
 #[tokio::test]
 async fn a_slow_statement_is_cancelled_at_the_statement_timeout() {
     let test_db = TestDb::create().await;
-    let db = Database::new(&settings(&test_db.url, &[("DATABASE_STATEMENT_TIMEOUT_SECS", "0.3")])).expect("pool");
+    let db = Database::new(&settings(
+        &test_db.url,
+        &[("DATABASE_STATEMENT_TIMEOUT_SECS", "0.3")],
+    ))
+    .expect("pool");
     let started = Instant::now();
-    let err = db.query("SELECT pg_sleep(30)", &[]).await.expect_err("must time out");
+    let err = db
+        .query("SELECT pg_sleep(30)", &[])
+        .await
+        .expect_err("must time out");
     assert!(matches!(err, DbError::StatementTimeout { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
     let name = test_db.name.clone();
@@ -208,8 +247,15 @@ async fn a_slow_statement_is_cancelled_at_the_statement_timeout() {
         running == 0
     })
     .await;
-    assert!(cancelled, "the server is still running the timed-out statement");
-    assert_eq!(backend_pid(&db).await > 0, true, "the pool still works afterwards");
+    assert!(
+        cancelled,
+        "the server is still running the timed-out statement"
+    );
+    assert_eq!(
+        backend_pid(&db).await > 0,
+        true,
+        "the pool still works afterwards"
+    );
 }
 
 #[tokio::test]
@@ -218,12 +264,18 @@ async fn an_unreachable_database_fails_fast_and_a_silent_one_within_the_connect_
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = closed.local_addr().expect("addr").port();
     drop(closed);
-    let db = Database::new(&settings(&format!("postgres://postgres:pw@127.0.0.1:{port}/x"), &[])).expect("pool");
+    let db = Database::new(&settings(
+        &format!("postgres://postgres:pw@127.0.0.1:{port}/x"),
+        &[],
+    ))
+    .expect("pool");
     let err = db.query("SELECT 1", &[]).await.expect_err("refused");
     assert!(matches!(err, DbError::Connect { .. }), "{err:?}");
 
     // Accepts TCP, never speaks: only the connect timeout ends the wait.
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let port = silent.local_addr().expect("addr").port();
     let held = tokio::spawn(async move {
         let mut held = Vec::new();
@@ -239,7 +291,11 @@ async fn an_unreachable_database_fails_fast_and_a_silent_one_within_the_connect_
     let started = Instant::now();
     let err = db.query("SELECT 1", &[]).await.expect_err("timeout");
     assert!(matches!(err, DbError::ConnectTimeout { .. }), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
     let shown = format!("{err} {} {}", err.public_detail(), err.hint());
     assert!(!shown.contains(":pw@"), "{shown}");
     held.abort();
@@ -251,7 +307,10 @@ async fn migrations_apply_once_and_a_second_run_is_a_no_op() {
     let db = Database::new(&settings(&test_db.url, &[])).expect("pool");
     assert_eq!(migrations::current_version(&db).await.expect("version"), 0);
     let first = migrations::apply(&db).await.expect("first apply");
-    assert_eq!(first.applied, MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>());
+    assert_eq!(
+        first.applied,
+        MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>()
+    );
     assert_eq!(first.version, migrations::latest_version());
     let second = migrations::apply(&db).await.expect("second apply");
     assert!(second.applied.is_empty(), "{second:?}");
@@ -263,7 +322,10 @@ async fn migrations_apply_once_and_a_second_run_is_a_no_op() {
         .expect("row")
         .get(0);
     assert_eq!(rows as usize, MIGRATIONS.len());
-    assert_eq!(migrations::current_version(&db).await.expect("version"), migrations::latest_version());
+    assert_eq!(
+        migrations::current_version(&db).await.expect("version"),
+        migrations::latest_version()
+    );
 }
 
 #[tokio::test]
@@ -273,7 +335,11 @@ async fn concurrent_migrations_serialize_instead_of_racing() {
     let b = Database::new(&settings(&test_db.url, &[])).expect("pool");
     let (ra, rb) = tokio::join!(migrations::apply(&a), migrations::apply(&b));
     let (ra, rb) = (ra.expect("a"), rb.expect("b"));
-    assert_eq!(ra.applied.len() + rb.applied.len(), MIGRATIONS.len(), "{ra:?} {rb:?}");
+    assert_eq!(
+        ra.applied.len() + rb.applied.len(),
+        MIGRATIONS.len(),
+        "{ra:?} {rb:?}"
+    );
 }
 
 #[tokio::test]
@@ -281,11 +347,17 @@ async fn an_edited_migration_is_detected() {
     let test_db = TestDb::create().await;
     let db = Database::new(&settings(&test_db.url, &[])).expect("pool");
     migrations::apply(&db).await.expect("apply");
-    db.query("UPDATE gatehouse_schema_migrations SET checksum = 'tampered' WHERE version = 1", &[])
-        .await
-        .expect("tamper");
+    db.query(
+        "UPDATE gatehouse_schema_migrations SET checksum = 'tampered' WHERE version = 1",
+        &[],
+    )
+    .await
+    .expect("tamper");
     let err = migrations::apply(&db).await.expect_err("must refuse");
-    assert!(matches!(err, DbError::MigrationChanged { version: 1, .. }), "{err:?}");
+    assert!(
+        matches!(err, DbError::MigrationChanged { version: 1, .. }),
+        "{err:?}"
+    );
 }
 
 mod tls {
@@ -295,13 +367,21 @@ mod tls {
 
     async fn ssl_in_use(db: &Database) -> Result<bool, DbError> {
         Ok(db
-            .query_opt("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+            .query_opt(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
             .await?
             .is_some_and(|row| row.get(0)))
     }
 
     async fn server_has_tls() {
-        let on: String = admin_client().await.query_one("SHOW ssl", &[]).await.expect("show ssl").get(0);
+        let on: String = admin_client()
+            .await
+            .query_one("SHOW ssl", &[])
+            .await
+            .expect("show ssl")
+            .get(0);
         assert_eq!(
             on, "on",
             "these tests need TLS on the test PostgreSQL (Debian's default, with the snakeoil certificate): set ssl = on"
@@ -312,10 +392,16 @@ mod tls {
     async fn sslmode_require_encrypts() {
         server_has_tls().await;
         let test_db = TestDb::create().await;
-        let url = format!("postgres://postgres@127.0.0.1:5432/{}?sslmode=require", test_db.name);
+        let url = format!(
+            "postgres://postgres@127.0.0.1:5432/{}?sslmode=require",
+            test_db.name
+        );
         let db = Database::new(&settings(&url, &[])).expect("pool");
         assert!(ssl_in_use(&db).await.expect("require connects"));
-        let url = format!("postgres://postgres@127.0.0.1:5432/{}?sslmode=disable", test_db.name);
+        let url = format!(
+            "postgres://postgres@127.0.0.1:5432/{}?sslmode=disable",
+            test_db.name
+        );
         let db = Database::new(&settings(&url, &[])).expect("pool");
         assert!(!ssl_in_use(&db).await.expect("disable connects"));
     }
@@ -323,13 +409,23 @@ mod tls {
     #[tokio::test]
     async fn sslmode_verify_full_checks_the_chain_and_the_name() {
         server_has_tls().await;
-        assert!(std::path::Path::new(SNAKEOIL).exists(), "{SNAKEOIL} missing: install Debian's ssl-cert package");
+        assert!(
+            std::path::Path::new(SNAKEOIL).exists(),
+            "{SNAKEOIL} missing: install Debian's ssl-cert package"
+        );
         let test_db = TestDb::create().await;
         let name = &test_db.name;
 
         // Untrusted certificate: refused.
-        let db = Database::new(&settings(&format!("postgres://postgres@localhost:5432/{name}?sslmode=verify-full"), &[])).expect("pool");
-        assert!(db.query("SELECT 1", &[]).await.is_err(), "an untrusted certificate was accepted");
+        let db = Database::new(&settings(
+            &format!("postgres://postgres@localhost:5432/{name}?sslmode=verify-full"),
+            &[],
+        ))
+        .expect("pool");
+        assert!(
+            db.query("SELECT 1", &[]).await.is_err(),
+            "an untrusted certificate was accepted"
+        );
 
         // Trusted through sslrootcert, right name: accepted.
         let db = Database::new(&settings(
@@ -337,7 +433,11 @@ mod tls {
             &[],
         ))
         .expect("pool");
-        assert!(ssl_in_use(&db).await.expect("verify-full with the right root and name"));
+        assert!(
+            ssl_in_use(&db)
+                .await
+                .expect("verify-full with the right root and name")
+        );
 
         // Trusted, but the certificate names localhost, not 127.0.0.1.
         let db = Database::new(&settings(
@@ -345,11 +445,16 @@ mod tls {
             &[],
         ))
         .expect("pool");
-        assert!(db.query("SELECT 1", &[]).await.is_err(), "a certificate for another name was accepted");
+        assert!(
+            db.query("SELECT 1", &[]).await.is_err(),
+            "a certificate for another name was accepted"
+        );
 
         // verify-ca ignores the name.
         let db = Database::new(&settings(
-            &format!("postgres://postgres@127.0.0.1:5432/{name}?sslmode=verify-ca&sslrootcert={SNAKEOIL}"),
+            &format!(
+                "postgres://postgres@127.0.0.1:5432/{name}?sslmode=verify-ca&sslrootcert={SNAKEOIL}"
+            ),
             &[],
         ))
         .expect("pool");

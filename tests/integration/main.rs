@@ -2,6 +2,9 @@
 //! the real compiled functions the way Vercel and Lambda do, against a real
 //! PostgreSQL. Set TEST_LOG=1 to see the functions' logs.
 
+// Test code may unwrap: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 mod database;

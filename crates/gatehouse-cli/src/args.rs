@@ -77,19 +77,37 @@ mod tests {
         assert_eq!(parse_str("").unwrap(), Command::Help);
         assert_eq!(
             parse_str("dev --port 4000").unwrap(),
-            Command::Dev(Options { port: 4000, env_file: None })
+            Command::Dev(Options {
+                port: 4000,
+                env_file: None
+            })
         );
         assert_eq!(
             parse_str("migrate --env-file=.env.test").unwrap(),
-            Command::Migrate(Options { port: 3000, env_file: Some(".env.test".into()) })
+            Command::Migrate(Options {
+                port: 3000,
+                env_file: Some(".env.test".into())
+            })
         );
     }
 
     #[test]
     fn refuses_what_it_does_not_know() {
-        assert!(parse_str("dev --port").unwrap_err().contains("needs a value"));
-        assert!(parse_str("dev --port 99999").unwrap_err().contains("not a port"));
-        assert!(parse_str("migrate --port 1").unwrap_err().contains("unknown option"));
+        assert!(
+            parse_str("dev --port")
+                .unwrap_err()
+                .contains("needs a value")
+        );
+        assert!(
+            parse_str("dev --port 99999")
+                .unwrap_err()
+                .contains("not a port")
+        );
+        assert!(
+            parse_str("migrate --port 1")
+                .unwrap_err()
+                .contains("unknown option")
+        );
         assert!(parse_str("deploy").unwrap_err().contains("unknown command"));
     }
 }

@@ -27,7 +27,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("gatehouse: could not start the async runtime: {err}");
@@ -51,7 +54,8 @@ fn environment(options: &Options) -> Result<Env, String> {
     match dotenvy::from_path_iter(&path) {
         Ok(entries) => {
             for entry in entries {
-                let (key, value) = entry.map_err(|err| format!("{} is not a valid env file: {err}", path.display()))?;
+                let (key, value) = entry
+                    .map_err(|err| format!("{} is not a valid env file: {err}", path.display()))?;
                 env.set(key, value);
             }
         }
@@ -74,7 +78,10 @@ fn load(options: &Options, needs: Needs) -> Result<Config, ExitCode> {
     let config = Config::load(&env, needs);
     observability::init(observability::settings(&config));
     config.map_err(|errors| {
-        eprintln!("gatehouse: the configuration has {} problem(s):", errors.problems.len());
+        eprintln!(
+            "gatehouse: the configuration has {} problem(s):",
+            errors.problems.len()
+        );
         for problem in &errors.problems {
             eprintln!("  - {problem}");
         }
@@ -92,11 +99,17 @@ async fn migrate(options: Options) -> ExitCode {
     };
     match apply_migrations(settings).await {
         Ok(report) if report.applied.is_empty() => {
-            println!("gatehouse: database is up to date at migration {}", report.version);
+            println!(
+                "gatehouse: database is up to date at migration {}",
+                report.version
+            );
             ExitCode::SUCCESS
         }
         Ok(report) => {
-            println!("gatehouse: applied migration(s) {:?}; database is at {}", report.applied, report.version);
+            println!(
+                "gatehouse: applied migration(s) {:?}; database is at {}",
+                report.applied, report.version
+            );
             ExitCode::SUCCESS
         }
         Err(err) => {
@@ -116,7 +129,9 @@ async fn apply_migrations(
 }
 
 async fn dev(options: Options) -> ExitCode {
-    let needs = ROUTES.iter().fold(Needs::NONE, |needs, route| needs.union(route.needs));
+    let needs = ROUTES
+        .iter()
+        .fold(Needs::NONE, |needs, route| needs.union(route.needs));
     // The dev server starts even with a broken configuration, so the
     // `misconfigured` answers can be seen as a deployment would give them.
     let env = match environment(&options) {
@@ -130,8 +145,12 @@ async fn dev(options: Options) -> ExitCode {
     observability::init(observability::settings(&config));
     if let Ok(Some(settings)) = config.as_ref().map(|config| config.database.as_ref()) {
         match apply_migrations(settings).await {
-            Ok(report) => tracing::info!(target: "gatehouse::dev", version = report.version, applied = ?report.applied, "database schema ready"),
-            Err(err) => tracing::error!(target: "gatehouse::dev", error = %err, fix = %err.hint(), "migrations could not be applied; routes that use the database will answer 503"),
+            Ok(report) => {
+                tracing::info!(target: "gatehouse::dev", version = report.version, applied = ?report.applied, "database schema ready")
+            }
+            Err(err) => {
+                tracing::error!(target: "gatehouse::dev", error = %err, fix = %err.hint(), "migrations could not be applied; routes that use the database will answer 503")
+            }
         }
     }
     let app = App::from_config(config);
@@ -139,7 +158,9 @@ async fn dev(options: Options) -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("gatehouse: could not listen on {addr}: {err}; pass --port to use another port");
+            eprintln!(
+                "gatehouse: could not listen on {addr}: {err}; pass --port to use another port"
+            );
             return ExitCode::FAILURE;
         }
     };

@@ -207,7 +207,12 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn error(&mut self, variable: &'static str, problem: impl Into<String>, fix: impl Into<String>) {
+    fn error(
+        &mut self,
+        variable: &'static str,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
         self.problems.push(ConfigProblem {
             variable,
             problem: problem.into(),
@@ -225,7 +230,11 @@ impl Reader<'_> {
 
     fn get(&mut self, variable: &'static str) -> Option<String> {
         if self.env.not_utf8.iter().any(|key| key == variable) {
-            self.error(variable, "is not valid UTF-8", format!("set {variable} to a UTF-8 value"));
+            self.error(
+                variable,
+                "is not valid UTF-8",
+                format!("set {variable} to a UTF-8 value"),
+            );
             return None;
         }
         self.env.get(variable).map(|value| value.trim().to_owned())
@@ -236,7 +245,9 @@ impl Reader<'_> {
             return Duration::from_secs_f64(default);
         };
         match raw.parse::<f64>() {
-            Ok(secs) if secs.is_finite() && (min..=max).contains(&secs) => Duration::from_secs_f64(secs),
+            Ok(secs) if secs.is_finite() && (min..=max).contains(&secs) => {
+                Duration::from_secs_f64(secs)
+            }
             _ => {
                 self.error(
                     variable,
@@ -386,7 +397,11 @@ fn read_log_settings(r: &mut Reader<'_>, environment: Environment) -> LogSetting
     LogSettings { format, filter }
 }
 
-fn read_database(r: &mut Reader<'_>, environment: Environment, needs: Needs) -> Option<DatabaseConfig> {
+fn read_database(
+    r: &mut Reader<'_>,
+    environment: Environment,
+    needs: Needs,
+) -> Option<DatabaseConfig> {
     let pool_max = match r.get("DATABASE_POOL_MAX") {
         None => DEFAULT_POOL_MAX,
         Some(raw) => match raw.parse::<usize>() {
@@ -499,7 +514,11 @@ mod tests {
         let config = load(&[("VERCEL_ENV", "preview")], Needs::NONE).unwrap();
         assert_eq!(config.environment, Environment::Preview);
         assert_eq!(config.log.format, LogFormat::Json);
-        let config = load(&[("VERCEL_ENV", "preview"), ("ENVIRONMENT", "production")], Needs::NONE).unwrap();
+        let config = load(
+            &[("VERCEL_ENV", "preview"), ("ENVIRONMENT", "production")],
+            Needs::NONE,
+        )
+        .unwrap();
         assert_eq!(config.environment, Environment::Production);
     }
 
@@ -512,7 +531,10 @@ mod tests {
                 ("LOG_FORMAT", "xml"),
                 ("DATABASE_POOL_MAX", "0"),
                 ("DATABASE_IDLE_TIMEOUT_SECS", "soon"),
-                ("DATABASE_URL", "postgres://u:pw-in-url@db.example.com/app?sslmode=disable"),
+                (
+                    "DATABASE_URL",
+                    "postgres://u:pw-in-url@db.example.com/app?sslmode=disable",
+                ),
                 ("JWT_SECRET", secret),
                 ("DEBUG_ENDPOINTS", "true"),
             ],
@@ -546,10 +568,19 @@ mod tests {
 
     #[test]
     fn plain_text_is_fine_locally_and_only_a_warning_for_prefer() {
-        let local = [("ENVIRONMENT", "production"), ("DATABASE_URL", "postgres://postgres@127.0.0.1/x?sslmode=disable")];
+        let local = [
+            ("ENVIRONMENT", "production"),
+            (
+                "DATABASE_URL",
+                "postgres://postgres@127.0.0.1/x?sslmode=disable",
+            ),
+        ];
         assert!(load(&local, Needs::DATABASE).is_ok());
         let config = load(
-            &[("ENVIRONMENT", "production"), ("DATABASE_URL", "postgres://u:p@db.example.com/x")],
+            &[
+                ("ENVIRONMENT", "production"),
+                ("DATABASE_URL", "postgres://u:p@db.example.com/x"),
+            ],
             Needs::DATABASE,
         )
         .unwrap();
@@ -565,7 +596,11 @@ mod tests {
 
     #[test]
     fn blank_values_count_as_unset() {
-        let config = load(&[("DATABASE_POOL_MAX", "  "), ("JWT_SECRET", "")], Needs::NONE).unwrap();
+        let config = load(
+            &[("DATABASE_POOL_MAX", "  "), ("JWT_SECRET", "")],
+            Needs::NONE,
+        )
+        .unwrap();
         assert!(config.jwt_secrets.is_none());
     }
 }

@@ -96,7 +96,9 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{variable} is not set; the Lambda runtime sets it, so run this binary under Lambda or a Runtime API emulator")]
+    #[error(
+        "{variable} is not set; the Lambda runtime sets it, so run this binary under Lambda or a Runtime API emulator"
+    )]
     LambdaEnvironment { variable: &'static str },
     #[error("the {host} host stopped: {message}")]
     Host { host: &'static str, message: String },
@@ -112,13 +114,19 @@ pub enum RequestError {
     #[error("malformed request: {detail}")]
     Malformed { detail: String },
     #[error("header {header} is invalid: {detail}")]
-    HeaderInvalid { header: String, detail: &'static str },
+    HeaderInvalid {
+        header: String,
+        detail: &'static str,
+    },
     #[error("request headers are {size} bytes, over the {limit}-byte limit")]
     HeadersTooLarge { size: usize, limit: usize },
     #[error("request body is over the {limit}-byte limit")]
     BodyTooLarge { limit: usize },
     #[error("method {method} is not allowed")]
-    MethodNotAllowed { method: Method, allow: &'static [Method] },
+    MethodNotAllowed {
+        method: Method,
+        allow: &'static [Method],
+    },
     #[error("no route matches {path}")]
     RouteNotFound { path: String },
     #[error("function is misconfigured: {0}")]
@@ -139,9 +147,9 @@ impl RequestError {
             RequestError::MethodNotAllowed { .. } => Reason::MethodNotAllowed,
             RequestError::RouteNotFound { .. } => Reason::RouteNotFound,
             RequestError::Misconfigured(_) => Reason::Misconfigured,
-            RequestError::DatabaseUnavailable(DbError::MigrationChanged { .. } | DbError::SchemaBehind { .. }) => {
-                Reason::SchemaOutdated
-            }
+            RequestError::DatabaseUnavailable(
+                DbError::MigrationChanged { .. } | DbError::SchemaBehind { .. },
+            ) => Reason::SchemaOutdated,
             RequestError::DatabaseUnavailable(_) => Reason::DatabaseUnavailable,
             RequestError::Internal(_) => Reason::InternalError,
         }
@@ -157,13 +165,18 @@ impl RequestError {
                 .detail(format!("header `{header}` {detail}"))
                 .hint("send header values as UTF-8 text"),
             RequestError::HeadersTooLarge { size, limit } => problem
-                .detail(format!("the request headers are {size} bytes; the limit is {limit}"))
+                .detail(format!(
+                    "the request headers are {size} bytes; the limit is {limit}"
+                ))
                 .hint("send fewer or smaller cookies and headers"),
             RequestError::BodyTooLarge { limit } => {
                 problem.detail(format!("the request body is over the {limit}-byte limit"))
             }
             RequestError::MethodNotAllowed { method, allow } => problem
-                .detail(format!("{method} is not allowed here; allowed: {}", allow_list(allow)))
+                .detail(format!(
+                    "{method} is not allowed here; allowed: {}",
+                    allow_list(allow)
+                ))
                 .allow(allow),
             RequestError::RouteNotFound { path } => {
                 problem.detail(format!("no function serves {path}"))
@@ -181,9 +194,15 @@ impl RequestError {
             }
             RequestError::DatabaseUnavailable(err) => {
                 let problem = problem.detail(err.public_detail());
-                if shows_details { problem.hint(err.hint()) } else { problem }
+                if shows_details {
+                    problem.hint(err.hint())
+                } else {
+                    problem
+                }
             }
-            RequestError::Internal(_) => problem.detail("an unexpected error occurred; the log has the details, under this request id"),
+            RequestError::Internal(_) => problem.detail(
+                "an unexpected error occurred; the log has the details, under this request id",
+            ),
         }
     }
 }

@@ -24,8 +24,8 @@ pub mod state;
 pub use config::{Config, Environment, Needs};
 pub use error::{Reason, RequestError, StartupError};
 pub use pipeline::App;
-pub use state::State;
 pub use routes::Route;
+pub use state::State;
 
 /// The crate version, reported by `/api/health/detailed`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

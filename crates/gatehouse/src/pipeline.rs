@@ -64,7 +64,12 @@ impl App {
     }
 
     /// Serves one request for `route`.
-    pub async fn handle(&self, route: &'static Route, request: Request, request_id: RequestId) -> Response {
+    pub async fn handle(
+        &self,
+        route: &'static Route,
+        request: Request,
+        request_id: RequestId,
+    ) -> Response {
         let span = tracing::info_span!(
             target: "gatehouse::request",
             "request",
@@ -93,24 +98,38 @@ impl App {
         .await
     }
 
-    async fn dispatch(&self, route: &'static Route, request: Request, request_id: &RequestId) -> Result<Response, RequestError> {
+    async fn dispatch(
+        &self,
+        route: &'static Route,
+        request: Request,
+        request_id: &RequestId,
+    ) -> Result<Response, RequestError> {
         let (parts, body) = request.into_parts();
         request::check(&parts)?;
         let is_head = parts.method == Method::HEAD;
         if parts.method == Method::OPTIONS {
             return Ok(options(route.methods));
         }
-        let effective = if is_head { Method::GET } else { parts.method.clone() };
+        let effective = if is_head {
+            Method::GET
+        } else {
+            parts.method.clone()
+        };
         if !route.methods.contains(&effective) {
             return Err(RequestError::MethodNotAllowed {
                 method: parts.method.clone(),
                 allow: route.methods,
             });
         }
-        let state = self.state.as_ref().map_err(|errors| RequestError::Misconfigured(errors.clone()))?;
-        let params = route.params(&parts.uri).ok_or_else(|| RequestError::RouteNotFound {
-            path: parts.uri.path().to_owned(),
-        })?;
+        let state = self
+            .state
+            .as_ref()
+            .map_err(|errors| RequestError::Misconfigured(errors.clone()))?;
+        let params = route
+            .params(&parts.uri)
+            .ok_or_else(|| RequestError::RouteNotFound {
+                path: parts.uri.path().to_owned(),
+            })?;
         let ctx = Ctx {
             state: state.clone(),
             request: Request::from_parts(parts, body),

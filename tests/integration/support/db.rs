@@ -56,11 +56,15 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop runs outside async context; use a private runtime on a thread.
         let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             runtime.block_on(async {
-                let Ok((client, connection)) = tokio_postgres::connect(&admin_url(), NoTls).await else {
+                let Ok((client, connection)) = tokio_postgres::connect(&admin_url(), NoTls).await
+                else {
                     return;
                 };
                 tokio::spawn(connection);
@@ -80,7 +84,9 @@ pub fn with_database(url: &str, name: &str) -> String {
         None => (url, None),
     };
     let (scheme, rest) = base.split_once("://").unwrap_or(("postgres", base));
-    let authority = rest.split_once('/').map_or(rest, |(authority, _)| authority);
+    let authority = rest
+        .split_once('/')
+        .map_or(rest, |(authority, _)| authority);
     match query {
         Some(query) => format!("{scheme}://{authority}/{name}?{query}"),
         None => format!("{scheme}://{authority}/{name}"),

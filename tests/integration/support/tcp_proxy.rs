@@ -55,14 +55,21 @@ impl Drop for Proxy {
     }
 }
 
-async fn pipe(mut client: TcpStream, mut server: TcpStream, born: usize, generation: Arc<AtomicUsize>) {
+async fn pipe(
+    mut client: TcpStream,
+    mut server: TcpStream,
+    born: usize,
+    generation: Arc<AtomicUsize>,
+) {
     let dead = AtomicBool::new(false);
     let (mut client_read, mut client_write) = client.split();
     let (mut server_read, mut server_write) = server.split();
     let upstream = async {
         let mut buf = vec![0u8; 16 * 1024];
         loop {
-            let Ok(n) = client_read.read(&mut buf).await else { break };
+            let Ok(n) = client_read.read(&mut buf).await else {
+                break;
+            };
             if n == 0 || generation.load(Ordering::SeqCst) != born {
                 dead.store(true, Ordering::SeqCst);
                 break;
@@ -75,7 +82,9 @@ async fn pipe(mut client: TcpStream, mut server: TcpStream, born: usize, generat
     let downstream = async {
         let mut buf = vec![0u8; 16 * 1024];
         loop {
-            let Ok(n) = server_read.read(&mut buf).await else { break };
+            let Ok(n) = server_read.read(&mut buf).await else {
+                break;
+            };
             if n == 0 || client_write.write_all(&buf[..n]).await.is_err() {
                 break;
             }

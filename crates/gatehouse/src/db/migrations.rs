@@ -43,9 +43,12 @@ pub struct MigrationReport {
 pub async fn apply(db: &Database) -> Result<MigrationReport, DbError> {
     let mut conn = db.connection().await?;
     let tx = conn.transaction().await.map_err(DbError::Query)?;
-    tx.query_typed("SELECT pg_advisory_xact_lock($1)", &[(&LOCK_KEY, Type::INT8)])
-        .await
-        .map_err(DbError::Query)?;
+    tx.query_typed(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[(&LOCK_KEY, Type::INT8)],
+    )
+    .await
+    .map_err(DbError::Query)?;
     let ledger_exists: bool = tx
         .query_typed(
             "SELECT to_regclass('gatehouse_schema_migrations') IS NOT NULL",
@@ -56,12 +59,15 @@ pub async fn apply(db: &Database) -> Result<MigrationReport, DbError> {
         .first()
         .is_some_and(|row| row.get(0));
     let applied: Vec<(i32, String)> = if ledger_exists {
-        tx.query_typed("SELECT version, checksum FROM gatehouse_schema_migrations", &[])
-            .await
-            .map_err(DbError::Query)?
-            .iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect()
+        tx.query_typed(
+            "SELECT version, checksum FROM gatehouse_schema_migrations",
+            &[],
+        )
+        .await
+        .map_err(DbError::Query)?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect()
     } else {
         Vec::new()
     };
@@ -72,7 +78,10 @@ pub async fn apply(db: &Database) -> Result<MigrationReport, DbError> {
     };
     for migration in MIGRATIONS {
         let checksum = fingerprint(migration.sql.as_bytes());
-        match applied.iter().find(|(version, _)| *version == migration.version) {
+        match applied
+            .iter()
+            .find(|(version, _)| *version == migration.version)
+        {
             Some((_, recorded)) if *recorded == checksum => {}
             Some(_) => {
                 return Err(DbError::MigrationChanged {
@@ -81,7 +90,9 @@ pub async fn apply(db: &Database) -> Result<MigrationReport, DbError> {
                 });
             }
             None => {
-                tx.batch_execute(migration.sql).await.map_err(DbError::Query)?;
+                tx.batch_execute(migration.sql)
+                    .await
+                    .map_err(DbError::Query)?;
                 tx.query_typed(
                     "INSERT INTO gatehouse_schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
                     &[
@@ -109,14 +120,20 @@ pub async fn current_version(db: &Database) -> Result<i32, DbError> {
     // Two statements: Postgres resolves every table name at parse time, so a
     // single query cannot mention a ledger that may not exist.
     let exists = db
-        .query_opt("SELECT to_regclass('gatehouse_schema_migrations') IS NOT NULL", &[])
+        .query_opt(
+            "SELECT to_regclass('gatehouse_schema_migrations') IS NOT NULL",
+            &[],
+        )
         .await?
         .is_some_and(|row| row.get::<_, bool>(0));
     if !exists {
         return Ok(0);
     }
     let row = db
-        .query_opt("SELECT coalesce(max(version), 0) FROM gatehouse_schema_migrations", &[])
+        .query_opt(
+            "SELECT coalesce(max(version), 0) FROM gatehouse_schema_migrations",
+            &[],
+        )
         .await?;
     Ok(row.map_or(0, |row| row.get(0)))
 }

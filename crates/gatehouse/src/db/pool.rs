@@ -18,13 +18,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{
-    Hook, HookError, Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, Timeouts,
+    Hook, HookError, Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+    Timeouts,
 };
 use futures_util::StreamExt;
 use serde::Serialize;
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::Row;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::DbError;
@@ -130,7 +131,9 @@ impl Database {
             Err(Failure::DeadConnection(err)) => {
                 tracing::warn!(target: "gatehouse::db", error = %err, "connection was dead; retrying once on a fresh one");
                 let client = self.connection().await?;
-                self.run_on(client, sql, params).await.map_err(Failure::into_db_error)
+                self.run_on(client, sql, params)
+                    .await
+                    .map_err(Failure::into_db_error)
             }
             other => other.map_err(Failure::into_db_error),
         }
@@ -141,10 +144,17 @@ impl Database {
         Ok(self.query(sql, params).await?.rows.into_iter().next())
     }
 
-    async fn run_on(&self, client: Object, sql: &str, params: &[Param<'_>]) -> Result<QueryOutput, Failure> {
+    async fn run_on(
+        &self,
+        client: Object,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<QueryOutput, Failure> {
         let timeout = self.config.statement_timeout;
         let work = async {
-            let stream = client.query_typed_raw(sql, params.iter().map(|(value, ty)| (*value, ty.clone()))).await?;
+            let stream = client
+                .query_typed_raw(sql, params.iter().map(|(value, ty)| (*value, ty.clone())))
+                .await?;
             collect(stream).await
         };
         match tokio::time::timeout(timeout, work).await {
@@ -226,7 +236,9 @@ fn connection_was_dead(err: &tokio_postgres::Error) -> bool {
     err.is_closed()
         || err.code() == Some(&SqlState::ADMIN_SHUTDOWN)
         || err.code() == Some(&SqlState::CRASH_SHUTDOWN)
-        || err.source().is_some_and(|source| source.is::<std::io::Error>())
+        || err
+            .source()
+            .is_some_and(|source| source.is::<std::io::Error>())
 }
 
 async fn collect(stream: tokio_postgres::RowStream) -> Result<QueryOutput, tokio_postgres::Error> {
@@ -236,7 +248,10 @@ async fn collect(stream: tokio_postgres::RowStream) -> Result<QueryOutput, tokio
         rows.push(row?);
     }
     let rows_affected = stream.rows_affected().unwrap_or(0);
-    Ok(QueryOutput { rows, rows_affected })
+    Ok(QueryOutput {
+        rows,
+        rows_affected,
+    })
 }
 
 /// Closes idle connections while the process runs, so an instance that sits

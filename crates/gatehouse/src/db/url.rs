@@ -100,7 +100,11 @@ impl DatabaseUrl {
                 }
                 "sslrootcert" => root_cert = Some(PathBuf::from(value.as_ref())),
                 // Prisma's flags, often left in URLs shared with other clients.
-                "pgbouncer" | "connection_limit" | "pool_timeout" | "schema" | "statement_cache_size" => {
+                "pgbouncer"
+                | "connection_limit"
+                | "pool_timeout"
+                | "schema"
+                | "statement_cache_size" => {
                     return Err(UrlProblem(format!(
                         "has the parameter `{key}`, which belongs to Prisma, not Postgres: remove it"
                     )));
@@ -202,7 +206,8 @@ mod tests {
         .unwrap();
         assert_eq!(url.tls_mode(), TlsMode::Require);
         assert!(!url.is_local());
-        let url = DatabaseUrl::parse("postgres://u:p@db.example.com:6543/db?sslmode=verify-full").unwrap();
+        let url = DatabaseUrl::parse("postgres://u:p@db.example.com:6543/db?sslmode=verify-full")
+            .unwrap();
         assert_eq!(url.tls_mode(), TlsMode::VerifyFull);
         assert_eq!(url.display_target(), "db.example.com:6543");
     }
@@ -212,8 +217,16 @@ mod tests {
         let url = DatabaseUrl::parse("postgres://postgres@127.0.0.1:5432/test").unwrap();
         assert_eq!(url.tls_mode(), TlsMode::Prefer);
         assert!(url.is_local());
-        assert!(DatabaseUrl::parse("postgres://postgres@localhost/test").unwrap().is_local());
-        assert!(DatabaseUrl::parse("postgres://postgres@[::1]:5432/test").unwrap().is_local());
+        assert!(
+            DatabaseUrl::parse("postgres://postgres@localhost/test")
+                .unwrap()
+                .is_local()
+        );
+        assert!(
+            DatabaseUrl::parse("postgres://postgres@[::1]:5432/test")
+                .unwrap()
+                .is_local()
+        );
     }
 
     #[test]
@@ -228,7 +241,10 @@ mod tests {
             let problem = DatabaseUrl::parse(raw).unwrap_err();
             assert!(!problem.0.contains("topsecretpw"), "{raw}: {problem}");
         }
-        let debug = format!("{:?}", DatabaseUrl::parse("postgres://u:topsecretpw@h/db").unwrap());
+        let debug = format!(
+            "{:?}",
+            DatabaseUrl::parse("postgres://u:topsecretpw@h/db").unwrap()
+        );
         assert!(!debug.contains("topsecretpw"), "{debug}");
     }
 }

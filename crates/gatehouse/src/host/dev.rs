@@ -12,11 +12,11 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use super::incoming;
-use crate::error::{RequestError, StartupError};
-use crate::http::request::RequestId;
-use crate::http::Response;
-use crate::routes::Route;
 use crate::App;
+use crate::error::{RequestError, StartupError};
+use crate::http::Response;
+use crate::http::request::RequestId;
+use crate::routes::Route;
 
 /// Serves `routes` on `listener` until `shutdown` completes, then lets
 /// in-flight connections finish.
@@ -46,7 +46,13 @@ pub async fn serve(
         connections.spawn(async move {
             let service = service_fn(move |request| {
                 let app = app.clone();
-                async move { Ok::<_, std::convert::Infallible>(route(&app, routes, request).await.map(http_body_util::Full::new)) }
+                async move {
+                    Ok::<_, std::convert::Infallible>(
+                        route(&app, routes, request)
+                            .await
+                            .map(http_body_util::Full::new),
+                    )
+                }
             });
             let _ = http1::Builder::new()
                 .keep_alive(true)
@@ -60,7 +66,11 @@ pub async fn serve(
     Ok(())
 }
 
-async fn route(app: &App, routes: &'static [&'static Route], request: hyper::Request<hyper::body::Incoming>) -> Response {
+async fn route(
+    app: &App,
+    routes: &'static [&'static Route],
+    request: hyper::Request<hyper::body::Incoming>,
+) -> Response {
     let request_id = RequestId::generate();
     let path = request.uri().path().to_owned();
     let Some((route, params)) = routes

@@ -16,12 +16,16 @@ pub(crate) async fn buffer(request: hyper::Request<Incoming>) -> Result<Request,
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
-        return Err(RequestError::BodyTooLarge { limit: MAX_BODY_BYTES });
+        return Err(RequestError::BodyTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
     }
     let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-            return Err(RequestError::BodyTooLarge { limit: MAX_BODY_BYTES });
+            return Err(RequestError::BodyTooLarge {
+                limit: MAX_BODY_BYTES,
+            });
         }
         Err(_) => {
             return Err(RequestError::Malformed {

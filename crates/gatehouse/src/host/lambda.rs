@@ -4,12 +4,12 @@
 
 use lambda_http::{Body as LambdaBody, RequestExt};
 
+use crate::App;
 use crate::config::Env;
 use crate::error::{RequestError, StartupError};
 use crate::http::request::{MAX_BODY_BYTES, RequestId};
 use crate::http::{Body, Request, Response};
 use crate::routes::Route;
-use crate::App;
 
 /// Set by Lambda itself; `lambda_runtime` panics without them, so check first.
 const REQUIRED: [&str; 4] = [
@@ -20,7 +20,10 @@ const REQUIRED: [&str; 4] = [
 ];
 
 pub fn run(app: App, route: &'static Route, env: &Env) -> Result<(), StartupError> {
-    if let Some(variable) = REQUIRED.into_iter().find(|variable| env.get(variable).is_none()) {
+    if let Some(variable) = REQUIRED
+        .into_iter()
+        .find(|variable| env.get(variable).is_none())
+    {
         return Err(StartupError::LambdaEnvironment { variable });
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -32,15 +35,25 @@ pub fn run(app: App, route: &'static Route, env: &Env) -> Result<(), StartupErro
         let handler = lambda_http::service_fn(move |event: lambda_http::Request| async move {
             Ok::<_, std::convert::Infallible>(handle(app, route, event).await)
         });
-        lambda_http::run(handler).await.map_err(|err| StartupError::Host {
-            host: "lambda",
-            message: err.to_string(),
-        })
+        lambda_http::run(handler)
+            .await
+            .map_err(|err| StartupError::Host {
+                host: "lambda",
+                message: err.to_string(),
+            })
     })
 }
 
-async fn handle(app: &App, route: &'static Route, event: lambda_http::Request) -> http::Response<LambdaBody> {
-    let request_id = RequestId::from_platform(event.lambda_context_ref().map(|context| context.request_id.as_str()));
+async fn handle(
+    app: &App,
+    route: &'static Route,
+    event: lambda_http::Request,
+) -> http::Response<LambdaBody> {
+    let request_id = RequestId::from_platform(
+        event
+            .lambda_context_ref()
+            .map(|context| context.request_id.as_str()),
+    );
     let (parts, body) = event.into_parts();
     let bytes = match body {
         LambdaBody::Empty => Body::new(),
@@ -49,9 +62,15 @@ async fn handle(app: &App, route: &'static Route, event: lambda_http::Request) -
         _ => Body::new(),
     };
     let response = if bytes.len() > MAX_BODY_BYTES {
-        app.refuse(&RequestError::BodyTooLarge { limit: MAX_BODY_BYTES }, &request_id)
+        app.refuse(
+            &RequestError::BodyTooLarge {
+                limit: MAX_BODY_BYTES,
+            },
+            &request_id,
+        )
     } else {
-        app.handle(route, Request::from_parts(parts, bytes), request_id).await
+        app.handle(route, Request::from_parts(parts, bytes), request_id)
+            .await
     };
     to_lambda(response)
 }

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use super::incoming;
+use crate::App;
 use crate::error::StartupError;
 use crate::http::request::RequestId;
 use crate::routes::Route;
-use crate::App;
 
 pub fn run(app: App, route: &'static Route) -> Result<(), StartupError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -24,14 +24,20 @@ pub fn run(app: App, route: &'static Route) -> Result<(), StartupError> {
                 Ok::<_, vercel_runtime::Error>(response.map(vercel_runtime::ResponseBody::from))
             }
         });
-        vercel_runtime::run(service).await.map_err(|err| StartupError::Host {
-            host: "vercel",
-            message: err.to_string(),
-        })
+        vercel_runtime::run(service)
+            .await
+            .map_err(|err| StartupError::Host {
+                host: "vercel",
+                message: err.to_string(),
+            })
     })
 }
 
-async fn handle(app: &App, route: &'static Route, request: vercel_runtime::Request) -> crate::http::Response {
+async fn handle(
+    app: &App,
+    route: &'static Route,
+    request: vercel_runtime::Request,
+) -> crate::http::Response {
     let request_id = RequestId::from_platform(
         request
             .headers()

@@ -20,9 +20,10 @@ pub fn json_response(status: http::StatusCode, value: &impl serde::Serialize) ->
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("application/json"),
             );
-            response
-                .headers_mut()
-                .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+            response.headers_mut().insert(
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-store"),
+            );
             response
         }
         Err(_) => problem::Problem::new(crate::Reason::InternalError).into_response(None),

@@ -19,7 +19,10 @@ impl Problem {
     pub fn new(reason: Reason) -> Self {
         let status = reason.status();
         let mut fields = Map::new();
-        fields.insert("type".into(), json!(format!("urn:gatehouse:reason:{}", reason.as_str())));
+        fields.insert(
+            "type".into(),
+            json!(format!("urn:gatehouse:reason:{}", reason.as_str())),
+        );
         fields.insert("title".into(), json!(reason.title()));
         fields.insert("status".into(), json!(status.as_u16()));
         fields.insert("reason".into(), json!(reason.as_str()));
@@ -65,7 +68,10 @@ impl Problem {
         let mut response = http::Response::new(Body::from(body));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(allow) = self.allow
             && let Ok(value) = HeaderValue::from_str(&allow_list(allow))

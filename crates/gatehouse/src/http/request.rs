@@ -19,7 +19,10 @@ pub fn check(parts: &http::request::Parts) -> Result<(), RequestError> {
     check_headers(&parts.headers)?;
     let path = parts.uri.path();
     check_percent_encoding("path", path)?;
-    if percent_encoding::percent_decode_str(path).decode_utf8().is_err() {
+    if percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .is_err()
+    {
         return Err(RequestError::Malformed {
             detail: "the path does not decode to UTF-8 text".to_owned(),
         });
@@ -122,7 +125,13 @@ mod tests {
     #[test]
     fn percent_encoding_must_be_complete() {
         assert!(check(&parts("/api/x%20y?q=a%2Fb")).is_ok());
-        for bad in ["/api/x%", "/api/x%2", "/api/x%zz", "/api/x?q=%g1", "/api/%ff%fe"] {
+        for bad in [
+            "/api/x%",
+            "/api/x%2",
+            "/api/x%zz",
+            "/api/x?q=%g1",
+            "/api/%ff%fe",
+        ] {
             assert!(
                 matches!(check(&parts(bad)), Err(RequestError::Malformed { .. })),
                 "{bad}"
@@ -133,19 +142,30 @@ mod tests {
     #[test]
     fn non_utf8_and_oversized_headers_are_refused() {
         let mut p = parts("/");
-        p.headers.insert("x-a", http::HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        p.headers
+            .insert("x-a", http::HeaderValue::from_bytes(b"caf\xe9").unwrap());
         assert!(matches!(check(&p), Err(RequestError::HeaderInvalid { .. })));
         let mut p = parts("/");
-        p.headers.insert("x-a", http::HeaderValue::from_str(&"a".repeat(MAX_HEADER_BYTES)).unwrap());
-        assert!(matches!(check(&p), Err(RequestError::HeadersTooLarge { .. })));
+        p.headers.insert(
+            "x-a",
+            http::HeaderValue::from_str(&"a".repeat(MAX_HEADER_BYTES)).unwrap(),
+        );
+        assert!(matches!(
+            check(&p),
+            Err(RequestError::HeadersTooLarge { .. })
+        ));
         let mut p = parts("/");
-        p.headers.insert("x-a", http::HeaderValue::from_str("ünïcode ok").unwrap());
+        p.headers
+            .insert("x-a", http::HeaderValue::from_str("ünïcode ok").unwrap());
         assert!(check(&p).is_ok());
     }
 
     #[test]
     fn request_ids_are_taken_only_when_safe() {
-        assert_eq!(RequestId::from_platform(Some("cdg1::iad1::abc12-1700000000000-deadbeef")).as_str(), "cdg1::iad1::abc12-1700000000000-deadbeef");
+        assert_eq!(
+            RequestId::from_platform(Some("cdg1::iad1::abc12-1700000000000-deadbeef")).as_str(),
+            "cdg1::iad1::abc12-1700000000000-deadbeef"
+        );
         let generated = RequestId::from_platform(Some("evil\nid"));
         assert_eq!(generated.as_str().len(), 32);
         assert_eq!(RequestId::from_platform(None).as_str().len(), 32);

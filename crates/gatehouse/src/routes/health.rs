@@ -12,7 +12,12 @@ use crate::error::RequestError;
 use crate::http::json_response;
 
 pub(super) fn liveness(_ctx: Ctx) -> HandlerFuture {
-    Box::pin(async { Ok(json_response(StatusCode::OK, &json!({ "status": "healthy" }))) })
+    Box::pin(async {
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "status": "healthy" }),
+        ))
+    })
 }
 
 pub(super) fn detailed(ctx: Ctx) -> HandlerFuture {
@@ -55,7 +60,10 @@ pub(super) fn detailed(ctx: Ctx) -> HandlerFuture {
                     "migration_version": version,
                     "expected_migration_version": expected,
                 }),
-                Some(DbError::SchemaBehind { found: version, expected }),
+                Some(DbError::SchemaBehind {
+                    found: version,
+                    expected,
+                }),
             ),
             Err(err) => {
                 tracing::warn!(target: "gatehouse::db", request_id = %ctx.request_id, error = %err, "database check failed");
@@ -86,7 +94,6 @@ pub(super) fn detailed(ctx: Ctx) -> HandlerFuture {
                 body["hint"] = json!(problem.hint());
             }
             body["reason"] = json!(RequestError::from(problem).reason().as_str());
-
         }
         Ok(json_response(status, &body))
     })

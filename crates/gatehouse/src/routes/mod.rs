@@ -112,7 +112,10 @@ fn dynamic_name(segment: &'static str) -> Option<&'static str> {
     segment.strip_prefix('[')?.strip_suffix(']')
 }
 
-fn match_segments<'p>(pattern: &[&'static str], actual: &[&'p str]) -> Option<Vec<(&'static str, &'p str)>> {
+fn match_segments<'p>(
+    pattern: &[&'static str],
+    actual: &[&'p str],
+) -> Option<Vec<(&'static str, &'p str)>> {
     let mut params = Vec::new();
     for (expected, got) in pattern.iter().zip(actual) {
         match dynamic_name(expected) {
@@ -126,7 +129,9 @@ fn match_segments<'p>(pattern: &[&'static str], actual: &[&'p str]) -> Option<Ve
 }
 
 fn decode(raw: &str) -> String {
-    percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// `application/x-www-form-urlencoded` query pairs, decoded.
@@ -136,7 +141,10 @@ pub fn parse_query(query: &str) -> Vec<(String, String)> {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(&key.replace('+', " ")), decode(&value.replace('+', " ")))
+            (
+                decode(&key.replace('+', " ")),
+                decode(&value.replace('+', " ")),
+            )
         })
         .collect()
 }
