@@ -10,6 +10,7 @@
 //! - [`pipeline`]: what happens to every request, whatever the host;
 //! - [`error`] and [`http::problem`]: the one place failures become HTTP responses.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;

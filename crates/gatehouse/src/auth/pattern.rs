@@ -1,0 +1,221 @@
+//! Exact values and safe wildcard patterns for issuers, audiences and CORS
+//! origins, so one setting covers every preview deployment
+//! (`https://myapp-*-team.vercel.app`) without matching an attacker's host.
+//!
+//! A `*` matches one or more characters, none of which is `.`, `/`, `:`, `@`
+//! or `?`: it stays inside one DNS label, so `https://*.example.com` never
+//! matches `https://evil.com/.example.com` or `https://a.b.example.com`.
+
+use std::fmt;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pattern {
+    raw: String,
+    /// Literal pieces between the stars; one piece means no star.
+    pieces: Vec<String>,
+}
+
+/// Why a pattern was refused at configuration time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternProblem(pub String);
+
+impl Pattern {
+    pub fn parse(raw: &str) -> Result<Pattern, PatternProblem> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(PatternProblem("is empty".into()));
+        }
+        if raw.contains("**") {
+            return Err(PatternProblem(format!(
+                "`{raw}` has `**`; use one `*` per label"
+            )));
+        }
+        if raw == "*" {
+            return Err(PatternProblem(
+                "`*` alone would accept anything; list the exact values or a pattern such as https://myapp-*.vercel.app".into(),
+            ));
+        }
+        let pieces: Vec<String> = raw.split('*').map(str::to_owned).collect();
+        if pieces.len() > 1 {
+            // A star in the scheme or right after `://` with nothing fixed
+            // after it in the host would make the host itself a wildcard.
+            let Some((scheme, rest)) = raw.split_once("://") else {
+                return Err(PatternProblem(format!(
+                    "`{raw}` has a `*` but no scheme; write https://…"
+                )));
+            };
+            if scheme.contains('*') {
+                return Err(PatternProblem(format!("`{raw}` has a `*` in its scheme")));
+            }
+            let host = rest.split(['/', '?']).next().unwrap_or(rest);
+            let after_last_star = host.rsplit('*').next().unwrap_or("");
+            let is_port_wildcard = host.ends_with(":*") && host.matches('*').count() == 1;
+            if !after_last_star.contains('.') && !is_port_wildcard {
+                return Err(PatternProblem(format!(
+                    "`{raw}` leaves the domain open after its last `*`; fix the registrable domain, e.g. https://myapp-*.vercel.app"
+                )));
+            }
+        }
+        Ok(Pattern {
+            raw: raw.to_owned(),
+            pieces,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    pub fn is_exact(&self) -> bool {
+        self.pieces.len() == 1
+    }
+
+    pub fn matches(&self, candidate: &str) -> bool {
+        glob(&self.pieces, candidate)
+    }
+}
+
+/// `pieces[0]` literally, then for each further piece a star (one or more
+/// non-separator characters) followed by that piece literally.
+fn glob(pieces: &[String], candidate: &str) -> bool {
+    let Some((first, rest)) = pieces.split_first() else {
+        return false;
+    };
+    let Some(remaining) = candidate.strip_prefix(first.as_str()) else {
+        return false;
+    };
+    if rest.is_empty() {
+        return remaining.is_empty();
+    }
+    for (index, c) in remaining.char_indices() {
+        if is_separator(c) {
+            return false;
+        }
+        if glob(rest, &remaining[index + c.len_utf8()..]) {
+            return true;
+        }
+    }
+    false
+}
+
+fn is_separator(c: char) -> bool {
+    matches!(c, '.' | '/' | ':' | '@' | '?' | '#')
+}
+
+impl fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pattern({})", self.raw)
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+/// Several accepted values; a candidate is accepted when any matches.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PatternList(pub Vec<Pattern>);
+
+impl PatternList {
+    /// A comma-separated list.
+    pub fn parse(raw: &str) -> Result<PatternList, PatternProblem> {
+        raw.split(',')
+            .filter(|item| !item.trim().is_empty())
+            .map(Pattern::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map(PatternList)
+    }
+
+    pub fn matches(&self, candidate: &str) -> bool {
+        self.0.iter().any(|pattern| pattern.matches(candidate))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// For messages: `a, b, c`.
+    pub fn describe(&self) -> String {
+        self.0
+            .iter()
+            .map(Pattern::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(raw: &str) -> Pattern {
+        Pattern::parse(raw).unwrap()
+    }
+
+    #[test]
+    fn exact_values_match_only_themselves() {
+        let exact = p("https://app.example.com");
+        assert!(exact.is_exact());
+        assert!(exact.matches("https://app.example.com"));
+        assert!(!exact.matches("https://app.example.com/"));
+        assert!(!exact.matches("https://app.example.com.evil.io"));
+    }
+
+    #[test]
+    fn a_star_stays_inside_one_label() {
+        let preview = p("https://myapp-*-team.vercel.app");
+        assert!(preview.matches("https://myapp-git-main-team.vercel.app"));
+        assert!(preview.matches("https://myapp-abc123-team.vercel.app"));
+        assert!(
+            !preview.matches("https://myapp--team.vercel.app"),
+            "a star matches at least one character"
+        );
+        assert!(!preview.matches("https://myapp-x.evil.com/-team.vercel.app"));
+        assert!(!preview.matches("https://myapp-a.b-team.vercel.app"));
+        assert!(!preview.matches("https://myapp-x-team.vercel.app.evil.com"));
+        assert!(!preview.matches("http://myapp-x-team.vercel.app"));
+
+        let sub = p("https://*.example.com");
+        assert!(sub.matches("https://app.example.com"));
+        assert!(!sub.matches("https://a.b.example.com"));
+        assert!(!sub.matches("https://evil.com/.example.com"));
+        assert!(!sub.matches("https://evil.com?.example.com"));
+        assert!(!sub.matches("https://user@evil.com:.example.com"));
+        assert!(!sub.matches("https://example.com"));
+
+        let port = p("http://localhost:*");
+        assert!(port.matches("http://localhost:3000"));
+        assert!(!port.matches("http://localhost:3000.evil.com"));
+    }
+
+    #[test]
+    fn patterns_that_would_open_the_domain_are_refused() {
+        for bad in [
+            "*",
+            "https://*",
+            "https://app.*",
+            "https://example.*",
+            "*.example.com",
+            "https://**.example.com",
+            "htt*://a.example.com",
+            "",
+        ] {
+            assert!(Pattern::parse(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn lists_match_any_member() {
+        let list =
+            PatternList::parse("https://app.example.com, https://myapp-*.vercel.app").unwrap();
+        assert!(list.matches("https://app.example.com"));
+        assert!(list.matches("https://myapp-pr-12.vercel.app"));
+        assert!(!list.matches("https://other.vercel.app"));
+        assert_eq!(
+            list.describe(),
+            "https://app.example.com, https://myapp-*.vercel.app"
+        );
+    }
+}
