@@ -96,8 +96,10 @@ impl Route {
         if from_query.is_some() {
             return from_query;
         }
-        let pattern: Vec<&'static str> = self.pattern.split('/').collect();
-        let actual: Vec<&str> = uri.path().trim_end_matches('/').split('/').collect();
+        // Compare segments after the leading `/`, aligned at the end: a stage
+        // prefix such as `/prod` comes before them.
+        let pattern: Vec<&'static str> = self.pattern.split('/').skip(1).collect();
+        let actual: Vec<&str> = uri.path().trim_end_matches('/').split('/').skip(1).collect();
         let tail = actual.get(actual.len().checked_sub(pattern.len())?..)?;
         Some(
             match_segments(&pattern, tail)?
