@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::auth::settings::AuthSettings;
 use crate::db::url::{DatabaseUrl, TlsMode};
 use crate::secret::Secret;
 
@@ -23,16 +24,29 @@ use crate::secret::Secret;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Needs {
     pub database: bool,
+    /// A way to verify tokens (an issuer or a shared secret).
+    pub auth: bool,
 }
 
 impl Needs {
-    pub const NONE: Needs = Needs { database: false };
-    pub const DATABASE: Needs = Needs { database: true };
+    pub const NONE: Needs = Needs {
+        database: false,
+        auth: false,
+    };
+    pub const DATABASE: Needs = Needs {
+        database: true,
+        auth: false,
+    };
+    pub const AUTH: Needs = Needs {
+        database: false,
+        auth: true,
+    };
 
     /// What a process serving several routes (the dev server) needs.
     pub const fn union(self, other: Needs) -> Needs {
         Needs {
             database: self.database || other.database,
+            auth: self.auth || other.auth,
         }
     }
 }
@@ -85,13 +99,6 @@ pub struct DatabaseConfig {
     pub statement_timeout: Duration,
 }
 
-/// Shared-secret JWT keys. Validated here; used by the authentication core.
-#[derive(Debug, Clone)]
-pub struct JwtSecrets {
-    pub current: Secret,
-    pub previous: Option<Secret>,
-}
-
 /// A valid configuration. Fields are public for reading; the only way to
 /// build one is [`Config::load`].
 #[derive(Debug, Clone)]
@@ -99,7 +106,7 @@ pub struct Config {
     pub environment: Environment,
     pub log: LogSettings,
     pub database: Option<DatabaseConfig>,
-    pub jwt_secrets: Option<JwtSecrets>,
+    pub auth: AuthSettings,
     pub debug_endpoints: bool,
     /// `VERCEL_GIT_COMMIT_SHA`, reported by the detailed health route.
     pub commit_sha: Option<String>,
@@ -200,14 +207,14 @@ impl Env {
 }
 
 /// Collects problems while reading variables.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     env: &'a Env,
     problems: Vec<ConfigProblem>,
     warnings: Vec<ConfigProblem>,
 }
 
 impl Reader<'_> {
-    fn error(
+    pub(crate) fn error(
         &mut self,
         variable: &'static str,
         problem: impl Into<String>,
@@ -220,7 +227,12 @@ impl Reader<'_> {
         });
     }
 
-    fn warn(&mut self, variable: &'static str, problem: impl Into<String>, fix: impl Into<String>) {
+    pub(crate) fn warn(
+        &mut self,
+        variable: &'static str,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
         self.warnings.push(ConfigProblem {
             variable,
             problem: problem.into(),
@@ -228,7 +240,7 @@ impl Reader<'_> {
         });
     }
 
-    fn get(&mut self, variable: &'static str) -> Option<String> {
+    pub(crate) fn get(&mut self, variable: &'static str) -> Option<String> {
         if self.env.not_utf8.iter().any(|key| key == variable) {
             self.error(
                 variable,
@@ -240,7 +252,13 @@ impl Reader<'_> {
         self.env.get(variable).map(|value| value.trim().to_owned())
     }
 
-    fn seconds(&mut self, variable: &'static str, default: f64, min: f64, max: f64) -> Duration {
+    pub(crate) fn seconds(
+        &mut self,
+        variable: &'static str,
+        default: f64,
+        min: f64,
+        max: f64,
+    ) -> Duration {
         let Some(raw) = self.get(variable) else {
             return Duration::from_secs_f64(default);
         };
@@ -259,7 +277,7 @@ impl Reader<'_> {
         }
     }
 
-    fn bool(&mut self, variable: &'static str) -> bool {
+    pub(crate) fn bool(&mut self, variable: &'static str) -> bool {
         match self.get(variable).as_deref() {
             None => false,
             Some("1" | "true" | "yes" | "on") => true,
@@ -275,7 +293,7 @@ impl Reader<'_> {
         }
     }
 
-    fn secret(&mut self, variable: &'static str) -> Option<Secret> {
+    pub(crate) fn secret(&mut self, variable: &'static str) -> Option<Secret> {
         let secret = Secret::new(self.get(variable)?);
         if secret.len() < MIN_SECRET_BYTES {
             self.error(
@@ -307,7 +325,7 @@ impl Config {
         let environment = read_environment(&mut r);
         let log = read_log_settings(&mut r, environment);
         let database = read_database(&mut r, environment, needs);
-        let jwt_secrets = read_jwt_secrets(&mut r);
+        let auth = crate::auth::settings::read(&mut r, environment, needs.auth);
 
         let debug_endpoints = r.bool("DEBUG_ENDPOINTS");
         if debug_endpoints && environment == Environment::Production {
@@ -324,7 +342,7 @@ impl Config {
                 environment,
                 log,
                 database,
-                jwt_secrets,
+                auth,
                 debug_endpoints,
                 commit_sha,
                 warnings: r.warnings,
@@ -465,32 +483,6 @@ fn read_database(
     })
 }
 
-fn read_jwt_secrets(r: &mut Reader<'_>) -> Option<JwtSecrets> {
-    let current = r.secret("JWT_SECRET");
-    let previous = r.secret("JWT_SECRET_PREVIOUS");
-    match (current, previous) {
-        (Some(current), previous) => {
-            if previous.as_ref() == Some(&current) {
-                r.warn(
-                    "JWT_SECRET_PREVIOUS",
-                    "equals JWT_SECRET, so it does nothing",
-                    "set JWT_SECRET_PREVIOUS to the secret before the rotation, or unset it",
-                );
-            }
-            Some(JwtSecrets { current, previous })
-        }
-        (None, Some(_)) if r.env.get("JWT_SECRET").is_none() => {
-            r.error(
-                "JWT_SECRET_PREVIOUS",
-                "is set but JWT_SECRET is not",
-                "set JWT_SECRET to the current secret; JWT_SECRET_PREVIOUS only adds the one before it",
-            );
-            None
-        }
-        _ => None,
-    }
-}
-
 pub const DEFAULT_POOL_MAX: usize = 4;
 
 #[cfg(test)]
@@ -601,6 +593,6 @@ mod tests {
             Needs::NONE,
         )
         .unwrap();
-        assert!(config.jwt_secrets.is_none());
+        assert!(config.auth.shared_secret.is_none());
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use http::{Method, StatusCode};
 use serde_json::json;
 
+use crate::auth::refusal::Refusal;
 use crate::config::ConfigErrors;
 use crate::db::DbError;
 use crate::http::problem::Problem;
@@ -15,73 +16,193 @@ use crate::http::problem::Problem;
 /// `X-Auth-Reason`. Renaming one is a breaking change: clients match on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reason {
+    // Credentials: 401.
+    CredentialsMissing,
+    TokenMalformed,
+    AlgorithmNotAllowed,
+    KeyNotFound,
+    SignatureInvalid,
+    TokenExpired,
+    TokenNotYetValid,
+    IssuerMismatch,
+    AudienceMismatch,
+    ClaimMissing,
+    TokenVersionStale,
+    TokenRevoked,
+    // Authenticated but not allowed: 403.
+    Forbidden,
+    // Our own dependencies: 503, never 401.
+    JwksUnavailable,
+    SessionStoreUnavailable,
+    DatabaseUnavailable,
+    SchemaOutdated,
+    // The request itself.
     RequestMalformed,
     HeaderInvalid,
     HeadersTooLarge,
     BodyTooLarge,
     MethodNotAllowed,
     RouteNotFound,
+    OriginNotAllowed,
+    // This deployment.
     Misconfigured,
-    DatabaseUnavailable,
-    SchemaOutdated,
     InternalError,
 }
 
 impl Reason {
     pub const ALL: &'static [Reason] = &[
+        Reason::CredentialsMissing,
+        Reason::TokenMalformed,
+        Reason::AlgorithmNotAllowed,
+        Reason::KeyNotFound,
+        Reason::SignatureInvalid,
+        Reason::TokenExpired,
+        Reason::TokenNotYetValid,
+        Reason::IssuerMismatch,
+        Reason::AudienceMismatch,
+        Reason::ClaimMissing,
+        Reason::TokenVersionStale,
+        Reason::TokenRevoked,
+        Reason::Forbidden,
+        Reason::JwksUnavailable,
+        Reason::SessionStoreUnavailable,
+        Reason::DatabaseUnavailable,
+        Reason::SchemaOutdated,
         Reason::RequestMalformed,
         Reason::HeaderInvalid,
         Reason::HeadersTooLarge,
         Reason::BodyTooLarge,
         Reason::MethodNotAllowed,
         Reason::RouteNotFound,
+        Reason::OriginNotAllowed,
         Reason::Misconfigured,
-        Reason::DatabaseUnavailable,
-        Reason::SchemaOutdated,
         Reason::InternalError,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    /// Code, status and title in one table.
+    fn info(self) -> (&'static str, StatusCode, &'static str) {
+        use StatusCode as S;
         match self {
-            Reason::RequestMalformed => "request_malformed",
-            Reason::HeaderInvalid => "header_invalid",
-            Reason::HeadersTooLarge => "headers_too_large",
-            Reason::BodyTooLarge => "body_too_large",
-            Reason::MethodNotAllowed => "method_not_allowed",
-            Reason::RouteNotFound => "route_not_found",
-            Reason::Misconfigured => "misconfigured",
-            Reason::DatabaseUnavailable => "database_unavailable",
-            Reason::SchemaOutdated => "schema_outdated",
-            Reason::InternalError => "internal_error",
+            Reason::CredentialsMissing => (
+                "credentials_missing",
+                S::UNAUTHORIZED,
+                "No credentials were sent",
+            ),
+            Reason::TokenMalformed => (
+                "token_malformed",
+                S::UNAUTHORIZED,
+                "The token cannot be read",
+            ),
+            Reason::AlgorithmNotAllowed => (
+                "algorithm_not_allowed",
+                S::UNAUTHORIZED,
+                "The token's algorithm is not accepted",
+            ),
+            Reason::KeyNotFound => ("key_not_found", S::UNAUTHORIZED, "No key matches the token"),
+            Reason::SignatureInvalid => (
+                "signature_invalid",
+                S::UNAUTHORIZED,
+                "The token's signature is invalid",
+            ),
+            Reason::TokenExpired => ("token_expired", S::UNAUTHORIZED, "The token has expired"),
+            Reason::TokenNotYetValid => (
+                "token_not_yet_valid",
+                S::UNAUTHORIZED,
+                "The token is not valid yet",
+            ),
+            Reason::IssuerMismatch => (
+                "issuer_mismatch",
+                S::UNAUTHORIZED,
+                "The token comes from an issuer this deployment does not trust",
+            ),
+            Reason::AudienceMismatch => (
+                "audience_mismatch",
+                S::UNAUTHORIZED,
+                "The token was issued for another audience",
+            ),
+            Reason::ClaimMissing => (
+                "claim_missing",
+                S::UNAUTHORIZED,
+                "The token lacks a required claim",
+            ),
+            Reason::TokenVersionStale => (
+                "token_version_stale",
+                S::UNAUTHORIZED,
+                "The token's version is older than the server's",
+            ),
+            Reason::TokenRevoked => ("token_revoked", S::UNAUTHORIZED, "The token was revoked"),
+            Reason::Forbidden => ("forbidden", S::FORBIDDEN, "Authenticated, but not allowed"),
+            Reason::JwksUnavailable => (
+                "jwks_unavailable",
+                S::SERVICE_UNAVAILABLE,
+                "The issuer's keys could not be loaded",
+            ),
+            Reason::SessionStoreUnavailable => (
+                "session_store_unavailable",
+                S::SERVICE_UNAVAILABLE,
+                "The session store is unavailable",
+            ),
+            Reason::DatabaseUnavailable => (
+                "database_unavailable",
+                S::SERVICE_UNAVAILABLE,
+                "The database is unavailable",
+            ),
+            Reason::SchemaOutdated => (
+                "schema_outdated",
+                S::SERVICE_UNAVAILABLE,
+                "The database schema is older than this build",
+            ),
+            Reason::RequestMalformed => (
+                "request_malformed",
+                S::BAD_REQUEST,
+                "The request is malformed",
+            ),
+            Reason::HeaderInvalid => (
+                "header_invalid",
+                S::BAD_REQUEST,
+                "A request header is invalid",
+            ),
+            Reason::HeadersTooLarge => (
+                "headers_too_large",
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "The request headers are too large",
+            ),
+            Reason::BodyTooLarge => (
+                "body_too_large",
+                S::PAYLOAD_TOO_LARGE,
+                "The request body is too large",
+            ),
+            Reason::MethodNotAllowed => (
+                "method_not_allowed",
+                S::METHOD_NOT_ALLOWED,
+                "Method not allowed",
+            ),
+            Reason::RouteNotFound => ("route_not_found", S::NOT_FOUND, "No such route"),
+            Reason::OriginNotAllowed => (
+                "origin_not_allowed",
+                S::FORBIDDEN,
+                "This origin may not call this API",
+            ),
+            Reason::Misconfigured => (
+                "misconfigured",
+                S::INTERNAL_SERVER_ERROR,
+                "This function is misconfigured",
+            ),
+            Reason::InternalError => ("internal_error", S::INTERNAL_SERVER_ERROR, "Internal error"),
         }
     }
 
+    pub fn as_str(self) -> &'static str {
+        self.info().0
+    }
+
     pub fn status(self) -> StatusCode {
-        match self {
-            Reason::RequestMalformed | Reason::HeaderInvalid => StatusCode::BAD_REQUEST,
-            Reason::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Reason::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Reason::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Reason::RouteNotFound => StatusCode::NOT_FOUND,
-            Reason::Misconfigured | Reason::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
-            Reason::DatabaseUnavailable | Reason::SchemaOutdated => StatusCode::SERVICE_UNAVAILABLE,
-        }
+        self.info().1
     }
 
     /// The short human title of the problem document.
     pub fn title(self) -> &'static str {
-        match self {
-            Reason::RequestMalformed => "The request is malformed",
-            Reason::HeaderInvalid => "A request header is invalid",
-            Reason::HeadersTooLarge => "The request headers are too large",
-            Reason::BodyTooLarge => "The request body is too large",
-            Reason::MethodNotAllowed => "Method not allowed",
-            Reason::RouteNotFound => "No such route",
-            Reason::Misconfigured => "This function is misconfigured",
-            Reason::DatabaseUnavailable => "The database is unavailable",
-            Reason::SchemaOutdated => "The database schema is older than this build",
-            Reason::InternalError => "Internal error",
-        }
+        self.info().2
     }
 }
 
@@ -129,12 +250,22 @@ pub enum RequestError {
     },
     #[error("no route matches {path}")]
     RouteNotFound { path: String },
+    #[error("origin {origin} may not call this API")]
+    OriginNotAllowed { origin: String, configured: bool },
     #[error("function is misconfigured: {0}")]
     Misconfigured(Arc<ConfigErrors>),
     #[error("database unavailable: {0}")]
     DatabaseUnavailable(#[from] DbError),
+    #[error("refused ({}): {}", .0.reason.as_str(), .0.detail)]
+    Refused(Box<Refusal>),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<Refusal> for RequestError {
+    fn from(refusal: Refusal) -> Self {
+        RequestError::Refused(Box::new(refusal))
+    }
 }
 
 impl RequestError {
@@ -146,11 +277,13 @@ impl RequestError {
             RequestError::BodyTooLarge { .. } => Reason::BodyTooLarge,
             RequestError::MethodNotAllowed { .. } => Reason::MethodNotAllowed,
             RequestError::RouteNotFound { .. } => Reason::RouteNotFound,
+            RequestError::OriginNotAllowed { .. } => Reason::OriginNotAllowed,
             RequestError::Misconfigured(_) => Reason::Misconfigured,
             RequestError::DatabaseUnavailable(
                 DbError::MigrationChanged { .. } | DbError::SchemaBehind { .. },
             ) => Reason::SchemaOutdated,
             RequestError::DatabaseUnavailable(_) => Reason::DatabaseUnavailable,
+            RequestError::Refused(refusal) => refusal.reason,
             RequestError::Internal(_) => Reason::InternalError,
         }
     }
@@ -181,6 +314,18 @@ impl RequestError {
             RequestError::RouteNotFound { path } => {
                 problem.detail(format!("no function serves {path}"))
             }
+            RequestError::OriginNotAllowed { origin, configured } => {
+                let problem = problem.detail(format!(
+                    "{origin} is not an origin this API accepts credentialed calls from"
+                ));
+                if !shows_details {
+                    problem
+                } else if *configured {
+                    problem.hint(format!("add {origin} (or a pattern covering it, e.g. for preview deployments) to CORS_ORIGINS"))
+                } else {
+                    problem.hint(format!("CORS_ORIGINS is not set, so no browser origin may call this API: set CORS_ORIGINS={origin}"))
+                }
+            }
             RequestError::Misconfigured(errors) => {
                 let problem = problem.detail(format!(
                     "this function found {} configuration problem(s) at cold start and cannot serve; the log has the details",
@@ -200,6 +345,7 @@ impl RequestError {
                     problem
                 }
             }
+            RequestError::Refused(refusal) => refusal.to_problem(shows_details),
             RequestError::Internal(_) => problem.detail(
                 "an unexpected error occurred; the log has the details, under this request id",
             ),

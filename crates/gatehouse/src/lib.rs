@@ -17,6 +17,7 @@ pub mod error;
 pub mod host;
 pub mod http;
 pub mod observability;
+pub mod outbound;
 pub mod pipeline;
 pub mod routes;
 pub mod secret;

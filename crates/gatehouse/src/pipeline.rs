@@ -9,6 +9,7 @@ use tracing::Instrument;
 
 use crate::config::{Config, ConfigErrors, Env, Environment, Needs};
 use crate::error::RequestError;
+use crate::http::cors;
 use crate::http::request::{self, RequestId};
 use crate::http::{Body, Request, Response};
 use crate::routes::{Ctx, Route};
@@ -77,13 +78,26 @@ impl App {
             method = %request.method(),
             route = route.pattern,
             status = tracing::field::Empty,
+            subject = tracing::field::Empty,
         );
+        let origin = request
+            .headers()
+            .get(http::header::ORIGIN)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         async {
             let started = std::time::Instant::now();
-            let response = match self.dispatch(route, request, &request_id).await {
+            let mut response = match self.dispatch(route, request, &request_id).await {
                 Ok(response) => with_request_id(response, &request_id),
-                Err(err) => self.refuse(&err, &request_id),
+                Err(err) => self.refuse_on(route.pattern, &err, &request_id),
             };
+            if let Ok(state) = &self.state {
+                cors::decorate(
+                    &state.config().auth.cors_origins,
+                    origin.as_deref(),
+                    &mut response,
+                );
+            }
             let span = tracing::Span::current();
             span.record("status", response.status().as_u16());
             tracing::debug!(
@@ -108,6 +122,15 @@ impl App {
         request::check(&parts)?;
         let is_head = parts.method == Method::HEAD;
         if parts.method == Method::OPTIONS {
+            if let Ok(state) = &self.state
+                && cors::is_preflight(&parts.method, &parts.headers)
+            {
+                return cors::preflight(
+                    &state.config().auth.cors_origins,
+                    &parts.headers,
+                    route.methods,
+                );
+            }
             return Ok(options(route.methods));
         }
         let effective = if is_head {
@@ -146,9 +169,15 @@ impl App {
     /// The response for a failure, logged. Hosts call it for failures found
     /// before the pipeline runs (an unreadable body, an unknown route).
     pub fn refuse(&self, err: &RequestError, request_id: &RequestId) -> Response {
+        self.refuse_on("", err, request_id)
+    }
+
+    fn refuse_on(&self, route: &str, err: &RequestError, request_id: &RequestId) -> Response {
         let reason = err.reason();
         let status = reason.status();
-        if status.is_server_error() {
+        if let RequestError::Refused(refusal) = err {
+            refusal.log(request_id.as_str(), route);
+        } else if status.is_server_error() {
             tracing::error!(target: "gatehouse::request", reason = reason.as_str(), error = %err, "request failed");
         } else {
             tracing::info!(target: "gatehouse::request", reason = reason.as_str(), error = %err, "request refused");

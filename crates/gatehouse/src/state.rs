@@ -3,22 +3,38 @@
 
 use std::sync::{Arc, OnceLock};
 
+use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::db::Database;
 use crate::error::RequestError;
+use crate::outbound::Outbound;
 
 #[derive(Debug)]
 pub struct State {
     config: Config,
     database: OnceLock<Arc<Database>>,
+    /// Built at cold start when any verifier is configured; fetches nothing
+    /// until the first token needs a key.
+    authenticator: Option<Authenticator>,
 }
 
 impl State {
     pub fn new(config: Config) -> Self {
+        let authenticator = config
+            .auth
+            .can_verify()
+            .then(|| Authenticator::new(config.auth.clone(), &Outbound::shared()));
         Self {
             config,
             database: OnceLock::new(),
+            authenticator,
         }
+    }
+
+    pub fn authenticator(&self) -> Result<&Authenticator, RequestError> {
+        self.authenticator.as_ref().ok_or_else(|| {
+            RequestError::Internal("a route authenticated without declaring Needs::AUTH".into())
+        })
     }
 
     pub fn config(&self) -> &Config {

@@ -1,5 +1,6 @@
 //! Request and response plumbing shared by every host.
 
+pub mod cors;
 pub mod problem;
 pub mod request;
 

@@ -13,6 +13,7 @@ pub struct Problem {
     status: StatusCode,
     fields: Map<String, Value>,
     allow: Option<&'static [Method]>,
+    headers: Vec<(http::HeaderName, HeaderValue)>,
 }
 
 impl Problem {
@@ -31,6 +32,7 @@ impl Problem {
             status,
             fields,
             allow: None,
+            headers: Vec::new(),
         }
     }
 
@@ -55,6 +57,16 @@ impl Problem {
         self
     }
 
+    /// An extra response header. Values that are not valid header text are
+    /// dropped rather than failing the response.
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            self.headers
+                .push((http::HeaderName::from_static(name), value));
+        }
+        self
+    }
+
     pub fn extension(mut self, key: &str, value: Value) -> Self {
         self.fields.insert(key.to_owned(), value);
         self
@@ -73,6 +85,9 @@ impl Problem {
             HeaderValue::from_static("application/problem+json"),
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        for (name, value) in self.headers {
+            headers.insert(name, value);
+        }
         if let Some(allow) = self.allow
             && let Ok(value) = HeaderValue::from_str(&allow_list(allow))
         {

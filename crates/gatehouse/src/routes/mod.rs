@@ -4,6 +4,7 @@
 //! `[[bin]]` name and the dev server's routing all derive from it, and an
 //! integration test fails if `api/`, `Cargo.toml` and [`ROUTES`] disagree.
 
+mod auth;
 mod health;
 
 use std::future::Future;
@@ -47,8 +48,22 @@ pub static HEALTH_DETAILED: Route = Route {
     handler: health::detailed,
 };
 
+pub static AUTH_SESSION: Route = Route {
+    pattern: "/api/auth/session",
+    methods: &[Method::GET],
+    needs: Needs::AUTH,
+    handler: auth::session,
+};
+
+pub static AUTH_TOKEN_HEALTH: Route = Route {
+    pattern: "/api/auth/token-health",
+    methods: &[Method::GET],
+    needs: Needs::AUTH,
+    handler: auth::token_health,
+};
+
 /// Every route, as served by `gatehouse dev` and built as a binary.
-pub static ROUTES: &[&Route] = &[&HEALTH, &HEALTH_DETAILED];
+pub static ROUTES: &[&Route] = &[&HEALTH, &HEALTH_DETAILED, &AUTH_SESSION, &AUTH_TOKEN_HEALTH];
 
 impl Route {
     /// The file under the project root that serves this route on Vercel.
@@ -99,7 +114,12 @@ impl Route {
         // Compare segments after the leading `/`, aligned at the end: a stage
         // prefix such as `/prod` comes before them.
         let pattern: Vec<&'static str> = self.pattern.split('/').skip(1).collect();
-        let actual: Vec<&str> = uri.path().trim_end_matches('/').split('/').skip(1).collect();
+        let actual: Vec<&str> = uri
+            .path()
+            .trim_end_matches('/')
+            .split('/')
+            .skip(1)
+            .collect();
         let tail = actual.get(actual.len().checked_sub(pattern.len())?..)?;
         Some(
             match_segments(&pattern, tail)?

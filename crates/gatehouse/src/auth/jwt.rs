@@ -1,0 +1,795 @@
+//! Verifying JWTs: against a trusted issuer's keys (JWKS or inline) or a
+//! shared secret, then checking claims, with a precise reason for every
+//! refusal.
+//!
+//! Order matters and is deliberate:
+//! 1. recognise the token (an opaque session token is named as such);
+//! 2. take the algorithm from the *key*, never from the token: the header's
+//!    `alg` only selects among algorithms configuration allows, and HS tokens
+//!    are only ever checked against `JWT_SECRET`;
+//! 3. pick the issuer by the unverified `iss` (to know whose keys to use);
+//! 4. verify the signature;
+//! 5. only then trust and check the claims.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::{Map, Value};
+
+use crate::auth::jwks::{JwksCache, JwksError, JwksSettings};
+use crate::auth::keys::VerifyingKey;
+use crate::auth::pattern::PatternList;
+use crate::auth::refusal::{Facts, Refusal};
+use crate::auth::settings::{
+    ASYMMETRIC, AuthSettings, KeySource, SYMMETRIC, TOKEN_VERSION_CLAIM, TokenVersion,
+};
+use crate::auth::token_kind::{TokenKind, classify};
+use crate::error::Reason;
+use crate::outbound::Outbound;
+use crate::secret::Secret;
+
+/// How a token was verified, reported in the principal and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    JwtJwks,
+    JwtStaticKey,
+    JwtSharedSecret,
+}
+
+/// A token whose signature and claims passed.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub claims: Map<String, Value>,
+    pub subject: String,
+    pub issuer: Option<String>,
+    pub expires_at: i64,
+    pub method: Method,
+    pub algorithm: Algorithm,
+    pub key_id: Option<String>,
+    pub signed_with_previous_secret: bool,
+    pub token_version: Option<u64>,
+}
+
+/// Which key verified the signature.
+#[derive(Debug)]
+struct KeyUsed {
+    method: Method,
+    key_id: Option<String>,
+    previous_secret: bool,
+}
+
+#[derive(Debug)]
+struct TrustedIssuer {
+    label: String,
+    issuer: PatternList,
+    audiences: PatternList,
+    authorized_parties: PatternList,
+    algorithms: Vec<Algorithm>,
+    keys: Keys,
+}
+
+#[derive(Debug)]
+enum Keys {
+    Jwks(Arc<JwksCache>),
+    Static(Vec<Arc<VerifyingKey>>),
+}
+
+struct SharedSecret {
+    current: DecodingKey,
+    current_fingerprint: String,
+    previous: Option<DecodingKey>,
+    issuer: Option<PatternList>,
+    audiences: Option<PatternList>,
+}
+
+impl std::fmt::Debug for SharedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedSecret")
+            .field("fingerprint", &self.current_fingerprint)
+            .field("has_previous", &self.previous.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+pub struct JwtVerifier {
+    issuers: Vec<TrustedIssuer>,
+    shared: Option<SharedSecret>,
+    leeway: i64,
+    token_version: Option<TokenVersion>,
+}
+
+impl JwtVerifier {
+    /// Builds key stores; fetches nothing (JWKS load on first use).
+    pub fn new(settings: &AuthSettings, outbound: &Outbound) -> Self {
+        let jwks_settings = JwksSettings {
+            default_ttl: settings.jwks_default_ttl,
+            refetch_min_interval: settings.jwks_refetch_min_interval,
+            fetch_timeout: settings.jwks_fetch_timeout,
+            ..JwksSettings::default()
+        };
+        let issuers = settings
+            .issuers
+            .iter()
+            .map(|issuer| TrustedIssuer {
+                label: issuer.label.clone(),
+                issuer: issuer.issuer.clone(),
+                audiences: issuer.audiences.clone(),
+                authorized_parties: issuer.authorized_parties.clone(),
+                algorithms: issuer.algorithms.clone(),
+                keys: match &issuer.keys {
+                    KeySource::Jwks { url } => Keys::Jwks(Arc::new(JwksCache::new(
+                        url.clone(),
+                        jwks_settings.clone(),
+                        outbound.clone(),
+                    ))),
+                    KeySource::Static(keys) => Keys::Static(keys.clone()),
+                },
+            })
+            .collect();
+        let secret_key =
+            |secret: &Secret| DecodingKey::from_secret(secret.expose().as_bytes()).ok();
+        let shared = settings.shared_secret.as_ref().and_then(|shared| {
+            Some(SharedSecret {
+                current: secret_key(&shared.current)?,
+                current_fingerprint: shared.current.fingerprint(),
+                previous: shared.previous.as_ref().and_then(secret_key),
+                issuer: shared.issuer.clone(),
+                audiences: shared.audiences.clone(),
+            })
+        });
+        JwtVerifier {
+            issuers,
+            shared,
+            leeway: i64::try_from(settings.leeway.as_secs()).unwrap_or(30),
+            token_version: settings.token_version,
+        }
+    }
+
+    /// The JWKS caches, for diagnostics (`doctor`, detailed health).
+    pub fn jwks(&self) -> impl Iterator<Item = (&str, &Arc<JwksCache>)> {
+        self.issuers.iter().filter_map(|issuer| match &issuer.keys {
+            Keys::Jwks(cache) => Some((issuer.label.as_str(), cache)),
+            Keys::Static(_) => None,
+        })
+    }
+
+    /// Verifies `token` at `now` (Unix seconds), recording what it learns in
+    /// `facts` so the caller can attach them to a refusal.
+    pub async fn verify(
+        &self,
+        token: &str,
+        now: i64,
+        facts: &mut Facts,
+    ) -> Result<Verified, Refusal> {
+        let header = match classify(token) {
+            TokenKind::Jwt(header) => {
+                facts.token_kind = Some("jwt");
+                header
+            }
+            other => return Err(not_a_jwt(&other, facts)),
+        };
+        facts.alg = header.alg.clone();
+        facts.kid = header.kid.clone();
+
+        // classify() saw exactly three segments.
+        let (signing_input, signature) = token.rsplit_once('.').unwrap_or((token, ""));
+        let payload = signing_input
+            .split_once('.')
+            .map_or("", |(_, payload)| payload);
+        let claims = decode_claims(payload)?;
+        record_claims(&claims, facts);
+
+        let alg_name = header.alg.as_deref().unwrap_or_default();
+        let Ok(alg) = alg_name.parse::<Algorithm>() else {
+            return Err(Refusal::new(
+                Reason::AlgorithmNotAllowed,
+                format!("the token's algorithm `{alg_name}` is not one Gatehouse accepts"),
+                "sign tokens with RS256, PS256, ES256, ES384 or EdDSA (or HS256 with JWT_SECRET); `none` is never accepted",
+            ));
+        };
+
+        let used = if SYMMETRIC.contains(&alg) {
+            self.verify_shared(alg, signing_input, signature, &claims, facts)?
+        } else {
+            self.verify_issuer(
+                alg,
+                header.kid.as_deref(),
+                signing_input,
+                signature,
+                &claims,
+                facts,
+            )
+            .await?
+        };
+        self.check_claims(&claims, now, alg, used, facts)
+    }
+
+    fn verify_shared(
+        &self,
+        alg: Algorithm,
+        signing_input: &str,
+        signature: &str,
+        claims: &Map<String, Value>,
+        facts: &mut Facts,
+    ) -> Result<KeyUsed, Refusal> {
+        let Some(shared) = &self.shared else {
+            return Err(Refusal::new(
+                Reason::AlgorithmNotAllowed,
+                format!(
+                    "the token is signed with {alg:?}, a shared-secret algorithm, but JWT_SECRET is not set"
+                ),
+                "shared-secret tokens are verified only with JWT_SECRET, never with a public key: set JWT_SECRET to the signer's secret, or have the issuer sign with its private key (RS256/ES256/EdDSA)",
+            ));
+        };
+        facts.keys_tried.push("shared_secret".to_owned());
+        let mut previous = false;
+        if !signature_ok(signature, signing_input, &shared.current, alg) {
+            let by_previous = shared.previous.as_ref().is_some_and(|key| {
+                facts.keys_tried.push("previous_shared_secret".to_owned());
+                signature_ok(signature, signing_input, key, alg)
+            });
+            if !by_previous {
+                return Err(Refusal::new(
+                    Reason::SignatureInvalid,
+                    "the token was signed with a different secret than this deployment's JWT_SECRET",
+                    format!(
+                        "the service that minted it holds another secret (or it was rotated without JWT_SECRET_PREVIOUS): compare secret fingerprints; this deployment's JWT_SECRET is sha256:{}",
+                        shared.current_fingerprint
+                    ),
+                ));
+            }
+            previous = true;
+        }
+        if let Some(issuer) = &shared.issuer {
+            check_issuer(claims, issuer, facts)?;
+        }
+        if let Some(audiences) = &shared.audiences {
+            check_audience(claims, audiences, facts)?;
+        }
+        Ok(KeyUsed {
+            method: Method::JwtSharedSecret,
+            key_id: None,
+            previous_secret: previous,
+        })
+    }
+
+    async fn verify_issuer(
+        &self,
+        alg: Algorithm,
+        kid: Option<&str>,
+        signing_input: &str,
+        signature: &str,
+        claims: &Map<String, Value>,
+        facts: &mut Facts,
+    ) -> Result<KeyUsed, Refusal> {
+        if !ASYMMETRIC.contains(&alg) {
+            return Err(Refusal::new(
+                Reason::AlgorithmNotAllowed,
+                format!("the token's algorithm {alg:?} is not accepted"),
+                "use RS256, PS256, ES256, ES384 or EdDSA",
+            ));
+        }
+        let expected = self
+            .issuers
+            .iter()
+            .map(|i| i.issuer.describe())
+            .collect::<Vec<_>>()
+            .join("; ");
+        facts.iss_expected = Some(expected.clone());
+        if self.issuers.is_empty() {
+            return Err(Refusal::new(
+                Reason::AlgorithmNotAllowed,
+                format!(
+                    "the token is signed with {alg:?} (a public-key algorithm), but no public-key issuer is configured"
+                ),
+                "set BETTER_AUTH_URL, or JWT_JWKS_URL with JWT_ISSUER and JWT_AUDIENCE, for the issuer that mints these tokens",
+            ));
+        }
+        let iss = match claims.get("iss") {
+            None => {
+                return Err(claim_missing(
+                    "iss",
+                    "the token names no issuer, so there is no way to know whose keys verify it",
+                ));
+            }
+            Some(Value::String(iss)) => iss.as_str(),
+            Some(_) => return Err(malformed("the `iss` claim is not a string")),
+        };
+        let Some(issuer) = self
+            .issuers
+            .iter()
+            .find(|issuer| issuer.issuer.matches(iss))
+        else {
+            return Err(Refusal::new(
+                Reason::IssuerMismatch,
+                format!("the token's issuer is {iss}, which this deployment does not trust"),
+                format!(
+                    "the token's issuer is {iss} but this deployment expects {expected}: set JWT_ISSUER or BETTER_AUTH_URL to match the auth server of this environment (preview deployments have their own URL: a pattern such as https://myapp-*-team.vercel.app covers them)"
+                ),
+            ));
+        };
+        facts.iss_expected = Some(issuer.issuer.describe());
+        if !issuer.algorithms.contains(&alg) {
+            return Err(Refusal::new(
+                Reason::AlgorithmNotAllowed,
+                format!(
+                    "the token is signed with {alg:?}, which issuer {} is not allowed to use",
+                    issuer.label
+                ),
+                "add the algorithm to JWT_ALGORITHMS if the issuer really signs with it",
+            ));
+        }
+
+        let candidates = self.candidate_keys(issuer, kid, alg, facts).await?;
+        let method = match issuer.keys {
+            Keys::Jwks(_) => Method::JwtJwks,
+            Keys::Static(_) => Method::JwtStaticKey,
+        };
+        let mut verified = None;
+        for key in &candidates {
+            facts.keys_tried.push(
+                key.kid
+                    .clone()
+                    .unwrap_or_else(|| format!("{:?} key without kid", key.algorithm)),
+            );
+            if key.algorithm != alg {
+                return Err(Refusal::new(
+                    Reason::AlgorithmNotAllowed,
+                    format!(
+                        "the token says {alg:?} but key {} is a {:?} key",
+                        key.kid.as_deref().unwrap_or("?"),
+                        key.algorithm
+                    ),
+                    "the algorithm is pinned by the key: the token was not produced with this key, or its header was altered",
+                ));
+            }
+            if signature_ok(signature, signing_input, &key.key, alg) {
+                verified = Some(key.kid.clone());
+                break;
+            }
+        }
+        let Some(kid_used) = verified else {
+            return Err(Refusal::new(
+                Reason::SignatureInvalid,
+                "the token's signature does not verify with the issuer's key",
+                format!(
+                    "the token was altered, or it was signed by a key that is not in the JWKS of {}: check that the JWKS URL belongs to the same auth server that minted the token",
+                    issuer.label
+                ),
+            ));
+        };
+        check_audience_or_party(claims, issuer, facts)?;
+        Ok(KeyUsed {
+            method,
+            key_id: kid_used,
+            previous_secret: false,
+        })
+    }
+
+    async fn candidate_keys(
+        &self,
+        issuer: &TrustedIssuer,
+        kid: Option<&str>,
+        alg: Algorithm,
+        facts: &mut Facts,
+    ) -> Result<Vec<Arc<VerifyingKey>>, Refusal> {
+        let not_found = |known: Vec<String>| {
+            Refusal::new(
+                Reason::KeyNotFound,
+                match kid {
+                    Some(kid) => format!(
+                        "no key with kid {kid} in the keys of {}; known kids: {}",
+                        issuer.label,
+                        known.join(", ")
+                    ),
+                    None => format!(
+                        "the token has no kid and no {alg:?} key of {} verifies it",
+                        issuer.label
+                    ),
+                },
+                "the token was signed by another auth server or an old key: check the JWKS URL (JWT_JWKS_URL / BETTER_AUTH_URL) belongs to the issuer that minted the token",
+            )
+        };
+        match &issuer.keys {
+            Keys::Static(keys) => {
+                let matching: Vec<_> = keys
+                    .iter()
+                    .filter(|key| kid.is_none() || key.kid.as_deref() == kid)
+                    .cloned()
+                    .collect();
+                if matching.is_empty() {
+                    return Err(not_found(
+                        keys.iter().filter_map(|k| k.kid.clone()).collect(),
+                    ));
+                }
+                Ok(matching)
+            }
+            Keys::Jwks(cache) => {
+                let result = match kid {
+                    Some(kid) => cache.key(Some(kid), alg).await.map(|key| vec![key]),
+                    None => cache.keys().await.map(|keys| {
+                        keys.iter()
+                            .filter(|key| key.algorithm == alg)
+                            .cloned()
+                            .collect()
+                    }),
+                };
+                match result {
+                    Ok(keys) if keys.is_empty() => Err(not_found(Vec::new())),
+                    Ok(keys) => Ok(keys),
+                    Err(JwksError::KeyNotFound {
+                        kid_algorithm: Some(key_alg),
+                        ..
+                    }) => Err(Refusal::new(
+                        Reason::AlgorithmNotAllowed,
+                        format!(
+                            "the token says {alg:?} but its key {} is a {key_alg:?} key",
+                            kid.unwrap_or("?")
+                        ),
+                        "the algorithm is pinned by the key: the token was not produced with this key, or its header was altered",
+                    )),
+                    Err(JwksError::KeyNotFound { known_kids, .. }) => Err(not_found(known_kids)),
+                    Err(err @ JwksError::Unavailable { .. }) => {
+                        facts.keys_tried.push(format!("jwks:{}", issuer.label));
+                        Err(Refusal::new(
+                            Reason::JwksUnavailable,
+                            format!(
+                                "the signing keys of {} could not be loaded: {err}",
+                                issuer.label
+                            ),
+                            "this is our dependency failing, not your token: retry shortly; if it persists, check the JWKS URL answers with JSON",
+                        ))
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_claims(
+        &self,
+        claims: &Map<String, Value>,
+        now: i64,
+        algorithm: Algorithm,
+        used: KeyUsed,
+        facts: &mut Facts,
+    ) -> Result<Verified, Refusal> {
+        let leeway = self.leeway;
+        facts.server_time = Some(now);
+        facts.leeway_secs = Some(leeway.unsigned_abs());
+        let exp = match numeric_date(claims, "exp")? {
+            Some(exp) => exp,
+            None => {
+                return Err(claim_missing(
+                    "exp",
+                    "the token has no expiry, so it would be valid forever",
+                ));
+            }
+        };
+        if exp + leeway <= now {
+            return Err(Refusal::new(
+                Reason::TokenExpired,
+                format!(
+                    "the token expired at {} ({} s ago; server time {}, leeway {leeway} s)",
+                    rfc3339(exp),
+                    now - exp,
+                    rfc3339(now)
+                ),
+                "get a fresh token (refresh the session); if tokens expire the moment they arrive, this server's clock or the issuer's is wrong",
+            ));
+        }
+        if let Some(nbf) = numeric_date(claims, "nbf")?
+            && nbf - leeway > now
+        {
+            return Err(Refusal::new(
+                Reason::TokenNotYetValid,
+                format!(
+                    "the token is not valid before {} ({} s from now; leeway {leeway} s)",
+                    rfc3339(nbf),
+                    nbf - now
+                ),
+                "the issuer's clock is ahead of this server's: sync both with NTP, or raise JWT_LEEWAY_SECS a little",
+            ));
+        }
+        if let Some(iat) = numeric_date(claims, "iat")?
+            && iat - leeway > now
+        {
+            return Err(Refusal::new(
+                Reason::TokenNotYetValid,
+                format!(
+                    "the token was issued {} s in the future ({}; server time {})",
+                    iat - now,
+                    rfc3339(iat),
+                    rfc3339(now)
+                ),
+                "the issuer's clock and this server's disagree: sync both with NTP, or raise JWT_LEEWAY_SECS a little",
+            ));
+        }
+        let subject = match claims.get("sub") {
+            Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
+            Some(Value::String(_)) | None => {
+                return Err(claim_missing("sub", "the token names no subject (user)"));
+            }
+            Some(_) => return Err(malformed("the `sub` claim is not a string")),
+        };
+        let token_version = match claims.get(TOKEN_VERSION_CLAIM) {
+            None => None,
+            Some(value) => match value.as_u64() {
+                Some(version) => Some(version),
+                None => return Err(malformed("the `token_version` claim is not a whole number")),
+            },
+        };
+        if let Some(TokenVersion { server }) = self.token_version
+            && token_version.unwrap_or(0) < server
+        {
+            return Err(Refusal::new(
+                Reason::TokenVersionStale,
+                format!(
+                    "the token's version is {}, older than this server's {server}",
+                    token_version.map_or("absent".to_owned(), |v| v.to_string())
+                ),
+                "sign in again to get a token of the current version (the server's TOKEN_VERSION was raised to retire older tokens)",
+            ));
+        }
+        Ok(Verified {
+            issuer: claims.get("iss").and_then(Value::as_str).map(str::to_owned),
+            subject,
+            expires_at: exp,
+            claims: claims.clone(),
+            method: used.method,
+            algorithm,
+            key_id: used.key_id,
+            signed_with_previous_secret: used.previous_secret,
+            token_version,
+        })
+    }
+}
+
+fn signature_ok(signature: &str, signing_input: &str, key: &DecodingKey, alg: Algorithm) -> bool {
+    jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), key, alg).unwrap_or(false)
+}
+
+fn decode_claims(payload: &str) -> Result<Map<String, Value>, Refusal> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| malformed("the token's payload is not base64url"))?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(claims)) => Ok(claims),
+        Ok(_) => Err(malformed("the token's payload is JSON but not an object")),
+        Err(_) => Err(malformed("the token's payload is not JSON")),
+    }
+}
+
+/// Copies what the claims say into the facts, before anything is trusted.
+fn record_claims(claims: &Map<String, Value>, facts: &mut Facts) {
+    facts.iss_received = claims.get("iss").map(value_text);
+    facts.aud_received = claims.get("aud").map(value_text);
+    facts.exp = claims.get("exp").and_then(Value::as_f64).map(|v| v as i64);
+    facts.nbf = claims.get("nbf").and_then(Value::as_f64).map(|v| v as i64);
+    facts.iat = claims.get("iat").and_then(Value::as_f64).map(|v| v as i64);
+    facts.token_version = claims.get(TOKEN_VERSION_CLAIM).and_then(Value::as_u64);
+}
+
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+/// A NumericDate claim: absent, or a number. A string or any other type is
+/// refused, never skipped (the flaw behind CVE-2026-25537).
+fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Refusal> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(number)) => match number.as_f64() {
+            Some(value) if value.is_finite() => Ok(Some(value as i64)),
+            _ => Err(malformed(&format!(
+                "the `{name}` claim is not a usable number"
+            ))),
+        },
+        Some(other) => Err(malformed(&format!(
+            "the `{name}` claim is {}, not a NumericDate (seconds since 1970)",
+            kind_of(other)
+        ))),
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn check_issuer(
+    claims: &Map<String, Value>,
+    expected: &PatternList,
+    facts: &mut Facts,
+) -> Result<(), Refusal> {
+    facts.iss_expected = Some(expected.describe());
+    match claims.get("iss") {
+        Some(Value::String(iss)) if expected.matches(iss) => Ok(()),
+        Some(Value::String(iss)) => Err(Refusal::new(
+            Reason::IssuerMismatch,
+            format!("the token's issuer is {iss}, not the one this deployment expects"),
+            format!(
+                "the token's issuer is {iss} but this deployment expects {}: set JWT_ISSUER to match the signer of this environment",
+                expected.describe()
+            ),
+        )),
+        Some(_) => Err(malformed("the `iss` claim is not a string")),
+        None => Err(claim_missing(
+            "iss",
+            "the token names no issuer, but this deployment requires one",
+        )),
+    }
+}
+
+fn audiences_of(claims: &Map<String, Value>) -> Result<Option<Vec<&str>>, Refusal> {
+    match claims.get("aud") {
+        None => Ok(None),
+        Some(Value::String(aud)) => Ok(Some(vec![aud.as_str()])),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .ok_or_else(|| malformed("the `aud` claim holds something other than strings"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(malformed(
+            "the `aud` claim is neither a string nor an array of strings",
+        )),
+    }
+}
+
+fn check_audience(
+    claims: &Map<String, Value>,
+    expected: &PatternList,
+    facts: &mut Facts,
+) -> Result<(), Refusal> {
+    facts.aud_expected = Some(expected.describe());
+    let Some(audiences) = audiences_of(claims)? else {
+        return Err(claim_missing(
+            "aud",
+            "the token names no audience, but this deployment requires one",
+        ));
+    };
+    if audiences.iter().any(|aud| expected.matches(aud)) {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        Reason::AudienceMismatch,
+        format!(
+            "the token is for {}, not for this API",
+            audiences.join(", ")
+        ),
+        format!(
+            "the token's audience is {} but this deployment expects {}: set JWT_AUDIENCE (or BETTER_AUTH_URL) to this environment's value, or have the issuer mint tokens for this API",
+            audiences.join(", "),
+            expected.describe()
+        ),
+    ))
+}
+
+fn check_audience_or_party(
+    claims: &Map<String, Value>,
+    issuer: &TrustedIssuer,
+    facts: &mut Facts,
+) -> Result<(), Refusal> {
+    if !issuer.audiences.is_empty() {
+        check_audience(claims, &issuer.audiences, facts)?;
+    }
+    if issuer.authorized_parties.is_empty() {
+        return Ok(());
+    }
+    match claims.get("azp") {
+        Some(Value::String(azp)) if issuer.authorized_parties.matches(azp) => Ok(()),
+        Some(Value::String(azp)) => Err(Refusal::new(
+            Reason::AudienceMismatch,
+            format!("the token's authorized party (azp) is {azp}, which is not allowed"),
+            format!(
+                "add {azp} to JWT_AUTHORIZED_PARTIES if that frontend may call this API (allowed: {})",
+                issuer.authorized_parties.describe()
+            ),
+        )),
+        Some(_) => Err(malformed("the `azp` claim is not a string")),
+        // Server-to-server tokens carry no azp; the audience decided.
+        None if !issuer.audiences.is_empty() => Ok(()),
+        None => Err(claim_missing(
+            "azp",
+            "the token names no authorized party (azp), which this deployment requires",
+        )),
+    }
+}
+
+fn malformed(detail: &str) -> Refusal {
+    Refusal::new(
+        Reason::TokenMalformed,
+        detail.to_owned(),
+        "the token was not produced by a standard JWT library, or it was altered in transit",
+    )
+}
+
+fn claim_missing(claim: &str, detail: &str) -> Refusal {
+    Refusal::new(
+        Reason::ClaimMissing,
+        format!("{detail} (claim `{claim}`)"),
+        format!("configure the issuer to include the `{claim}` claim in its tokens"),
+    )
+}
+
+/// The refusal for a credential that is not a JWT, naming what it is.
+fn not_a_jwt(kind: &TokenKind, facts: &mut Facts) -> Refusal {
+    let (short, detail, hint) = match kind {
+        TokenKind::BetterAuthSession => (
+            "better_auth_session",
+            "this is a Better Auth session token (opaque, signed), not a JWT",
+            "a session token cannot be decoded as a JWT: either send a JWT from Better Auth's jwt plugin (GET /api/auth/token) in Authorization: Bearer, or configure session validation (BETTER_AUTH_SECRET with DATABASE_URL, or AUTH_SERVER_URL)",
+        ),
+        TokenKind::Opaque => (
+            "opaque",
+            "this is an opaque token (a session id or API key), not a JWT",
+            "an opaque token cannot be decoded as a JWT: send the JWT your auth provider issues (for Better Auth, GET /api/auth/token), or configure session validation",
+        ),
+        TokenKind::Jwe(_) => (
+            "jwe",
+            "this is an encrypted token (JWE), such as an Auth.js session cookie, not a signed JWT",
+            "Auth.js session cookies are encrypted with AUTH_SECRET; configure AUTH_SECRET for Auth.js sessions, or send a signed JWT",
+        ),
+        TokenKind::Malformed(why) => {
+            facts.token_kind = Some("malformed");
+            return Refusal::new(
+                Reason::TokenMalformed,
+                format!("the credential {why}"),
+                "send `Authorization: Bearer <JWT>` with the token exactly as the issuer produced it (three base64url parts separated by dots)",
+            );
+        }
+        TokenKind::Jwt(_) => ("jwt", "", ""),
+    };
+    facts.token_kind = Some(short);
+    Refusal::new(Reason::TokenMalformed, detail, hint)
+}
+
+/// `2026-11-30T02:08:25Z` from Unix seconds (UTC, proleptic Gregorian).
+pub fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_796_005_394), "2026-11-30T02:23:14Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,594 @@
+//! Authentication settings, read from the environment at cold start.
+//!
+//! Three ways to trust asymmetric tokens, combinable:
+//! - `BETTER_AUTH_URL`: Better Auth's JWT plugin. JWKS at
+//!   `<url>/api/auth/jwks`; issuer and audience default to the URL's origin.
+//! - `JWT_JWKS_URL` (or inline `JWT_PUBLIC_KEYS`) with `JWT_ISSUER` and
+//!   `JWT_AUDIENCE`: any other provider (Clerk, Auth0, Supabase, Cognito...).
+//! - `JWT_TRUSTED_ISSUERS`: a JSON array for several issuers at once.
+//!
+//! And shared-secret (HS256/384/512) tokens with `JWT_SECRET`, plus
+//! `JWT_SECRET_PREVIOUS` during a rotation.
+
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use serde::Deserialize;
+
+use crate::auth::keys::{self, VerifyingKey};
+use crate::auth::pattern::{Pattern, PatternList};
+use crate::config::{Environment, Reader};
+use crate::secret::Secret;
+
+/// Asymmetric algorithms accepted when an issuer does not restrict them. The
+/// key still pins the algorithm: a token can never choose it.
+pub const ASYMMETRIC: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+pub const SYMMETRIC: &[Algorithm] = &[Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub issuers: Vec<IssuerSettings>,
+    pub shared_secret: Option<SharedSecretSettings>,
+    /// Clock leeway for `exp`, `nbf` and `iat`.
+    pub leeway: Duration,
+    pub token_version: Option<TokenVersion>,
+    /// Cookies that may carry a token, tried in order.
+    pub cookie_names: Vec<String>,
+    /// JWKS caching: at most one refetch per interval for unknown kids.
+    pub jwks_refetch_min_interval: Duration,
+    pub jwks_default_ttl: Duration,
+    pub jwks_fetch_timeout: Duration,
+    /// Claims copied into the principal, when present.
+    pub principal_claims: Vec<String>,
+    /// Origins allowed to call with credentials (CORS).
+    pub cors_origins: PatternList,
+}
+
+/// One trusted asymmetric issuer.
+#[derive(Debug, Clone)]
+pub struct IssuerSettings {
+    /// `better-auth`, `jwt` or the JSON entry's `name`: for logs.
+    pub label: String,
+    pub issuer: PatternList,
+    /// Empty only when `authorized_parties` is set (Clerk-style tokens
+    /// carry no `aud` but an `azp`).
+    pub audiences: PatternList,
+    pub authorized_parties: PatternList,
+    pub keys: KeySource,
+    pub algorithms: Vec<Algorithm>,
+}
+
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    Jwks { url: String },
+    Static(Vec<std::sync::Arc<VerifyingKey>>),
+}
+
+#[derive(Debug, Clone)]
+pub struct SharedSecretSettings {
+    pub current: Secret,
+    pub previous: Option<Secret>,
+    /// Checked when set; shared-secret setups often have no issuer.
+    pub issuer: Option<PatternList>,
+    pub audiences: Option<PatternList>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenVersion {
+    pub server: u64,
+}
+
+/// The claim holding a token's version.
+pub const TOKEN_VERSION_CLAIM: &str = "token_version";
+
+/// Better Auth's and Auth.js's session cookies, with the `__Secure-` and
+/// `__Host-` prefixes browsers require on HTTPS.
+pub const DEFAULT_COOKIE_NAMES: &[&str] = &[
+    "__Host-better-auth.session_token",
+    "__Secure-better-auth.session_token",
+    "better-auth.session_token",
+    "__Host-authjs.session-token",
+    "__Secure-authjs.session-token",
+    "authjs.session-token",
+    "__Secure-next-auth.session-token",
+    "next-auth.session-token",
+];
+
+const DEFAULT_PRINCIPAL_CLAIMS: &[&str] = &[
+    "email", "name", "picture", "role", "roles", "scope", "org_id",
+];
+
+impl AuthSettings {
+    /// Whether any token could ever be verified.
+    pub fn can_verify(&self) -> bool {
+        !self.issuers.is_empty() || self.shared_secret.is_some()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssuerJson {
+    name: Option<String>,
+    issuer: String,
+    jwks_url: Option<String>,
+    public_keys: Option<String>,
+    #[serde(default)]
+    audiences: Vec<String>,
+    #[serde(default)]
+    authorized_parties: Vec<String>,
+    #[serde(default)]
+    algorithms: Vec<String>,
+}
+
+pub(crate) fn read(r: &mut Reader<'_>, environment: Environment, required: bool) -> AuthSettings {
+    let leeway = r.seconds("JWT_LEEWAY_SECS", 30.0, 0.0, 300.0);
+    let jwks_refetch_min_interval = r.seconds("JWKS_REFETCH_MIN_SECS", 30.0, 1.0, 3600.0);
+    let jwks_default_ttl = r.seconds("JWKS_CACHE_TTL_SECS", 600.0, 60.0, 86_400.0);
+    let jwks_fetch_timeout = r.seconds("JWKS_FETCH_TIMEOUT_SECS", 5.0, 0.1, 30.0);
+
+    let mut issuers = Vec::new();
+    read_better_auth(r, environment, &mut issuers);
+    read_generic_issuer(r, environment, &mut issuers);
+    read_issuer_json(r, environment, &mut issuers);
+    let shared_secret = read_shared_secret(r, &issuers);
+
+    let token_version = r.get("TOKEN_VERSION").and_then(|raw| match raw.parse::<u64>() {
+        Ok(server) => Some(TokenVersion { server }),
+        Err(_) => {
+            r.error(
+                "TOKEN_VERSION",
+                format!("is \"{raw}\", not a whole number"),
+                format!("set TOKEN_VERSION to the current version; tokens whose `{TOKEN_VERSION_CLAIM}` claim is lower are refused"),
+            );
+            None
+        }
+    });
+    let cookie_names = match r.get("AUTH_COOKIE_NAMES") {
+        Some(raw) => raw
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => DEFAULT_COOKIE_NAMES
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect(),
+    };
+    let principal_claims = match r.get("PRINCIPAL_CLAIMS") {
+        Some(raw) => raw
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => DEFAULT_PRINCIPAL_CLAIMS
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect(),
+    };
+    let cors_origins = patterns(r, "CORS_ORIGINS").unwrap_or_default();
+
+    let settings = AuthSettings {
+        issuers,
+        shared_secret,
+        leeway,
+        token_version,
+        cookie_names,
+        jwks_refetch_min_interval,
+        jwks_default_ttl,
+        jwks_fetch_timeout,
+        principal_claims,
+        cors_origins,
+    };
+    if required && !settings.can_verify() {
+        r.error(
+            "BETTER_AUTH_URL",
+            "is not set, and neither is JWT_JWKS_URL, JWT_PUBLIC_KEYS, JWT_TRUSTED_ISSUERS nor JWT_SECRET: this function cannot verify any token",
+            "set BETTER_AUTH_URL for Better Auth, JWT_JWKS_URL with JWT_ISSUER and JWT_AUDIENCE for another provider, or JWT_SECRET for shared-secret tokens",
+        );
+    }
+    settings
+}
+
+fn patterns(r: &mut Reader<'_>, variable: &'static str) -> Option<PatternList> {
+    let raw = r.get(variable)?;
+    match PatternList::parse(&raw) {
+        Ok(list) => Some(list),
+        Err(problem) => {
+            r.error(
+                variable,
+                problem.0,
+                format!("set {variable} to exact values or patterns such as https://myapp-*-team.vercel.app, comma-separated"),
+            );
+            None
+        }
+    }
+}
+
+fn algorithms(r: &mut Reader<'_>, variable: &'static str, raw: Option<String>) -> Vec<Algorithm> {
+    let Some(raw) = raw else {
+        return ASYMMETRIC.to_vec();
+    };
+    let mut list = Vec::new();
+    for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match name.parse::<Algorithm>() {
+            Ok(alg) if ASYMMETRIC.contains(&alg) => list.push(alg),
+            Ok(_) => r.error(
+                variable,
+                format!("lists {name}, a shared-secret algorithm, for a public-key issuer"),
+                "HS tokens are verified with JWT_SECRET only; list RS256, PS256, ES256, ES384 or EdDSA here",
+            ),
+            Err(_) => r.error(
+                variable,
+                format!("lists \"{name}\", which is not an algorithm Gatehouse verifies"),
+                "use RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 or EdDSA",
+            ),
+        }
+    }
+    list
+}
+
+/// `scheme://host[:port]` of an absolute http(s) URL, lower-cased, default
+/// port dropped; what Better Auth puts in `iss` and `aud`.
+pub fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+    if authority.is_empty() || authority.contains('@') || authority.contains(' ') {
+        return None;
+    }
+    let authority = match (scheme.as_str(), authority.rsplit_once(':')) {
+        ("http", Some((host, "80"))) | ("https", Some((host, "443"))) => host.to_owned(),
+        _ => authority,
+    };
+    Some(format!("{scheme}://{authority}"))
+}
+
+fn is_local_origin(origin: &str) -> bool {
+    let host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    let host = host.rsplit_once(':').map_or(host, |(host, _)| host);
+    host == "localhost" || host == "127.0.0.1" || host == "[::1]"
+}
+
+/// An http(s) URL for fetching keys; https required in production.
+fn key_url(
+    r: &mut Reader<'_>,
+    variable: &'static str,
+    url: &str,
+    environment: Environment,
+) -> bool {
+    let Some(origin) = origin(url) else {
+        r.error(
+            variable,
+            "is not an absolute http(s) URL",
+            format!(
+                "set {variable} to a URL such as https://auth.example.com/.well-known/jwks.json"
+            ),
+        );
+        return false;
+    };
+    if environment == Environment::Production
+        && origin.starts_with("http://")
+        && !is_local_origin(&origin)
+    {
+        r.error(
+            variable,
+            "uses http:// in production, so anyone on the path could swap the keys",
+            format!("use the https:// URL in {variable}"),
+        );
+        return false;
+    }
+    true
+}
+
+fn read_better_auth(
+    r: &mut Reader<'_>,
+    environment: Environment,
+    issuers: &mut Vec<IssuerSettings>,
+) {
+    let Some(url) = r.get("BETTER_AUTH_URL") else {
+        return;
+    };
+    if !key_url(r, "BETTER_AUTH_URL", &url, environment) {
+        return;
+    }
+    let Some(origin) = origin(&url) else {
+        return;
+    };
+    // BETTER_AUTH_URL is the app's base URL; people sometimes include the
+    // auth base path, which must not be doubled.
+    let base = url
+        .trim_end_matches('/')
+        .trim_end_matches("/api/auth")
+        .to_owned();
+    let jwks_url = r
+        .get("JWT_JWKS_URL")
+        .unwrap_or_else(|| format!("{base}/api/auth/jwks"));
+    if !key_url(r, "JWT_JWKS_URL", &jwks_url, environment) {
+        return;
+    }
+    let issuer = patterns(r, "JWT_ISSUER").unwrap_or_else(|| exact(&origin));
+    let audiences = patterns(r, "JWT_AUDIENCE").unwrap_or_else(|| exact(&origin));
+    let authorized_parties = patterns(r, "JWT_AUTHORIZED_PARTIES").unwrap_or_default();
+    let raw_algorithms = r.get("JWT_ALGORITHMS");
+    let algorithms = algorithms(r, "JWT_ALGORITHMS", raw_algorithms);
+    issuers.push(IssuerSettings {
+        label: "better-auth".to_owned(),
+        issuer,
+        audiences,
+        authorized_parties,
+        keys: KeySource::Jwks { url: jwks_url },
+        algorithms,
+    });
+}
+
+fn exact(value: &str) -> PatternList {
+    PatternList(Pattern::parse(value).into_iter().collect())
+}
+
+fn read_generic_issuer(
+    r: &mut Reader<'_>,
+    environment: Environment,
+    issuers: &mut Vec<IssuerSettings>,
+) {
+    if r.get("BETTER_AUTH_URL").is_some() {
+        return; // JWT_* refine the Better Auth preset instead.
+    }
+    let jwks_url = r.get("JWT_JWKS_URL");
+    let public_keys = r.get("JWT_PUBLIC_KEYS");
+    let keys = match (jwks_url, public_keys) {
+        (None, None) => {
+            if r.get("JWT_ISSUER").is_some() && r.get("JWT_SECRET").is_none() {
+                r.error(
+                    "JWT_ISSUER",
+                    "is set but no keys are: there is nothing to verify tokens with",
+                    "set JWT_JWKS_URL (or JWT_PUBLIC_KEYS) for this issuer",
+                );
+            }
+            return;
+        }
+        (Some(_), Some(_)) => {
+            r.error(
+                "JWT_PUBLIC_KEYS",
+                "is set together with JWT_JWKS_URL",
+                "keep one: the JWKS URL (rotates by itself) or inline keys",
+            );
+            return;
+        }
+        (Some(url), None) => {
+            if !key_url(r, "JWT_JWKS_URL", &url, environment) {
+                return;
+            }
+            KeySource::Jwks { url }
+        }
+        (None, Some(raw)) => {
+            match static_keys(&raw) {
+                Ok(keys) => KeySource::Static(keys),
+                Err(problem) => {
+                    r.error("JWT_PUBLIC_KEYS", problem, "set JWT_PUBLIC_KEYS to a JWKS document ({\"keys\":[...]}) or a PEM public key");
+                    return;
+                }
+            }
+        }
+    };
+    let Some(issuer) = patterns(r, "JWT_ISSUER") else {
+        r.error(
+            "JWT_ISSUER",
+            "is not set, but JWT_JWKS_URL/JWT_PUBLIC_KEYS is: tokens must name the issuer whose keys verify them",
+            "set JWT_ISSUER to the provider's issuer (the `iss` claim its tokens carry), e.g. https://clerk.example.com",
+        );
+        return;
+    };
+    let audiences = patterns(r, "JWT_AUDIENCE").unwrap_or_default();
+    let authorized_parties = patterns(r, "JWT_AUTHORIZED_PARTIES").unwrap_or_default();
+    if audiences.is_empty() && authorized_parties.is_empty() {
+        r.error(
+            "JWT_AUDIENCE",
+            "is not set: any token from this issuer, minted for any application, would be accepted",
+            "set JWT_AUDIENCE to this API's audience (or JWT_AUTHORIZED_PARTIES for Clerk-style `azp` tokens)",
+        );
+        return;
+    }
+    let raw_algorithms = r.get("JWT_ALGORITHMS");
+    let algorithms = algorithms(r, "JWT_ALGORITHMS", raw_algorithms);
+    issuers.push(IssuerSettings {
+        label: "jwt".to_owned(),
+        issuer,
+        audiences,
+        authorized_parties,
+        keys,
+        algorithms,
+    });
+}
+
+fn static_keys(raw: &str) -> Result<Vec<std::sync::Arc<VerifyingKey>>, String> {
+    let raw = raw.trim();
+    if raw.starts_with('{') {
+        let parsed = keys::from_jwks(raw.as_bytes()).map_err(|err| err.to_string())?;
+        Ok(parsed.keys.into_iter().map(std::sync::Arc::new).collect())
+    } else {
+        Err("PEM keys need their algorithm: give them as a JWKS document, or use JWT_TRUSTED_ISSUERS with public_keys and algorithms".to_owned())
+    }
+}
+
+fn read_issuer_json(
+    r: &mut Reader<'_>,
+    environment: Environment,
+    issuers: &mut Vec<IssuerSettings>,
+) {
+    let Some(raw) = r.get("JWT_TRUSTED_ISSUERS") else {
+        return;
+    };
+    let entries: Vec<IssuerJson> = match serde_json::from_str(&raw) {
+        Ok(entries) => entries,
+        Err(err) => {
+            r.error(
+                "JWT_TRUSTED_ISSUERS",
+                format!("is not a JSON array of issuers: {err}"),
+                r#"set it to [{"issuer":"https://…","jwks_url":"https://…/jwks.json","audiences":["…"]}]"#,
+            );
+            return;
+        }
+    };
+    for (index, entry) in entries.into_iter().enumerate() {
+        let label = entry
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("issuer[{index}]"));
+        let fail = |r: &mut Reader<'_>, problem: String| {
+            r.error("JWT_TRUSTED_ISSUERS", format!("entry {label}: {problem}"), "fix that entry; each needs issuer, jwks_url or public_keys, and audiences or authorized_parties");
+        };
+        let issuer = match PatternList::parse(&entry.issuer) {
+            Ok(list) if !list.is_empty() => list,
+            Ok(_) => return fail(r, "issuer is empty".into()),
+            Err(problem) => return fail(r, format!("issuer {}", problem.0)),
+        };
+        let to_list = |values: &[String]| PatternList::parse(&values.join(","));
+        let (audiences, authorized_parties) = match (
+            to_list(&entry.audiences),
+            to_list(&entry.authorized_parties),
+        ) {
+            (Ok(a), Ok(p)) => (a, p),
+            (Err(problem), _) | (_, Err(problem)) => return fail(r, problem.0),
+        };
+        if audiences.is_empty() && authorized_parties.is_empty() {
+            fail(r, "has neither audiences nor authorized_parties, so tokens for any application would pass".into());
+            continue;
+        }
+        let algorithms = algorithms(
+            r,
+            "JWT_TRUSTED_ISSUERS",
+            (!entry.algorithms.is_empty()).then(|| entry.algorithms.join(",")),
+        );
+        let keys = match (entry.jwks_url, entry.public_keys) {
+            (Some(url), None) => {
+                if !key_url(r, "JWT_TRUSTED_ISSUERS", &url, environment) {
+                    continue;
+                }
+                KeySource::Jwks { url }
+            }
+            (None, Some(raw)) if raw.trim_start().starts_with('{') => match static_keys(&raw) {
+                Ok(keys) => KeySource::Static(keys),
+                Err(problem) => {
+                    fail(r, problem);
+                    continue;
+                }
+            },
+            (None, Some(pem)) => {
+                let [alg] = algorithms.as_slice() else {
+                    fail(
+                        r,
+                        "a PEM public key needs exactly one algorithm in algorithms".into(),
+                    );
+                    continue;
+                };
+                match keys::from_pem(&pem, *alg) {
+                    Ok(key) => KeySource::Static(vec![std::sync::Arc::new(key)]),
+                    Err(err) => {
+                        fail(r, err.to_string());
+                        continue;
+                    }
+                }
+            }
+            _ => {
+                fail(r, "needs exactly one of jwks_url and public_keys".into());
+                continue;
+            }
+        };
+        issuers.push(IssuerSettings {
+            label,
+            issuer,
+            audiences,
+            authorized_parties,
+            keys,
+            algorithms,
+        });
+    }
+}
+
+fn read_shared_secret(
+    r: &mut Reader<'_>,
+    issuers: &[IssuerSettings],
+) -> Option<SharedSecretSettings> {
+    let current = r.secret("JWT_SECRET");
+    let previous = r.secret("JWT_SECRET_PREVIOUS");
+    let Some(current) = current else {
+        if previous.is_some() && r.get("JWT_SECRET").is_none() {
+            r.error(
+                "JWT_SECRET_PREVIOUS",
+                "is set but JWT_SECRET is not",
+                "set JWT_SECRET to the current secret; JWT_SECRET_PREVIOUS only adds the one before it",
+            );
+        }
+        return None;
+    };
+    if previous.as_ref() == Some(&current) {
+        r.warn(
+            "JWT_SECRET_PREVIOUS",
+            "equals JWT_SECRET, so it does nothing",
+            "set JWT_SECRET_PREVIOUS to the secret before the rotation, or unset it",
+        );
+    }
+    // With no public-key issuer, JWT_ISSUER/JWT_AUDIENCE describe the
+    // shared-secret tokens; otherwise they belong to that issuer.
+    let (issuer, audiences) = if issuers.is_empty() {
+        (patterns(r, "JWT_ISSUER"), patterns(r, "JWT_AUDIENCE"))
+    } else {
+        (
+            patterns(r, "JWT_SECRET_ISSUER"),
+            patterns(r, "JWT_SECRET_AUDIENCE"),
+        )
+    };
+    if issuer.is_none() && audiences.is_none() {
+        r.warn(
+            "JWT_SECRET",
+            "is set without an issuer or audience: any token signed with the secret is accepted, whoever minted it for whatever purpose",
+            "set JWT_ISSUER and/or JWT_AUDIENCE (JWT_SECRET_ISSUER/JWT_SECRET_AUDIENCE when a public-key issuer is also configured)",
+        );
+    }
+    Some(SharedSecretSettings {
+        current,
+        previous,
+        issuer,
+        audiences,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_normalised() {
+        assert_eq!(
+            origin("https://App.Example.com/api/auth").as_deref(),
+            Some("https://app.example.com")
+        );
+        assert_eq!(
+            origin("http://localhost:3000").as_deref(),
+            Some("http://localhost:3000")
+        );
+        assert_eq!(
+            origin("https://x.com:443/").as_deref(),
+            Some("https://x.com")
+        );
+        assert_eq!(origin("ftp://x.com"), None);
+        assert_eq!(origin("https://user@evil.com"), None);
+        assert_eq!(origin("localhost:3000"), None);
+    }
+}
