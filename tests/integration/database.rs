@@ -251,9 +251,8 @@ async fn a_slow_statement_is_cancelled_at_the_statement_timeout() {
         cancelled,
         "the server is still running the timed-out statement"
     );
-    assert_eq!(
+    assert!(
         backend_pid(&db).await > 0,
-        true,
         "the pool still works afterwards"
     );
 }

@@ -7,4 +7,10 @@
 
 mod support;
 
+mod bad_input;
+mod config_logs;
 mod database;
+mod dev_server;
+mod lambda_host;
+mod route_table;
+mod vercel_host;

@@ -129,11 +129,10 @@ async fn apply_migrations(
 }
 
 async fn dev(options: Options) -> ExitCode {
-    let needs = ROUTES
-        .iter()
-        .fold(Needs::NONE, |needs, route| needs.union(route.needs));
     // The dev server starts even with a broken configuration, so the
     // `misconfigured` answers can be seen as a deployment would give them.
+    // Set variables are validated now; what each route needs is checked per
+    // route, so /api/health works before auth or the database is set up.
     let env = match environment(&options) {
         Ok(env) => env,
         Err(message) => {
@@ -141,7 +140,7 @@ async fn dev(options: Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = Config::load(&env, needs);
+    let config = Config::load(&env, Needs::NONE);
     observability::init(observability::settings(&config));
     if let Ok(Some(settings)) = config.as_ref().map(|config| config.database.as_ref()) {
         match apply_migrations(settings).await {
@@ -168,7 +167,22 @@ async fn dev(options: Options) -> ExitCode {
     println!("gatehouse dev: listening on http://{local}");
     for route in ROUTES {
         let methods: Vec<&str> = route.methods.iter().map(|m| m.as_str()).collect();
-        println!("  {:<7} http://{local}{}", methods.join(","), route.pattern);
+        let missing = app
+            .state()
+            .map(|state| state.config().missing(route.needs))
+            .unwrap_or_default();
+        let note = match missing.first() {
+            Some(problem) => format!(
+                "  (answers misconfigured: {} {})",
+                problem.variable, problem.problem
+            ),
+            None => String::new(),
+        };
+        println!(
+            "  {:<7} http://{local}{}{note}",
+            methods.join(","),
+            route.pattern
+        );
     }
     match gatehouse::host::dev::serve(app, ROUTES, listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

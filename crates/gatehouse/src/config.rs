@@ -324,8 +324,8 @@ impl Config {
 
         let environment = read_environment(&mut r);
         let log = read_log_settings(&mut r, environment);
-        let database = read_database(&mut r, environment, needs);
-        let auth = crate::auth::settings::read(&mut r, environment, needs.auth);
+        let database = read_database(&mut r, environment);
+        let auth = crate::auth::settings::read(&mut r, environment);
 
         let debug_endpoints = r.bool("DEBUG_ENDPOINTS");
         if debug_endpoints && environment == Environment::Production {
@@ -336,6 +336,19 @@ impl Config {
             );
         }
         let commit_sha = r.get("VERCEL_GIT_COMMIT_SHA");
+
+        // What this function needs but is absent, unless the variable was
+        // already reported as invalid (one problem per cause).
+        for problem in missing(needs, database.is_some(), auth.can_verify()) {
+            let related = |reported: &ConfigProblem| {
+                reported.variable == problem.variable
+                    || (problem.variable == "BETTER_AUTH_URL"
+                        && reported.variable.starts_with("JWT_"))
+            };
+            if !r.problems.iter().any(related) {
+                r.problems.push(problem);
+            }
+        }
 
         if r.problems.is_empty() {
             Ok(Config {
@@ -415,11 +428,7 @@ fn read_log_settings(r: &mut Reader<'_>, environment: Environment) -> LogSetting
     LogSettings { format, filter }
 }
 
-fn read_database(
-    r: &mut Reader<'_>,
-    environment: Environment,
-    needs: Needs,
-) -> Option<DatabaseConfig> {
+fn read_database(r: &mut Reader<'_>, environment: Environment) -> Option<DatabaseConfig> {
     let pool_max = match r.get("DATABASE_POOL_MAX") {
         None => DEFAULT_POOL_MAX,
         Some(raw) => match raw.parse::<usize>() {
@@ -438,16 +447,7 @@ fn read_database(
     let connect_timeout = r.seconds("DATABASE_CONNECT_TIMEOUT_SECS", 5.0, 0.1, 60.0);
     let statement_timeout = r.seconds("DATABASE_STATEMENT_TIMEOUT_SECS", 5.0, 0.1, 300.0);
 
-    let Some(raw) = r.get("DATABASE_URL") else {
-        if needs.database {
-            r.error(
-                "DATABASE_URL",
-                "is not set, and this function uses the database",
-                "set DATABASE_URL to a postgres:// connection string (see .env.example)",
-            );
-        }
-        return None;
-    };
+    let raw = r.get("DATABASE_URL")?;
     let url = match DatabaseUrl::parse(&raw) {
         Ok(url) => url,
         Err(problem) => {
@@ -481,6 +481,35 @@ fn read_database(
         connect_timeout,
         statement_timeout,
     })
+}
+
+impl Config {
+    /// What `needs` requires that this configuration lacks. Empty when a
+    /// route can run. The dev server asks per route, so a route that needs
+    /// nothing runs even when another route's settings are missing.
+    pub fn missing(&self, needs: Needs) -> Vec<ConfigProblem> {
+        missing(needs, self.database.is_some(), self.auth.can_verify())
+    }
+}
+
+fn missing(needs: Needs, has_database: bool, can_verify: bool) -> Vec<ConfigProblem> {
+    let mut problems = Vec::new();
+    if needs.database && !has_database {
+        problems.push(ConfigProblem {
+            variable: "DATABASE_URL",
+            problem: "is not set, and this function uses the database".to_owned(),
+            fix: "set DATABASE_URL to a postgres:// connection string (see .env.example)"
+                .to_owned(),
+        });
+    }
+    if needs.auth && !can_verify {
+        problems.push(ConfigProblem {
+            variable: "BETTER_AUTH_URL",
+            problem: "is not set, and neither is JWT_JWKS_URL, JWT_PUBLIC_KEYS, JWT_TRUSTED_ISSUERS nor JWT_SECRET: this function cannot verify any token".to_owned(),
+            fix: "set BETTER_AUTH_URL for Better Auth, JWT_JWKS_URL with JWT_ISSUER and JWT_AUDIENCE for another provider, or JWT_SECRET for shared-secret tokens".to_owned(),
+        });
+    }
+    problems
 }
 
 pub const DEFAULT_POOL_MAX: usize = 4;

@@ -71,15 +71,7 @@ impl App {
         request: Request,
         request_id: RequestId,
     ) -> Response {
-        let span = tracing::info_span!(
-            target: "gatehouse::request",
-            "request",
-            request_id = %request_id,
-            method = %request.method(),
-            route = route.pattern,
-            status = tracing::field::Empty,
-            subject = tracing::field::Empty,
-        );
+        let span = request_span(&request_id, request.method(), route.pattern);
         let origin = request
             .headers()
             .get(http::header::ORIGIN)
@@ -148,6 +140,17 @@ impl App {
             .state
             .as_ref()
             .map_err(|errors| RequestError::Misconfigured(errors.clone()))?;
+        // A process serving several routes (the dev server) loads what any
+        // route might use; each route is refused only for what it needs.
+        let missing = state.config().missing(route.needs);
+        if !missing.is_empty() {
+            return Err(RequestError::Misconfigured(Arc::new(ConfigErrors {
+                environment: self.environment,
+                log: state.config().log.clone(),
+                problems: missing,
+                warnings: Vec::new(),
+            })));
+        }
         let params = route
             .params(&parts.uri)
             .ok_or_else(|| RequestError::RouteNotFound {
@@ -168,8 +171,20 @@ impl App {
 
     /// The response for a failure, logged. Hosts call it for failures found
     /// before the pipeline runs (an unreadable body, an unknown route).
-    pub fn refuse(&self, err: &RequestError, request_id: &RequestId) -> Response {
-        self.refuse_on("", err, request_id)
+    /// Refuses a request the pipeline never saw (an oversized or unreadable
+    /// body, an unknown route) inside the same `request` span
+    /// [`App::handle`] opens, so the log carries the id the response names.
+    pub fn refuse_early(
+        &self,
+        err: &RequestError,
+        request_id: &RequestId,
+        method: &Method,
+        route: Option<&'static str>,
+    ) -> Response {
+        let route = route.unwrap_or_default();
+        let span = request_span(request_id, method, route);
+        span.record("status", err.reason().status().as_u16());
+        span.in_scope(|| self.refuse_on(route, err, request_id))
     }
 
     fn refuse_on(&self, route: &str, err: &RequestError, request_id: &RequestId) -> Response {
@@ -187,6 +202,20 @@ impl App {
             .into_response(Some(request_id.as_str()));
         with_request_id(response, request_id)
     }
+}
+
+/// The span every request runs in; `status` and `subject` are recorded
+/// when known.
+fn request_span(request_id: &RequestId, method: &Method, route: &str) -> tracing::Span {
+    tracing::info_span!(
+        target: "gatehouse::request",
+        "request",
+        request_id = %request_id,
+        method = %method,
+        route,
+        status = tracing::field::Empty,
+        subject = tracing::field::Empty,
+    )
 }
 
 fn log_warnings(warnings: &[crate::config::ConfigProblem]) {

@@ -66,10 +66,7 @@ async fn pipe(
     let (mut server_read, mut server_write) = server.split();
     let upstream = async {
         let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let Ok(n) = client_read.read(&mut buf).await else {
-                break;
-            };
+        while let Ok(n) = client_read.read(&mut buf).await {
             if n == 0 || generation.load(Ordering::SeqCst) != born {
                 dead.store(true, Ordering::SeqCst);
                 break;
@@ -81,10 +78,7 @@ async fn pipe(
     };
     let downstream = async {
         let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let Ok(n) = server_read.read(&mut buf).await else {
-                break;
-            };
+        while let Ok(n) = server_read.read(&mut buf).await {
             if n == 0 || client_write.write_all(&buf[..n]).await.is_err() {
                 break;
             }

@@ -157,23 +157,93 @@ impl JwtVerifier {
         })
     }
 
-    /// Verifies `token` at `now` (Unix seconds), recording what it learns in
-    /// `facts` so the caller can attach them to a refusal.
+    /// Verifies `token` at `now` (Unix seconds). On refusal, `facts` holds
+    /// what the token says and what was expected; on success nothing is
+    /// recorded, so the hot path allocates only what the principal needs.
     pub async fn verify(
         &self,
         token: &str,
         now: i64,
         facts: &mut Facts,
     ) -> Result<Verified, Refusal> {
+        let result = self.verify_checks(token, now, facts).await;
+        if result.is_err() {
+            self.record_token(token, facts);
+        }
+        result
+    }
+
+    /// The facts of a refused token, re-read from it: refusals are the slow
+    /// path, so nothing is copied while checks pass.
+    fn record_token(&self, token: &str, facts: &mut Facts) {
+        let TokenKind::Jwt(header) = classify(token) else {
+            return;
+        };
+        facts.token_kind.get_or_insert("jwt");
+        let symmetric = header
+            .alg
+            .as_deref()
+            .and_then(|alg| alg.parse::<Algorithm>().ok())
+            .is_some_and(|alg| SYMMETRIC.contains(&alg));
+        facts.alg = header.alg;
+        facts.kid = header.kid;
+        let payload = token.split('.').nth(1).unwrap_or_default();
+        let Ok(claims) = decode_claims(payload) else {
+            return;
+        };
+        record_claims(&claims, facts);
+        let iss = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let issuer = self.issuers.iter().find(|i| i.issuer.matches(iss));
+        if facts.iss_expected.is_none() {
+            facts.iss_expected = if symmetric {
+                self.shared
+                    .as_ref()
+                    .and_then(|shared| shared.issuer.as_ref())
+                    .map(PatternList::describe)
+            } else {
+                match issuer {
+                    Some(issuer) => Some(issuer.issuer.describe()),
+                    None => Some(self.all_issuers()),
+                }
+            };
+        }
+        // What the audience had to be, even when another check refused
+        // first (an expired token's facts still show both sides).
+        if facts.aud_expected.is_none() {
+            facts.aud_expected = if symmetric {
+                self.shared
+                    .as_ref()
+                    .and_then(|shared| shared.audiences.as_ref())
+                    .map(PatternList::describe)
+            } else {
+                issuer
+                    .filter(|issuer| !issuer.audiences.is_empty())
+                    .map(|issuer| issuer.audiences.describe())
+            };
+        }
+    }
+
+    fn all_issuers(&self) -> String {
+        self.issuers
+            .iter()
+            .map(|i| i.issuer.describe())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn verify_checks(
+        &self,
+        token: &str,
+        now: i64,
+        facts: &mut Facts,
+    ) -> Result<Verified, Refusal> {
         let header = match classify(token) {
-            TokenKind::Jwt(header) => {
-                facts.token_kind = Some("jwt");
-                header
-            }
+            TokenKind::Jwt(header) => header,
             other => return Err(not_a_jwt(&other, facts)),
         };
-        facts.alg = header.alg.clone();
-        facts.kid = header.kid.clone();
 
         // classify() saw exactly three segments.
         let (signing_input, signature) = token.rsplit_once('.').unwrap_or((token, ""));
@@ -181,7 +251,6 @@ impl JwtVerifier {
             .split_once('.')
             .map_or("", |(_, payload)| payload);
         let claims = decode_claims(payload)?;
-        record_claims(&claims, facts);
 
         let alg_name = header.alg.as_deref().unwrap_or_default();
         let Ok(alg) = alg_name.parse::<Algorithm>() else {
@@ -205,7 +274,9 @@ impl JwtVerifier {
             )
             .await?
         };
-        self.check_claims(&claims, now, alg, used, facts)
+        let mut verified = self.check_claims(&claims, now, alg, used, facts)?;
+        verified.claims = claims;
+        Ok(verified)
     }
 
     fn verify_shared(
@@ -273,13 +344,6 @@ impl JwtVerifier {
                 "use RS256, PS256, ES256, ES384 or EdDSA",
             ));
         }
-        let expected = self
-            .issuers
-            .iter()
-            .map(|i| i.issuer.describe())
-            .collect::<Vec<_>>()
-            .join("; ");
-        facts.iss_expected = Some(expected.clone());
         if self.issuers.is_empty() {
             return Err(Refusal::new(
                 Reason::AlgorithmNotAllowed,
@@ -304,6 +368,7 @@ impl JwtVerifier {
             .iter()
             .find(|issuer| issuer.issuer.matches(iss))
         else {
+            let expected = self.all_issuers();
             return Err(Refusal::new(
                 Reason::IssuerMismatch,
                 format!("the token's issuer is {iss}, which this deployment does not trust"),
@@ -312,7 +377,6 @@ impl JwtVerifier {
                 ),
             ));
         };
-        facts.iss_expected = Some(issuer.issuer.describe());
         if !issuer.algorithms.contains(&alg) {
             return Err(Refusal::new(
                 Reason::AlgorithmNotAllowed,
@@ -538,7 +602,8 @@ impl JwtVerifier {
             issuer: claims.get("iss").and_then(Value::as_str).map(str::to_owned),
             subject,
             expires_at: exp,
-            claims: claims.clone(),
+            // Moved in by the caller once every check passed.
+            claims: Map::new(),
             method: used.method,
             algorithm,
             key_id: used.key_id,
@@ -615,9 +680,14 @@ fn check_issuer(
     expected: &PatternList,
     facts: &mut Facts,
 ) -> Result<(), Refusal> {
+    let iss = claims.get("iss");
+    if let Some(Value::String(iss)) = iss
+        && expected.matches(iss)
+    {
+        return Ok(());
+    }
     facts.iss_expected = Some(expected.describe());
-    match claims.get("iss") {
-        Some(Value::String(iss)) if expected.matches(iss) => Ok(()),
+    match iss {
         Some(Value::String(iss)) => Err(Refusal::new(
             Reason::IssuerMismatch,
             format!("the token's issuer is {iss}, not the one this deployment expects"),
@@ -657,16 +727,19 @@ fn check_audience(
     expected: &PatternList,
     facts: &mut Facts,
 ) -> Result<(), Refusal> {
+    let audiences = audiences_of(claims);
+    if let Ok(Some(audiences)) = &audiences
+        && audiences.iter().any(|aud| expected.matches(aud))
+    {
+        return Ok(());
+    }
     facts.aud_expected = Some(expected.describe());
-    let Some(audiences) = audiences_of(claims)? else {
+    let Some(audiences) = audiences? else {
         return Err(claim_missing(
             "aud",
             "the token names no audience, but this deployment requires one",
         ));
     };
-    if audiences.iter().any(|aud| expected.matches(aud)) {
-        return Ok(());
-    }
     Err(Refusal::new(
         Reason::AudienceMismatch,
         format!(

@@ -83,20 +83,37 @@ impl Authenticator {
                 ));
             }
         };
-        facts.credential_source = Some(credential.source.to_string());
-        facts.token_fingerprint = Some(credential.token.fingerprint());
+        let source = credential.source.to_string();
         match self
             .jwt
             .verify(credential.token.expose(), now, &mut facts)
             .await
         {
-            Ok(verified) => Ok(Principal::from_verified(
-                verified,
-                credential.source.to_string(),
-                credential.token.fingerprint(),
-                &self.settings.principal_claims,
-            )),
-            Err(refusal) => Err(Box::new(refusal.with_facts(facts))),
+            Ok(verified) => {
+                if verified.signed_with_previous_secret {
+                    // A rotation in progress: this event says which tokens
+                    // still need JWT_SECRET_PREVIOUS, so it is removed only
+                    // once none arrive.
+                    tracing::info!(
+                        target: "gatehouse::auth::rotation",
+                        credential_source = source.as_str(),
+                        token_fingerprint = credential.token.fingerprint().as_str(),
+                        "token accepted with the previous secret (JWT_SECRET_PREVIOUS): its signer must move to JWT_SECRET before the previous secret is removed"
+                    );
+                }
+                Ok(Principal::from_verified(
+                    verified,
+                    source,
+                    &self.settings.principal_claims,
+                ))
+            }
+            Err(refusal) => {
+                // Hashed only when refusing: on the accepted path the
+                // fingerprint would cost more than every claim check.
+                facts.credential_source = Some(source);
+                facts.token_fingerprint = Some(credential.token.fingerprint());
+                Err(Box::new(refusal.with_facts(facts)))
+            }
         }
     }
 

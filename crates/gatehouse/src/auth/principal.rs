@@ -21,17 +21,10 @@ pub struct Principal {
     pub token_version: Option<u64>,
     /// The claims named by `PRINCIPAL_CLAIMS`, when present.
     pub claims: Map<String, Value>,
-    /// Short SHA-256 of the credential, to correlate logs; never the value.
-    pub token_fingerprint: String,
 }
 
 impl Principal {
-    pub(crate) fn from_verified(
-        verified: Verified,
-        source: String,
-        fingerprint: String,
-        selected: &[String],
-    ) -> Self {
+    pub(crate) fn from_verified(verified: Verified, source: String, selected: &[String]) -> Self {
         let claims = selected
             .iter()
             .filter_map(|name| {
@@ -52,7 +45,6 @@ impl Principal {
             signed_with_previous_secret: verified.signed_with_previous_secret,
             token_version: verified.token_version,
             claims,
-            token_fingerprint: fingerprint,
         }
     }
 }

@@ -131,7 +131,7 @@ struct IssuerJson {
     algorithms: Vec<String>,
 }
 
-pub(crate) fn read(r: &mut Reader<'_>, environment: Environment, required: bool) -> AuthSettings {
+pub(crate) fn read(r: &mut Reader<'_>, environment: Environment) -> AuthSettings {
     let leeway = r.seconds("JWT_LEEWAY_SECS", 30.0, 0.0, 300.0);
     let jwks_refetch_min_interval = r.seconds("JWKS_REFETCH_MIN_SECS", 30.0, 1.0, 3600.0);
     let jwks_default_ttl = r.seconds("JWKS_CACHE_TTL_SECS", 600.0, 60.0, 86_400.0);
@@ -180,7 +180,7 @@ pub(crate) fn read(r: &mut Reader<'_>, environment: Environment, required: bool)
     };
     let cors_origins = patterns(r, "CORS_ORIGINS").unwrap_or_default();
 
-    let settings = AuthSettings {
+    AuthSettings {
         issuers,
         shared_secret,
         leeway,
@@ -191,15 +191,7 @@ pub(crate) fn read(r: &mut Reader<'_>, environment: Environment, required: bool)
         jwks_fetch_timeout,
         principal_claims,
         cors_origins,
-    };
-    if required && !settings.can_verify() {
-        r.error(
-            "BETTER_AUTH_URL",
-            "is not set, and neither is JWT_JWKS_URL, JWT_PUBLIC_KEYS, JWT_TRUSTED_ISSUERS nor JWT_SECRET: this function cannot verify any token",
-            "set BETTER_AUTH_URL for Better Auth, JWT_JWKS_URL with JWT_ISSUER and JWT_AUDIENCE for another provider, or JWT_SECRET for shared-secret tokens",
-        );
     }
-    settings
 }
 
 fn patterns(r: &mut Reader<'_>, variable: &'static str) -> Option<PatternList> {

@@ -72,16 +72,20 @@ async fn route(
     request: hyper::Request<hyper::body::Incoming>,
 ) -> Response {
     let request_id = RequestId::generate();
+    let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let Some((route, params)) = routes
         .iter()
         .find_map(|route| route.match_path(&path).map(|params| (*route, params)))
     else {
-        return app.refuse(&RequestError::RouteNotFound { path }, &request_id);
+        let err = RequestError::RouteNotFound { path };
+        return app.refuse_early(&err, &request_id, &method, None);
     };
     let mut request = match incoming::buffer(request).await {
         Ok(request) => request,
-        Err(err) => return app.refuse(&err, &request_id),
+        Err(err) => {
+            return app.refuse_early(&err, &request_id, &method, Some(route.pattern));
+        }
     };
     if !params.is_empty() {
         // As Vercel does: dynamic segments become query parameters.

@@ -62,12 +62,10 @@ async fn handle(
         _ => Body::new(),
     };
     let response = if bytes.len() > MAX_BODY_BYTES {
-        app.refuse(
-            &RequestError::BodyTooLarge {
-                limit: MAX_BODY_BYTES,
-            },
-            &request_id,
-        )
+        let err = RequestError::BodyTooLarge {
+            limit: MAX_BODY_BYTES,
+        };
+        app.refuse_early(&err, &request_id, &parts.method, Some(route.pattern))
     } else {
         app.handle(route, Request::from_parts(parts, bytes), request_id)
             .await

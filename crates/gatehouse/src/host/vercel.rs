@@ -44,8 +44,9 @@ async fn handle(
             .get("x-vercel-id")
             .and_then(|value| value.to_str().ok()),
     );
+    let method = request.method().clone();
     match incoming::buffer(request).await {
         Ok(request) => app.handle(route, request, request_id).await,
-        Err(err) => app.refuse(&err, &request_id),
+        Err(err) => app.refuse_early(&err, &request_id, &method, Some(route.pattern)),
     }
 }

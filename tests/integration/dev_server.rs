@@ -1,0 +1,123 @@
+//! The `gatehouse` CLI: `gatehouse dev` serves every route from one process
+//! after applying the migrations; `gatehouse migrate` is idempotent.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::support::db::TestDb;
+use crate::support::function::{Process, READY_TIMEOUT, block_on, gatehouse_cli};
+use crate::support::http_client::get;
+
+fn cli() -> String {
+    gatehouse_cli().to_string_lossy().into_owned()
+}
+
+#[test]
+fn dev_server_migrates_at_start_and_serves_every_route() {
+    let db = block_on(TestDb::create());
+    // The dev server loads every route's needs: the database, and a way to
+    // verify tokens (a shared secret is the smallest).
+    let secret = uuid::Uuid::new_v4().simple().to_string();
+    let mut dev = Process::spawn(
+        &cli(),
+        &["dev", "--port", "0"],
+        &[("DATABASE_URL", &db.url), ("JWT_SECRET", &secret)],
+    );
+    let line = dev.wait_stdout_line("gatehouse dev: listening on http://", READY_TIMEOUT);
+    let addr: SocketAddr = line
+        .rsplit("http://")
+        .next()
+        .and_then(|addr| addr.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    assert!(addr.ip().is_loopback() && addr.port() != 0, "{line}");
+
+    get(addr, "/api/health", &[]).assert_healthy();
+
+    let response = get(addr, "/api/health/detailed", &[]);
+    assert_eq!(response.status, 200, "migrations run at start: {response}");
+    let body = response.json();
+    assert_eq!(
+        body["checks"]["database"]["migration_version"], 1,
+        "{response}"
+    );
+    assert_eq!(body["request_id"].as_str(), Some(response.request_id()));
+
+    for path in ["/api/nope", "/api/health/detailed/extra", "/"] {
+        let response = get(addr, path, &[]);
+        let problem = response.assert_problem(404, "route_not_found");
+        assert_eq!(
+            problem["detail"],
+            format!("no function serves {path}"),
+            "{response}"
+        );
+        // Logged under the id the response names.
+        let logged = format!("request_id={}", response.request_id());
+        let line = dev.wait_stderr_line(&logged, READY_TIMEOUT);
+        assert!(line.contains("route_not_found"), "{line}");
+    }
+
+    // Every route is listed at start.
+    let stdout = dev.stdout();
+    for route in gatehouse::routes::ROUTES {
+        assert!(
+            stdout.contains(&format!("http://{addr}{}\n", route.pattern)),
+            "{} is not listed:\n{stdout}",
+            route.pattern
+        );
+    }
+    dev.assert_running();
+    assert!(!dev.stderr().contains("panicked"), "{}", dev.report());
+}
+
+#[test]
+fn migrate_applies_once_then_reports_up_to_date() {
+    let db = block_on(TestDb::create());
+    let run = || {
+        let mut migrate = Process::spawn(&cli(), &["migrate"], &[("DATABASE_URL", &db.url)]);
+        let status = migrate.wait_exit(Duration::from_secs(30));
+        assert!(
+            status.success(),
+            "gatehouse migrate failed: {status}\n{}",
+            migrate.report()
+        );
+        migrate.stdout()
+    };
+    assert_eq!(
+        run().trim(),
+        "gatehouse: applied migration(s) [1]; database is at 1"
+    );
+    assert_eq!(
+        run().trim(),
+        "gatehouse: database is up to date at migration 1"
+    );
+
+    let version: i32 = block_on(async {
+        let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test database");
+        tokio::spawn(connection);
+        client
+            .query_one("SELECT max(version) FROM gatehouse_schema_migrations", &[])
+            .await
+            .expect("the ledger exists")
+            .get(0)
+    });
+    assert_eq!(version, 1);
+}
+
+#[test]
+fn migrate_without_a_database_url_names_the_variable() {
+    let mut migrate = Process::spawn(&cli(), &["migrate"], &[]);
+    let status = migrate.wait_exit(Duration::from_secs(30));
+    assert!(!status.success(), "{}", migrate.report());
+    assert!(
+        migrate.stderr().contains("DATABASE_URL"),
+        "{}",
+        migrate.report()
+    );
+    assert!(
+        !migrate.stderr().contains("panicked"),
+        "{}",
+        migrate.report()
+    );
+}

@@ -1,0 +1,132 @@
+//! `api/`, the root `Cargo.toml` `[[bin]]` list and `gatehouse::routes::ROUTES`
+//! must describe the same functions: Vercel builds every `api/**/*.rs`, Cargo
+//! needs a `[[bin]]` per file, and the dev server and tests use the table.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use gatehouse::routes::ROUTES;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every `.rs` file under `api/`, relative to the root, `/`-separated.
+fn api_files() -> BTreeSet<String> {
+    fn walk(dir: &Path, out: &mut BTreeSet<String>) {
+        let entries =
+            std::fs::read_dir(dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                let relative = path.strip_prefix(root()).expect("under the root");
+                out.insert(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    let mut files = BTreeSet::new();
+    walk(&root().join("api"), &mut files);
+    files
+}
+
+/// `(name, path)` of every `[[bin]]` in the root `Cargo.toml`.
+fn cargo_bins() -> Vec<(String, String)> {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).expect("root Cargo.toml");
+    let mut bins = Vec::new();
+    let mut current: Option<(Option<String>, Option<String>)> = None;
+    let mut finish = |current: &mut Option<(Option<String>, Option<String>)>| {
+        if let Some((name, path)) = current.take() {
+            bins.push((
+                name.expect("a [[bin]] without a name"),
+                path.expect("a [[bin]] without a path"),
+            ));
+        }
+    };
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            finish(&mut current);
+            if line == "[[bin]]" {
+                current = Some((None, None));
+            }
+            continue;
+        }
+        let Some((name, path)) = current.as_mut() else {
+            continue;
+        };
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"').to_owned();
+        match key.trim() {
+            "name" => *name = Some(value),
+            "path" => *path = Some(value),
+            _ => {}
+        }
+    }
+    finish(&mut current);
+    bins
+}
+
+#[test]
+fn api_files_bins_and_routes_agree() {
+    let files = api_files();
+    let bins = cargo_bins();
+    assert!(!files.is_empty() && !bins.is_empty());
+
+    let route_files: BTreeSet<String> = ROUTES.iter().map(|route| route.source_file()).collect();
+    assert_eq!(route_files.len(), ROUTES.len(), "two routes share a file");
+    let no_route: Vec<_> = files.difference(&route_files).collect();
+    assert!(
+        no_route.is_empty(),
+        "api files without a route in ROUTES: {no_route:?}"
+    );
+    let no_file: Vec<_> = route_files.difference(&files).collect();
+    assert!(
+        no_file.is_empty(),
+        "routes without a file under api/: {no_file:?}"
+    );
+
+    let expected: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|route| (route.binary_name(), route.source_file()))
+        .collect();
+    let actual: BTreeSet<(String, String)> = bins.iter().cloned().collect();
+    assert_eq!(
+        actual.len(),
+        bins.len(),
+        "duplicate [[bin]] entries: {bins:?}"
+    );
+    assert_eq!(
+        actual, expected,
+        "the [[bin]] list (name, path) must be one entry per route, named Route::binary_name()"
+    );
+}
+
+#[test]
+fn each_api_file_serves_its_own_route() {
+    for route in ROUTES {
+        let file = route.source_file();
+        let source = std::fs::read_to_string(root().join(&file))
+            .unwrap_or_else(|err| panic!("{file}: {err}"));
+        // The convention: the route static is the binary name in capitals.
+        let name = route.binary_name().to_uppercase().replace('-', "_");
+        let call = format!("gatehouse::host::serve(&gatehouse::routes::{name})");
+        let compact: String = source.split_whitespace().collect();
+        assert!(
+            compact.contains(&call),
+            "{file} must call `{call}` (the static for {})",
+            route.pattern
+        );
+        assert_eq!(
+            compact.matches("host::serve(").count(),
+            1,
+            "{file} must serve exactly one route"
+        );
+        assert!(
+            source.starts_with("//!"),
+            "{file} starts with a //! line saying what it serves"
+        );
+    }
+}

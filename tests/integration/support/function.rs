@@ -1,0 +1,556 @@
+//! A compiled binary running as a child process, driven as a platform drives
+//! it: a chosen environment (nothing inherited), stdout and stderr captured,
+//! the Vercel IPC socket listened on, killed on drop. Every wait is bounded and
+//! fails with the process's own output in the message.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+
+pub const HEALTH: &str = env!("CARGO_BIN_EXE_health");
+pub const HEALTH_DETAILED: &str = env!("CARGO_BIN_EXE_health-detailed");
+
+/// How long a process may take to start, or to answer what a test waits for.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The `gatehouse` CLI. It belongs to another package, so Cargo does not
+/// build it for these tests: `tests/run` builds the workspace first. A
+/// missing or stale binary fails the test; it is never skipped.
+#[track_caller]
+pub fn gatehouse_cli() -> PathBuf {
+    let dir = Path::new(HEALTH).parent().expect("the target directory");
+    let cli = dir.join("gatehouse");
+    let Ok(built) = std::fs::metadata(&cli).and_then(|meta| meta.modified()) else {
+        panic!(
+            "{} does not exist: run `cargo build --workspace` first (tests/run does)",
+            cli.display()
+        );
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let newest = ["crates/gatehouse", "crates/gatehouse-cli"]
+        .iter()
+        .map(|dir| newest_mtime(&root.join(dir).join("src")))
+        .max()
+        .flatten();
+    if let Some(newest) = newest {
+        assert!(
+            built >= newest,
+            "{} is older than its sources: run `cargo build --workspace` first (tests/run does)",
+            cli.display()
+        );
+    }
+    cli
+}
+
+fn newest_mtime(dir: &Path) -> Option<SystemTime> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let mtime = if path.is_dir() {
+            newest_mtime(&path)
+        } else {
+            entry.metadata().and_then(|meta| meta.modified()).ok()
+        };
+        newest = newest.max(mtime);
+    }
+    newest
+}
+
+/// Runs a future to completion on a private runtime, for the async database
+/// helpers in otherwise synchronous tests.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime")
+        .block_on(future)
+}
+
+/// A directory removed on drop (the IPC socket, the CLI's working directory).
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let path =
+            std::env::temp_dir().join(format!("gatehouse-it-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|err| panic!("cannot create {}: {err}", path.display()));
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A port that was free a moment ago. `vercel_runtime` binds the port it is
+/// given and reports that number, so the test must choose it; a lost race
+/// shows as a bind failure, which [`VercelFunction::start`] retries.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// Output captured from one stream, with a condition variable so a test can
+/// wait for a line without sleeping.
+#[derive(Clone, Default)]
+struct Captured(Arc<Shared>);
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<Stream>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Stream {
+    bytes: Vec<u8>,
+    /// End of file: the process closed it (exited).
+    closed: bool,
+}
+
+impl Captured {
+    fn spawn_reader(&self, mut stream: impl Read + Send + 'static, forward: bool) {
+        let shared = self.0.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 8192];
+            loop {
+                let read = stream.read(&mut chunk);
+                let mut state = shared.state.lock().unwrap();
+                match read {
+                    Ok(0) | Err(_) => {
+                        state.closed = true;
+                        shared.changed.notify_all();
+                        return;
+                    }
+                    Ok(n) => {
+                        if forward {
+                            eprint!("{}", String::from_utf8_lossy(&chunk[..n]));
+                        }
+                        state.bytes.extend_from_slice(&chunk[..n]);
+                        shared.changed.notify_all();
+                    }
+                }
+            }
+        });
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.state.lock().unwrap().bytes).into_owned()
+    }
+
+    fn len(&self) -> usize {
+        self.0.state.lock().unwrap().bytes.len()
+    }
+
+    /// Waits up to `slice` for output beyond the first `seen` bytes.
+    fn wait_change(&self, seen: usize, slice: Duration) {
+        let state = self.0.state.lock().unwrap();
+        if state.bytes.len() == seen && !state.closed {
+            let _ = self.0.changed.wait_timeout(state, slice).unwrap();
+        }
+    }
+
+    /// Waits until the stream is closed (the process exited).
+    fn wait_closed(&self, timeout: Duration) {
+        let state = self.0.state.lock().unwrap();
+        let _ = self
+            .0
+            .changed
+            .wait_timeout_while(state, timeout, |state| !state.closed)
+            .unwrap();
+    }
+}
+
+/// Whether the child's logs go to the test's stderr (`TEST_LOG=1`).
+fn forward_logs() -> bool {
+    std::env::var_os("TEST_LOG").is_some_and(|value| !value.is_empty() && value != "0")
+}
+
+/// A running child process.
+pub struct Process {
+    name: String,
+    child: Child,
+    stdout: Captured,
+    stderr: Captured,
+    _dir: TempDir,
+}
+
+impl Process {
+    /// Starts `program` with exactly `env` (nothing inherited) in a fresh
+    /// temporary working directory, so no `.env` file is picked up.
+    pub fn spawn(program: &str, args: &[&str], env: &[(&str, &str)]) -> Process {
+        Self::spawn_in(TempDir::new(), program, args, env)
+    }
+
+    fn spawn_in(dir: TempDir, program: &str, args: &[&str], env: &[(&str, &str)]) -> Process {
+        let name = Path::new(program).file_name().map_or_else(
+            || program.to_owned(),
+            |name| name.to_string_lossy().into_owned(),
+        );
+        let mut child = Command::new(program)
+            .args(args)
+            .env_clear()
+            .envs(env.iter().copied())
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {program}: {err}"));
+        let stdout = Captured::default();
+        let stderr = Captured::default();
+        stdout.spawn_reader(child.stdout.take().expect("piped stdout"), false);
+        stderr.spawn_reader(child.stderr.take().expect("piped stderr"), forward_logs());
+        Process {
+            name,
+            child,
+            stdout,
+            stderr,
+            _dir: dir,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn stdout(&self) -> String {
+        self.stdout.text()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.text()
+    }
+
+    /// Everything the process wrote, for leak checks.
+    pub fn all_output(&self) -> String {
+        format!("{}\n{}", self.stdout(), self.stderr())
+    }
+
+    /// `None` while running.
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("try_wait on a child")
+    }
+
+    /// Panics, with the process's output, if it has exited.
+    #[track_caller]
+    pub fn assert_running(&mut self) {
+        if let Some(status) = self.exit_status() {
+            panic!(
+                "{} exited ({status}) while the test needed it\n{}",
+                self.name,
+                self.report()
+            );
+        }
+    }
+
+    /// Waits for the process to exit on its own.
+    #[track_caller]
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.exit_status() {
+                // The readers finish once the pipes close; give them a moment.
+                self.settle_output(Duration::from_secs(2));
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit within {timeout:?}\n{}",
+                self.name,
+                self.report()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// After exit: lets the readers take in the last output.
+    fn settle_output(&self, timeout: Duration) {
+        self.stdout.wait_closed(timeout);
+        self.stderr.wait_closed(timeout);
+    }
+
+    /// Waits for a stdout line containing `needle`; returns that line.
+    #[track_caller]
+    pub fn wait_stdout_line(&mut self, needle: &str, timeout: Duration) -> String {
+        match self.try_wait_line(needle, timeout, true) {
+            Ok(line) => line,
+            Err(report) => panic!("{report}"),
+        }
+    }
+
+    /// Waits for a stderr line containing `needle`; returns that line.
+    #[track_caller]
+    pub fn wait_stderr_line(&mut self, needle: &str, timeout: Duration) -> String {
+        match self.try_wait_line(needle, timeout, false) {
+            Ok(line) => line,
+            Err(report) => panic!("{report}"),
+        }
+    }
+
+    /// Like [`Process::wait_stdout_line`], but an exit or a timeout is an
+    /// `Err` carrying the report, for callers that retry.
+    pub fn try_wait_stdout_line(
+        &mut self,
+        needle: &str,
+        timeout: Duration,
+    ) -> Result<String, String> {
+        self.try_wait_line(needle, timeout, true)
+    }
+
+    fn try_wait_line(
+        &mut self,
+        needle: &str,
+        timeout: Duration,
+        stdout: bool,
+    ) -> Result<String, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let captured = if stdout { &self.stdout } else { &self.stderr };
+            let seen = captured.len();
+            let found = |text: String| {
+                text.lines()
+                    .find(|line| line.contains(needle))
+                    .map(str::to_owned)
+            };
+            if let Some(line) = found(captured.text()) {
+                return Ok(line);
+            }
+            if let Some(status) = self.exit_status() {
+                self.settle_output(Duration::from_secs(2));
+                let captured = if stdout { &self.stdout } else { &self.stderr };
+                return found(captured.text()).ok_or_else(|| {
+                    format!(
+                        "{} exited ({status}) before printing {needle:?}\n{}",
+                        self.name,
+                        self.report()
+                    )
+                });
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{} did not print {needle:?} within {timeout:?}\n{}",
+                    self.name,
+                    self.report()
+                ));
+            }
+            let captured = if stdout { &self.stdout } else { &self.stderr };
+            captured.wait_change(seen, Duration::from_millis(100));
+        }
+    }
+
+    /// The tail of the output, for panic messages.
+    pub fn report(&self) -> String {
+        let tail = |text: String| {
+            let start = text.len().saturating_sub(6000);
+            let start = (start..text.len())
+                .find(|i| text.is_char_boundary(*i))
+                .unwrap_or(0);
+            text[start..].to_owned()
+        };
+        format!(
+            "--- {} stdout ---\n{}\n--- {} stderr ---\n{}",
+            self.name,
+            tail(self.stdout()),
+            self.name,
+            tail(self.stderr())
+        )
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() && !forward_logs() {
+            eprintln!("{}", self.report());
+        }
+    }
+}
+
+/// A function binary under the Vercel protocol: HTTP on a chosen port, IPC
+/// frames on a Unix socket the test listens on.
+pub struct VercelFunction {
+    pub process: Process,
+    pub port: u16,
+    frames: Receiver<Value>,
+    /// Frames received while waiting for others.
+    backlog: Vec<Value>,
+    socket: PathBuf,
+}
+
+impl VercelFunction {
+    /// Starts `program` with `VERCEL_IPC_PATH`, `VERCEL_DEV_PORT` and `env`,
+    /// and waits for its `server-started` frame.
+    #[track_caller]
+    pub fn start(program: &str, env: &[(&str, &str)]) -> VercelFunction {
+        let mut last_failure = String::new();
+        for _attempt in 0..5 {
+            let dir = TempDir::new();
+            let socket = dir.path().join("ipc.sock");
+            let listener = UnixListener::bind(&socket)
+                .unwrap_or_else(|err| panic!("cannot listen on {}: {err}", socket.display()));
+            let (sender, frames) = mpsc::channel();
+            spawn_frame_reader(listener, sender);
+            let port = free_port();
+            let port_text = port.to_string();
+            let socket_text = socket.to_string_lossy().into_owned();
+            let mut full_env = vec![
+                ("VERCEL_IPC_PATH", socket_text.as_str()),
+                ("VERCEL_DEV_PORT", port_text.as_str()),
+            ];
+            full_env.extend_from_slice(env);
+            let process = Process::spawn_in(dir, program, &[], &full_env);
+            let mut function = VercelFunction {
+                process,
+                port,
+                frames,
+                backlog: Vec::new(),
+                socket,
+            };
+            match function.receive_frame(READY_TIMEOUT) {
+                Ok(frame) => {
+                    assert_eq!(
+                        frame["type"], "server-started",
+                        "the first IPC frame must be server-started: {frame}"
+                    );
+                    assert_eq!(
+                        frame["payload"]["httpPort"],
+                        u64::from(port),
+                        "server-started must report the port it serves: {frame}"
+                    );
+                    return function;
+                }
+                Err(report) if report.contains("in use") => last_failure = report,
+                Err(report) => panic!("{report}"),
+            }
+        }
+        panic!("could not start {program} on a free port in 5 attempts:\n{last_failure}");
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// The next frame from the socket (not the backlog).
+    fn receive_frame(&mut self, timeout: Duration) -> Result<Value, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.frames.recv_timeout(Duration::from_millis(100)) {
+                Ok(frame) => return Ok(frame),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    // The function closed its end: most likely it is exiting.
+                    let exit_deadline = Instant::now() + Duration::from_secs(5);
+                    while self.process.exit_status().is_none() && Instant::now() < exit_deadline {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    self.process.settle_output(Duration::from_secs(2));
+                    return Err(format!(
+                        "{} closed its IPC connection\n{}",
+                        self.process.name,
+                        self.process.report()
+                    ));
+                }
+            }
+            if let Some(status) = self.process.exit_status() {
+                self.process.settle_output(Duration::from_secs(2));
+                return Err(format!(
+                    "{} exited ({status}) while an IPC frame was awaited\n{}",
+                    self.process.name,
+                    self.process.report()
+                ));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "no IPC frame within {timeout:?}\n{}",
+                    self.process.report()
+                ));
+            }
+        }
+    }
+
+    /// The `end` frame for `invocation_id`; other frames are kept for later.
+    #[track_caller]
+    pub fn end_frame(&mut self, invocation_id: &str) -> Value {
+        let is_match = |frame: &Value| {
+            frame["type"] == "end" && frame["payload"]["context"]["invocationId"] == invocation_id
+        };
+        if let Some(index) = self.backlog.iter().position(is_match) {
+            return self.backlog.remove(index);
+        }
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let frame = match self.receive_frame(left) {
+                Ok(frame) => frame,
+                Err(report) => panic!("no end frame for invocation {invocation_id}: {report}"),
+            };
+            if is_match(&frame) {
+                return frame;
+            }
+            self.backlog.push(frame);
+        }
+    }
+
+    /// Frames received and not consumed yet.
+    pub fn unconsumed_frames(&mut self) -> Vec<Value> {
+        while let Ok(frame) = self.frames.try_recv() {
+            self.backlog.push(frame);
+        }
+        std::mem::take(&mut self.backlog)
+    }
+}
+
+impl Drop for VercelFunction {
+    fn drop(&mut self) {
+        // Unblocks the frame reader if the function never connected.
+        let _ = UnixStream::connect(&self.socket);
+    }
+}
+
+/// Accepts the function's IPC connection and turns NUL-terminated JSON into
+/// frames. A frame that is not JSON is a protocol failure: it is passed on
+/// as `{"type":"invalid", "raw": ...}` so the test fails on it.
+fn spawn_frame_reader(listener: UnixListener, frames: mpsc::Sender<Value>) {
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut pending = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => pending.extend_from_slice(&chunk[..n]),
+            }
+            while let Some(end) = pending.iter().position(|byte| *byte == 0) {
+                let raw: Vec<u8> = pending.drain(..=end).collect();
+                let raw = &raw[..raw.len() - 1];
+                let frame = serde_json::from_slice(raw).unwrap_or_else(|_| {
+                    serde_json::json!({ "type": "invalid", "raw": String::from_utf8_lossy(raw) })
+                });
+                if frames.send(frame).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+}
