@@ -3,5 +3,7 @@
 pub mod db;
 pub mod function;
 pub mod http_client;
+pub mod jwks_server;
 pub mod lambda_emulator;
+pub mod mint;
 pub mod tcp_proxy;

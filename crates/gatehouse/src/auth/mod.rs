@@ -5,6 +5,7 @@
 //! credential ([`credential`]), verifies it ([`jwt`]) and returns a
 //! [`Principal`], or a [`Refusal`] carrying the reason, the fix and the facts.
 
+pub mod claims;
 pub mod credential;
 pub mod jwks;
 pub mod jwt;
