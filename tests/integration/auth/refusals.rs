@@ -470,9 +470,17 @@ fn production_hides_facts_but_keeps_reason_detail_and_hint() {
     let body = assert_refused(
         &response,
         "token_expired",
-        &["expired at"],
+        &["has expired"],
         &["fresh token"],
     );
+    // Received and expected values (here the expiry and the server clock)
+    // go to the log only in production.
+    for leaked in ["expired at", "server time", "leeway"] {
+        assert!(
+            !response.to_string().contains(leaked),
+            "production response shows `{leaked}`: {response}"
+        );
+    }
     let keys: Vec<&str> = body
         .as_object()
         .unwrap()

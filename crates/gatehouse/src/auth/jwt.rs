@@ -254,7 +254,7 @@ impl JwtVerifier {
 
         let alg_name = header.alg.as_deref().unwrap_or_default();
         let Ok(alg) = alg_name.parse::<Algorithm>() else {
-            return Err(Refusal::new(
+            return Err(Refusal::revealing(
                 Reason::AlgorithmNotAllowed,
                 format!("the token's algorithm `{alg_name}` is not one Gatehouse accepts"),
                 "sign tokens with RS256, PS256, ES256, ES384 or EdDSA (or HS256 with JWT_SECRET); `none` is never accepted",
@@ -288,7 +288,7 @@ impl JwtVerifier {
         facts: &mut Facts,
     ) -> Result<KeyUsed, Refusal> {
         let Some(shared) = &self.shared else {
-            return Err(Refusal::new(
+            return Err(Refusal::revealing(
                 Reason::AlgorithmNotAllowed,
                 format!(
                     "the token is signed with {alg:?}, a shared-secret algorithm, but JWT_SECRET is not set"
@@ -304,7 +304,7 @@ impl JwtVerifier {
                 signature_ok(signature, signing_input, key, alg)
             });
             if !by_previous {
-                return Err(Refusal::new(
+                return Err(Refusal::revealing(
                     Reason::SignatureInvalid,
                     "the token was signed with a different secret than this deployment's JWT_SECRET",
                     format!(
@@ -338,14 +338,14 @@ impl JwtVerifier {
         facts: &mut Facts,
     ) -> Result<KeyUsed, Refusal> {
         if !ASYMMETRIC.contains(&alg) {
-            return Err(Refusal::new(
+            return Err(Refusal::revealing(
                 Reason::AlgorithmNotAllowed,
                 format!("the token's algorithm {alg:?} is not accepted"),
                 "use RS256, PS256, ES256, ES384 or EdDSA",
             ));
         }
         if self.issuers.is_empty() {
-            return Err(Refusal::new(
+            return Err(Refusal::revealing(
                 Reason::AlgorithmNotAllowed,
                 format!(
                     "the token is signed with {alg:?} (a public-key algorithm), but no public-key issuer is configured"
@@ -369,7 +369,7 @@ impl JwtVerifier {
             .find(|issuer| issuer.issuer.matches(iss))
         else {
             let expected = self.all_issuers();
-            return Err(Refusal::new(
+            return Err(Refusal::revealing(
                 Reason::IssuerMismatch,
                 format!("the token's issuer is {iss}, which this deployment does not trust"),
                 format!(
@@ -378,7 +378,7 @@ impl JwtVerifier {
             ));
         };
         if !issuer.algorithms.contains(&alg) {
-            return Err(Refusal::new(
+            return Err(Refusal::revealing(
                 Reason::AlgorithmNotAllowed,
                 format!(
                     "the token is signed with {alg:?}, which issuer {} is not allowed to use",
@@ -401,7 +401,7 @@ impl JwtVerifier {
                     .unwrap_or_else(|| format!("{:?} key without kid", key.algorithm)),
             );
             if key.algorithm != alg {
-                return Err(Refusal::new(
+                return Err(Refusal::revealing(
                     Reason::AlgorithmNotAllowed,
                     format!(
                         "the token says {alg:?} but key {} is a {:?} key",
@@ -417,7 +417,7 @@ impl JwtVerifier {
             }
         }
         let Some(kid_used) = verified else {
-            return Err(Refusal::new(
+            return Err(Refusal::revealing(
                 Reason::SignatureInvalid,
                 "the token's signature does not verify with the issuer's key",
                 format!(
@@ -442,7 +442,7 @@ impl JwtVerifier {
         facts: &mut Facts,
     ) -> Result<Vec<Arc<VerifyingKey>>, Refusal> {
         let not_found = |known: Vec<String>| {
-            Refusal::new(
+            Refusal::revealing(
                 Reason::KeyNotFound,
                 match kid {
                     Some(kid) => format!(
@@ -488,7 +488,7 @@ impl JwtVerifier {
                     Err(JwksError::KeyNotFound {
                         kid_algorithm: Some(key_alg),
                         ..
-                    }) => Err(Refusal::new(
+                    }) => Err(Refusal::revealing(
                         Reason::AlgorithmNotAllowed,
                         format!(
                             "the token says {alg:?} but its key {} is a {key_alg:?} key",
@@ -499,7 +499,7 @@ impl JwtVerifier {
                     Err(JwksError::KeyNotFound { known_kids, .. }) => Err(not_found(known_kids)),
                     Err(err @ JwksError::Unavailable { .. }) => {
                         facts.keys_tried.push(format!("jwks:{}", issuer.label));
-                        Err(Refusal::new(
+                        Err(Refusal::revealing(
                             Reason::JwksUnavailable,
                             format!(
                                 "the signing keys of {} could not be loaded: {err}",
@@ -534,7 +534,7 @@ impl JwtVerifier {
             }
         };
         if exp + leeway <= now {
-            return Err(Refusal::new(
+            return Err(Refusal::revealing(
                 Reason::TokenExpired,
                 format!(
                     "the token expired at {} ({} s ago; server time {}, leeway {leeway} s)",
@@ -548,7 +548,7 @@ impl JwtVerifier {
         if let Some(nbf) = numeric_date(claims, "nbf")?
             && nbf - leeway > now
         {
-            return Err(Refusal::new(
+            return Err(Refusal::revealing(
                 Reason::TokenNotYetValid,
                 format!(
                     "the token is not valid before {} ({} s from now; leeway {leeway} s)",
@@ -561,7 +561,7 @@ impl JwtVerifier {
         if let Some(iat) = numeric_date(claims, "iat")?
             && iat - leeway > now
         {
-            return Err(Refusal::new(
+            return Err(Refusal::revealing(
                 Reason::TokenNotYetValid,
                 format!(
                     "the token was issued {} s in the future ({}; server time {})",
@@ -589,7 +589,7 @@ impl JwtVerifier {
         if let Some(TokenVersion { server }) = self.token_version
             && token_version.unwrap_or(0) < server
         {
-            return Err(Refusal::new(
+            return Err(Refusal::revealing(
                 Reason::TokenVersionStale,
                 format!(
                     "the token's version is {}, older than this server's {server}",
@@ -688,7 +688,7 @@ fn check_issuer(
     }
     facts.iss_expected = Some(expected.describe());
     match iss {
-        Some(Value::String(iss)) => Err(Refusal::new(
+        Some(Value::String(iss)) => Err(Refusal::revealing(
             Reason::IssuerMismatch,
             format!("the token's issuer is {iss}, not the one this deployment expects"),
             format!(
@@ -740,7 +740,7 @@ fn check_audience(
             "the token names no audience, but this deployment requires one",
         ));
     };
-    Err(Refusal::new(
+    Err(Refusal::revealing(
         Reason::AudienceMismatch,
         format!(
             "the token is for {}, not for this API",
@@ -767,7 +767,7 @@ fn check_audience_or_party(
     }
     match claims.get("azp") {
         Some(Value::String(azp)) if issuer.authorized_parties.matches(azp) => Ok(()),
-        Some(Value::String(azp)) => Err(Refusal::new(
+        Some(Value::String(azp)) => Err(Refusal::revealing(
             Reason::AudienceMismatch,
             format!("the token's authorized party (azp) is {azp}, which is not allowed"),
             format!(

@@ -24,6 +24,11 @@ pub struct Refusal {
     /// Boxed: refusals travel through `Result`s on the hot path, and the
     /// facts are attached only once, at the end.
     pub facts: Box<Facts>,
+    /// A detail and hint naming values (the issuer received and expected,
+    /// a key id, our secret's fingerprint, the server clock). Shown outside
+    /// production and always logged; in production `detail` and `hint` are
+    /// the reason's generic texts instead.
+    pub specific: Option<Box<(String, String)>>,
 }
 
 /// What was received and what was expected. Empty fields are unknown.
@@ -58,7 +63,35 @@ impl Refusal {
             detail: detail.into(),
             hint: hint.into(),
             facts: Box::default(),
+            specific: None,
         }
+    }
+
+    /// A refusal whose texts name expected or received values: production
+    /// responses get the reason's generic texts, the log and other
+    /// environments the specific ones.
+    pub fn revealing(reason: Reason, detail: impl Into<String>, hint: impl Into<String>) -> Self {
+        let (public_detail, public_hint) = generic_texts(reason);
+        Refusal {
+            reason,
+            detail: public_detail.to_owned(),
+            hint: public_hint.to_owned(),
+            facts: Box::default(),
+            specific: Some(Box::new((detail.into(), hint.into()))),
+        }
+    }
+
+    /// The detail and hint a response may show.
+    pub fn texts(&self, shows_details: bool) -> (&str, &str) {
+        match (&self.specific, shows_details) {
+            (Some(specific), true) => (&specific.0, &specific.1),
+            _ => (&self.detail, &self.hint),
+        }
+    }
+
+    /// The most specific texts, for the log.
+    fn logged_texts(&self) -> (&str, &str) {
+        self.texts(true)
     }
 
     pub fn with_facts(mut self, facts: Facts) -> Self {
@@ -68,14 +101,15 @@ impl Refusal {
 
     /// RFC 6750: no `error` attribute when no credentials were sent;
     /// `invalid_token` for a bad one; none for failures that are ours (503).
-    pub fn www_authenticate(&self) -> Option<String> {
+    pub fn www_authenticate(&self, shows_details: bool) -> Option<String> {
+        let detail = self.texts(shows_details).0;
         match self.reason.status().as_u16() {
             401 if self.reason == Reason::CredentialsMissing => {
                 Some(r#"Bearer realm="gatehouse""#.to_owned())
             }
             401 => Some(format!(
                 r#"Bearer realm="gatehouse", error="invalid_token", error_description="{}""#,
-                quoted_string_safe(&self.detail)
+                quoted_string_safe(detail)
             )),
             403 => Some(r#"Bearer realm="gatehouse", error="insufficient_scope""#.to_owned()),
             _ => None,
@@ -83,19 +117,19 @@ impl Refusal {
     }
 
     pub fn to_problem(&self, shows_details: bool) -> Problem {
+        let (detail, hint) = self.texts(shows_details);
         let mut problem = Problem::new(self.reason)
-            .detail(self.detail.clone())
+            .detail(detail)
             .header("x-auth-reason", self.reason.as_str());
-        if let Some(value) = self.www_authenticate() {
+        if let Some(value) = self.www_authenticate(shows_details) {
             problem = problem.header("www-authenticate", &value);
         }
         if self.reason.status().as_u16() == 503 {
             problem = problem.header("retry-after", "5");
         }
-        // The hint names the fix without revealing configuration values in
-        // production; the facts (expected issuer, audience...) do, so they
-        // stay in the log there.
-        problem = problem.hint(self.hint.clone());
+        // In production the texts are generic and the facts stay in the
+        // log: a response never tells an attacker what we expected.
+        problem = problem.hint(hint);
         if shows_details {
             problem = problem.extension("facts", json!(*self.facts));
         }
@@ -106,6 +140,7 @@ impl Refusal {
     /// present (empty when unknown), so log queries never miss a column.
     pub fn log(&self, request_id: &str, route: &str) {
         let f = &self.facts;
+        let (detail, hint) = self.logged_texts();
         let opt = |value: &Option<String>| value.clone().unwrap_or_default();
         let num = |value: Option<i64>| value.map(|v| v.to_string()).unwrap_or_default();
         macro_rules! refusal_event {
@@ -132,8 +167,8 @@ impl Refusal {
                     server_time = num(f.server_time),
                     keys_tried = f.keys_tried.join(","),
                     cookies_present = f.cookies_present.join(","),
-                    detail = self.detail.as_str(),
-                    hint = self.hint.as_str(),
+                    detail,
+                    hint,
                     "request refused"
                 )
             };
@@ -145,6 +180,50 @@ impl Refusal {
         } else {
             refusal_event!(tracing::Level::INFO);
         }
+    }
+}
+
+/// Production texts of refusals whose specific texts name values.
+fn generic_texts(reason: Reason) -> (&'static str, &'static str) {
+    const LOG: &str = "the log event for this request id has the expected and received values";
+    match reason {
+        Reason::AlgorithmNotAllowed => (
+            "the token's algorithm is not accepted for its issuer or key",
+            "sign with the issuer's key algorithm, or set JWT_SECRET for HS tokens; the log event for this request id has the details",
+        ),
+        Reason::KeyNotFound => (
+            "no key of the trusted issuer matches the token's key id",
+            "check that the JWKS URL (JWT_JWKS_URL / BETTER_AUTH_URL) belongs to the auth server that minted the token; the log event for this request id has the key ids",
+        ),
+        Reason::SignatureInvalid => (
+            "the token's signature does not verify",
+            "the token was signed with another secret or key than this deployment trusts (secrets differing between services, or a rotation without JWT_SECRET_PREVIOUS); the log event for this request id has the details",
+        ),
+        Reason::TokenExpired => (
+            "the token has expired",
+            "get a fresh token (refresh the session); if tokens expire the moment they arrive, a clock is wrong",
+        ),
+        Reason::TokenNotYetValid => (
+            "the token is not valid yet",
+            "the issuer's clock is ahead of this server's: sync both with NTP",
+        ),
+        Reason::IssuerMismatch => (
+            "the token comes from an issuer this deployment does not trust",
+            "set JWT_ISSUER or BETTER_AUTH_URL to the auth server of this environment (preview deployments have their own URL); the log event for this request id has the expected and received issuer",
+        ),
+        Reason::AudienceMismatch => (
+            "the token was issued for another audience",
+            "set JWT_AUDIENCE (or JWT_AUTHORIZED_PARTIES) for this environment, or mint tokens for this API; the log event for this request id has the expected and received audience",
+        ),
+        Reason::TokenVersionStale => (
+            "the token's version is older than the server's",
+            "sign in again to get a token of the current version",
+        ),
+        Reason::JwksUnavailable => (
+            "the issuer's signing keys could not be loaded",
+            "this is our dependency failing, not your token: retry shortly",
+        ),
+        _ => ("the credentials were refused", LOG),
     }
 }
 
@@ -169,7 +248,7 @@ mod tests {
     fn www_authenticate_follows_rfc_6750() {
         let missing = Refusal::new(Reason::CredentialsMissing, "none", "send one");
         assert_eq!(
-            missing.www_authenticate().unwrap(),
+            missing.www_authenticate(true).unwrap(),
             r#"Bearer realm="gatehouse""#
         );
         let expired = Refusal::new(
@@ -178,13 +257,39 @@ mod tests {
             "refresh",
         );
         assert_eq!(
-            expired.www_authenticate().unwrap(),
+            expired.www_authenticate(true).unwrap(),
             r#"Bearer realm="gatehouse", error="invalid_token", error_description="it 'expired' ' yesterday""#
         );
         assert!(
             Refusal::new(Reason::JwksUnavailable, "down", "wait")
-                .www_authenticate()
+                .www_authenticate(true)
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn revealing_texts_stay_out_of_production_responses() {
+        let refusal = Refusal::revealing(
+            Reason::IssuerMismatch,
+            "the token's issuer is http://localhost:3000",
+            "this deployment expects https://app.example.com",
+        );
+        let body = |shows_details: bool| {
+            let response = refusal.to_problem(shows_details).into_response(None);
+            let header = response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            format!("{header} {}", String::from_utf8_lossy(response.body()))
+        };
+        let production = body(false);
+        assert!(!production.contains("localhost"), "{production}");
+        assert!(!production.contains("app.example.com"), "{production}");
+        assert!(production.contains("issuer_mismatch") && production.contains("JWT_ISSUER"));
+        let development = body(true);
+        assert!(
+            development.contains("http://localhost:3000")
+                && development.contains("https://app.example.com")
         );
     }
 }

@@ -35,6 +35,7 @@ pub(super) fn token_health(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let authenticator = ctx.state.authenticator()?;
         let server_version = authenticator.settings().token_version.map(|v| v.server);
+        let shows_details = ctx.state.config().environment.shows_details();
         let now = unix_now();
         let body = match authenticator
             .authenticate_at(ctx.request.headers(), now)
@@ -55,6 +56,7 @@ pub(super) fn token_health(ctx: Ctx) -> HandlerFuture {
             }),
             Err(refusal) => {
                 let reason = refusal.reason;
+                let (detail, hint) = refusal.texts(shows_details);
                 // Unknown when nothing was sent or our own dependency failed.
                 let compatible = match reason {
                     Reason::CredentialsMissing => None,
@@ -66,8 +68,8 @@ pub(super) fn token_health(ctx: Ctx) -> HandlerFuture {
                     "authenticated": false,
                     "compatible": compatible,
                     "reason": reason.as_str(),
-                    "detail": refusal.detail,
-                    "hint": refusal.hint,
+                    "detail": detail,
+                    "hint": hint,
                     "token_version": refusal.facts.token_version,
                     "server_version": server_version,
                     "expires_in": refusal.facts.exp.map(|exp| exp - now),
