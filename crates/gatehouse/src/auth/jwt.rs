@@ -11,6 +11,7 @@
 //! 4. verify the signature;
 //! 5. only then trust and check the claims.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -18,6 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
 
+use crate::auth::claims::{Claims, WrongType};
 use crate::auth::jwks::{JwksCache, JwksError, JwksSettings};
 use crate::auth::keys::VerifyingKey;
 use crate::auth::pattern::PatternList;
@@ -42,6 +44,7 @@ pub enum Method {
 /// A token whose signature and claims passed.
 #[derive(Debug, Clone)]
 pub struct Verified {
+    /// The claims named by `PRINCIPAL_CLAIMS` that the token carries.
     pub claims: Map<String, Value>,
     pub subject: String,
     pub issuer: Option<String>,
@@ -100,6 +103,8 @@ pub struct JwtVerifier {
     shared: Option<SharedSecret>,
     leeway: i64,
     token_version: Option<TokenVersion>,
+    /// Claims copied into [`Verified::claims`], for the principal.
+    principal_claims: Vec<String>,
 }
 
 impl JwtVerifier {
@@ -146,6 +151,7 @@ impl JwtVerifier {
             shared,
             leeway: i64::try_from(settings.leeway.as_secs()).unwrap_or(30),
             token_version: settings.token_version,
+            principal_claims: settings.principal_claims.clone(),
         }
     }
 
@@ -188,15 +194,15 @@ impl JwtVerifier {
         facts.alg = header.alg;
         facts.kid = header.kid;
         let payload = token.split('.').nth(1).unwrap_or_default();
-        let Ok(claims) = decode_claims(payload) else {
+        let Ok(bytes) = URL_SAFE_NO_PAD.decode(payload) else {
+            return;
+        };
+        let Ok(claims) = Claims::parse(&bytes) else {
             return;
         };
         record_claims(&claims, facts);
-        let iss = claims
-            .get("iss")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let issuer = self.issuers.iter().find(|i| i.issuer.matches(iss));
+        let iss = claims.string("iss").ok().flatten().unwrap_or_default();
+        let issuer = self.issuers.iter().find(|i| i.issuer.matches(&iss));
         if facts.iss_expected.is_none() {
             facts.iss_expected = if symmetric {
                 self.shared
@@ -250,7 +256,10 @@ impl JwtVerifier {
         let payload = signing_input
             .split_once('.')
             .map_or("", |(_, payload)| payload);
-        let claims = decode_claims(payload)?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| malformed("the token's payload is not base64url"))?;
+        let claims = Claims::parse(&payload).map_err(malformed)?;
 
         let alg_name = header.alg.as_deref().unwrap_or_default();
         let Ok(alg) = alg_name.parse::<Algorithm>() else {
@@ -274,9 +283,7 @@ impl JwtVerifier {
             )
             .await?
         };
-        let mut verified = self.check_claims(&claims, now, alg, used, facts)?;
-        verified.claims = claims;
-        Ok(verified)
+        self.check_claims(&claims, now, alg, used, facts)
     }
 
     fn verify_shared(
@@ -284,7 +291,7 @@ impl JwtVerifier {
         alg: Algorithm,
         signing_input: &str,
         signature: &str,
-        claims: &Map<String, Value>,
+        claims: &Claims<'_>,
         facts: &mut Facts,
     ) -> Result<KeyUsed, Refusal> {
         let Some(shared) = &self.shared else {
@@ -334,7 +341,7 @@ impl JwtVerifier {
         kid: Option<&str>,
         signing_input: &str,
         signature: &str,
-        claims: &Map<String, Value>,
+        claims: &Claims<'_>,
         facts: &mut Facts,
     ) -> Result<KeyUsed, Refusal> {
         if !ASYMMETRIC.contains(&alg) {
@@ -353,20 +360,20 @@ impl JwtVerifier {
                 "set BETTER_AUTH_URL, or JWT_JWKS_URL with JWT_ISSUER and JWT_AUDIENCE, for the issuer that mints these tokens",
             ));
         }
-        let iss = match claims.get("iss") {
-            None => {
+        let iss = match claims.string("iss") {
+            Ok(Some(iss)) => iss,
+            Ok(None) => {
                 return Err(claim_missing(
                     "iss",
                     "the token names no issuer, so there is no way to know whose keys verify it",
                 ));
             }
-            Some(Value::String(iss)) => iss.as_str(),
-            Some(_) => return Err(malformed("the `iss` claim is not a string")),
+            Err(_) => return Err(malformed("the `iss` claim is not a string")),
         };
         let Some(issuer) = self
             .issuers
             .iter()
-            .find(|issuer| issuer.issuer.matches(iss))
+            .find(|issuer| issuer.issuer.matches(&iss))
         else {
             let expected = self.all_issuers();
             return Err(Refusal::revealing(
@@ -515,7 +522,7 @@ impl JwtVerifier {
 
     fn check_claims(
         &self,
-        claims: &Map<String, Value>,
+        claims: &Claims<'_>,
         now: i64,
         algorithm: Algorithm,
         used: KeyUsed,
@@ -572,20 +579,16 @@ impl JwtVerifier {
                 "the issuer's clock and this server's disagree: sync both with NTP, or raise JWT_LEEWAY_SECS a little",
             ));
         }
-        let subject = match claims.get("sub") {
-            Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
-            Some(Value::String(_)) | None => {
+        let subject = match claims.string("sub") {
+            Ok(Some(sub)) if !sub.is_empty() => sub.into_owned(),
+            Ok(_) => {
                 return Err(claim_missing("sub", "the token names no subject (user)"));
             }
-            Some(_) => return Err(malformed("the `sub` claim is not a string")),
+            Err(_) => return Err(malformed("the `sub` claim is not a string")),
         };
-        let token_version = match claims.get(TOKEN_VERSION_CLAIM) {
-            None => None,
-            Some(value) => match value.as_u64() {
-                Some(version) => Some(version),
-                None => return Err(malformed("the `token_version` claim is not a whole number")),
-            },
-        };
+        let token_version = claims
+            .whole_number(TOKEN_VERSION_CLAIM)
+            .map_err(|_| malformed("the `token_version` claim is not a whole number"))?;
         if let Some(TokenVersion { server }) = self.token_version
             && token_version.unwrap_or(0) < server
         {
@@ -599,11 +602,14 @@ impl JwtVerifier {
             ));
         }
         Ok(Verified {
-            issuer: claims.get("iss").and_then(Value::as_str).map(str::to_owned),
+            issuer: claims.string("iss").ok().flatten().map(Cow::into_owned),
             subject,
             expires_at: exp,
-            // Moved in by the caller once every check passed.
-            claims: Map::new(),
+            claims: self
+                .principal_claims
+                .iter()
+                .filter_map(|name| Some((name.clone(), claims.value(name)?)))
+                .collect(),
             method: used.method,
             algorithm,
             key_id: used.key_id,
@@ -617,78 +623,42 @@ fn signature_ok(signature: &str, signing_input: &str, key: &DecodingKey, alg: Al
     jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), key, alg).unwrap_or(false)
 }
 
-fn decode_claims(payload: &str) -> Result<Map<String, Value>, Refusal> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| malformed("the token's payload is not base64url"))?;
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(claims)) => Ok(claims),
-        Ok(_) => Err(malformed("the token's payload is JSON but not an object")),
-        Err(_) => Err(malformed("the token's payload is not JSON")),
-    }
-}
-
-/// Copies what the claims say into the facts, before anything is trusted.
-fn record_claims(claims: &Map<String, Value>, facts: &mut Facts) {
-    facts.iss_received = claims.get("iss").map(value_text);
-    facts.aud_received = claims.get("aud").map(value_text);
-    facts.exp = claims.get("exp").and_then(Value::as_f64).map(|v| v as i64);
-    facts.nbf = claims.get("nbf").and_then(Value::as_f64).map(|v| v as i64);
-    facts.iat = claims.get("iat").and_then(Value::as_f64).map(|v| v as i64);
-    facts.token_version = claims.get(TOKEN_VERSION_CLAIM).and_then(Value::as_u64);
-}
-
-fn value_text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(","),
-        other => other.to_string(),
-    }
+/// Copies what the claims say into the facts of a refused token.
+fn record_claims(claims: &Claims<'_>, facts: &mut Facts) {
+    let date = |name: &str| claims.number(name).ok().flatten().map(|v| v as i64);
+    facts.iss_received = claims.text("iss");
+    facts.aud_received = claims.text("aud");
+    facts.exp = date("exp");
+    facts.nbf = date("nbf");
+    facts.iat = date("iat");
+    facts.token_version = claims.whole_number(TOKEN_VERSION_CLAIM).ok().flatten();
 }
 
 /// A NumericDate claim: absent, or a number. A string or any other type is
 /// refused, never skipped (the flaw behind CVE-2026-25537).
-fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Refusal> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Number(number)) => match number.as_f64() {
-            Some(value) if value.is_finite() => Ok(Some(value as i64)),
-            _ => Err(malformed(&format!(
-                "the `{name}` claim is not a usable number"
-            ))),
-        },
-        Some(other) => Err(malformed(&format!(
-            "the `{name}` claim is {}, not a NumericDate (seconds since 1970)",
-            kind_of(other)
+fn numeric_date(claims: &Claims<'_>, name: &str) -> Result<Option<i64>, Refusal> {
+    match claims.number(name) {
+        Ok(value) => Ok(value.map(|v| v as i64)),
+        Err(WrongType { found }) => Err(malformed(&format!(
+            "the `{name}` claim is {found}, not a NumericDate (seconds since 1970)"
         ))),
     }
 }
 
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 fn check_issuer(
-    claims: &Map<String, Value>,
+    claims: &Claims<'_>,
     expected: &PatternList,
     facts: &mut Facts,
 ) -> Result<(), Refusal> {
-    let iss = claims.get("iss");
-    if let Some(Value::String(iss)) = iss
+    let iss = claims.string("iss");
+    if let Ok(Some(iss)) = &iss
         && expected.matches(iss)
     {
         return Ok(());
     }
     facts.iss_expected = Some(expected.describe());
     match iss {
-        Some(Value::String(iss)) => Err(Refusal::revealing(
+        Ok(Some(iss)) => Err(Refusal::revealing(
             Reason::IssuerMismatch,
             format!("the token's issuer is {iss}, not the one this deployment expects"),
             format!(
@@ -696,45 +666,29 @@ fn check_issuer(
                 expected.describe()
             ),
         )),
-        Some(_) => Err(malformed("the `iss` claim is not a string")),
-        None => Err(claim_missing(
+        Err(_) => Err(malformed("the `iss` claim is not a string")),
+        Ok(None) => Err(claim_missing(
             "iss",
             "the token names no issuer, but this deployment requires one",
         )),
     }
 }
 
-fn audiences_of(claims: &Map<String, Value>) -> Result<Option<Vec<&str>>, Refusal> {
-    match claims.get("aud") {
-        None => Ok(None),
-        Some(Value::String(aud)) => Ok(Some(vec![aud.as_str()])),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| {
-                item.as_str()
-                    .ok_or_else(|| malformed("the `aud` claim holds something other than strings"))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
-        Some(_) => Err(malformed(
-            "the `aud` claim is neither a string nor an array of strings",
-        )),
-    }
-}
-
 fn check_audience(
-    claims: &Map<String, Value>,
+    claims: &Claims<'_>,
     expected: &PatternList,
     facts: &mut Facts,
 ) -> Result<(), Refusal> {
-    let audiences = audiences_of(claims);
+    let audiences = claims.strings("aud");
     if let Ok(Some(audiences)) = &audiences
         && audiences.iter().any(|aud| expected.matches(aud))
     {
         return Ok(());
     }
     facts.aud_expected = Some(expected.describe());
-    let Some(audiences) = audiences? else {
+    let Some(audiences) = audiences
+        .map_err(|_| malformed("the `aud` claim is neither a string nor an array of strings"))?
+    else {
         return Err(claim_missing(
             "aud",
             "the token names no audience, but this deployment requires one",
@@ -755,7 +709,7 @@ fn check_audience(
 }
 
 fn check_audience_or_party(
-    claims: &Map<String, Value>,
+    claims: &Claims<'_>,
     issuer: &TrustedIssuer,
     facts: &mut Facts,
 ) -> Result<(), Refusal> {
@@ -765,9 +719,9 @@ fn check_audience_or_party(
     if issuer.authorized_parties.is_empty() {
         return Ok(());
     }
-    match claims.get("azp") {
-        Some(Value::String(azp)) if issuer.authorized_parties.matches(azp) => Ok(()),
-        Some(Value::String(azp)) => Err(Refusal::revealing(
+    match claims.string("azp") {
+        Ok(Some(azp)) if issuer.authorized_parties.matches(&azp) => Ok(()),
+        Ok(Some(azp)) => Err(Refusal::revealing(
             Reason::AudienceMismatch,
             format!("the token's authorized party (azp) is {azp}, which is not allowed"),
             format!(
@@ -775,10 +729,10 @@ fn check_audience_or_party(
                 issuer.authorized_parties.describe()
             ),
         )),
-        Some(_) => Err(malformed("the `azp` claim is not a string")),
+        Err(_) => Err(malformed("the `azp` claim is not a string")),
         // Server-to-server tokens carry no azp; the audience decided.
-        None if !issuer.audiences.is_empty() => Ok(()),
-        None => Err(claim_missing(
+        Ok(None) if !issuer.audiences.is_empty() => Ok(()),
+        Ok(None) => Err(claim_missing(
             "azp",
             "the token names no authorized party (azp), which this deployment requires",
         )),

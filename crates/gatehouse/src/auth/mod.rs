@@ -102,11 +102,7 @@ impl Authenticator {
                         "token accepted with the previous secret (JWT_SECRET_PREVIOUS): its signer must move to JWT_SECRET before the previous secret is removed"
                     );
                 }
-                Ok(Principal::from_verified(
-                    verified,
-                    source,
-                    &self.settings.principal_claims,
-                ))
+                Ok(Principal::from_verified(verified, source))
             }
             Err(refusal) => {
                 // Hashed only when refusing: on the accepted path the
