@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::support::function::{HEALTH, READY_TIMEOUT, VercelFunction};
+use crate::support::function::{HEALTH, READY_TIMEOUT, VercelFunction, json_logs};
 use crate::support::http_client::get;
 
 /// A value no log line or response could contain by accident.
@@ -14,22 +14,6 @@ fn unique(prefix: &str, len: usize) -> String {
     let mut value = format!("{prefix}{}", uuid::Uuid::new_v4().simple());
     value.truncate(len);
     value
-}
-
-/// Every stderr line must be one JSON object under `LOG_FORMAT=json`.
-fn json_logs(function: &VercelFunction) -> Vec<Value> {
-    function
-        .process
-        .stderr()
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            serde_json::from_str::<Value>(line)
-                .ok()
-                .filter(Value::is_object)
-                .unwrap_or_else(|| panic!("not a JSON log line: {line}"))
-        })
-        .collect()
 }
 
 fn config_events(logs: &[Value]) -> Vec<&Value> {

@@ -18,7 +18,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::support::function::VercelFunction;
+use crate::support::function::{VercelFunction, json_logs};
 use crate::support::http_client::{Response, get};
 use crate::support::mint::{self, fixture_jwk};
 
@@ -265,23 +265,6 @@ pub fn assert_accepted(response: &Response) -> Value {
     assert_eq!(body["authenticated"], true, "{response}");
     assert!(body["principal"].is_object(), "{response}");
     body["principal"].clone()
-}
-
-/// Every stderr line, parsed: under `LOG_FORMAT=json` each must be a JSON
-/// object.
-pub fn json_logs(function: &VercelFunction) -> Vec<Value> {
-    function
-        .process
-        .stderr()
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            serde_json::from_str::<Value>(line)
-                .ok()
-                .filter(Value::is_object)
-                .unwrap_or_else(|| panic!("not a JSON log line: {line}"))
-        })
-        .collect()
 }
 
 /// The `gatehouse::auth::refusal` events logged so far.

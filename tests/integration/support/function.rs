@@ -554,3 +554,20 @@ fn spawn_frame_reader(listener: UnixListener, frames: mpsc::Sender<Value>) {
         }
     });
 }
+
+/// Every stderr line, parsed: under `LOG_FORMAT=json` each must be a JSON
+/// object.
+pub fn json_logs(function: &VercelFunction) -> Vec<serde_json::Value> {
+    function
+        .process
+        .stderr()
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .filter(serde_json::Value::is_object)
+                .unwrap_or_else(|| panic!("not a JSON log line: {line}"))
+        })
+        .collect()
+}

@@ -154,30 +154,8 @@ pub(crate) fn read(r: &mut Reader<'_>, environment: Environment) -> AuthSettings
             None
         }
     });
-    let cookie_names = match r.get("AUTH_COOKIE_NAMES") {
-        Some(raw) => raw
-            .split(',')
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        None => DEFAULT_COOKIE_NAMES
-            .iter()
-            .map(|n| (*n).to_owned())
-            .collect(),
-    };
-    let principal_claims = match r.get("PRINCIPAL_CLAIMS") {
-        Some(raw) => raw
-            .split(',')
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        None => DEFAULT_PRINCIPAL_CLAIMS
-            .iter()
-            .map(|n| (*n).to_owned())
-            .collect(),
-    };
+    let cookie_names = names(r, "AUTH_COOKIE_NAMES", DEFAULT_COOKIE_NAMES);
+    let principal_claims = names(r, "PRINCIPAL_CLAIMS", DEFAULT_PRINCIPAL_CLAIMS);
     let cors_origins = patterns(r, "CORS_ORIGINS").unwrap_or_default();
 
     AuthSettings {
@@ -191,6 +169,19 @@ pub(crate) fn read(r: &mut Reader<'_>, environment: Environment) -> AuthSettings
         jwks_fetch_timeout,
         principal_claims,
         cors_origins,
+    }
+}
+
+/// A comma-separated list of names, or the defaults when unset.
+fn names(r: &mut Reader<'_>, variable: &'static str, defaults: &[&str]) -> Vec<String> {
+    match r.get(variable) {
+        Some(raw) => raw
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => defaults.iter().map(|name| (*name).to_owned()).collect(),
     }
 }
 
