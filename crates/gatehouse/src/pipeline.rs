@@ -90,8 +90,6 @@ impl App {
                     &mut response,
                 );
             }
-            let span = tracing::Span::current();
-            span.record("status", response.status().as_u16());
             tracing::debug!(
                 target: "gatehouse::request",
                 status = response.status().as_u16(),
@@ -183,7 +181,6 @@ impl App {
     ) -> Response {
         let route = route.unwrap_or_default();
         let span = request_span(request_id, method, route);
-        span.record("status", err.reason().status().as_u16());
         span.in_scope(|| self.refuse_on(route, err, request_id))
     }
 
@@ -193,9 +190,9 @@ impl App {
         if let RequestError::Refused(refusal) = err {
             refusal.log(request_id.as_str(), route);
         } else if status.is_server_error() {
-            tracing::error!(target: "gatehouse::request", reason = reason.as_str(), error = %err, "request failed");
+            tracing::error!(target: "gatehouse::request", reason = reason.as_str(), status = status.as_u16(), error = %err, "request failed");
         } else {
-            tracing::info!(target: "gatehouse::request", reason = reason.as_str(), error = %err, "request refused");
+            tracing::info!(target: "gatehouse::request", reason = reason.as_str(), status = status.as_u16(), error = %err, "request refused");
         }
         let response = err
             .to_problem(self.environment.shows_details())
@@ -204,8 +201,9 @@ impl App {
     }
 }
 
-/// The span every request runs in; `status` and `subject` are recorded
-/// when known.
+/// The span every request runs in; `subject` is recorded when known. The
+/// status is a field of the events, not the span: recording into a span makes
+/// the JSON layer rewrite its fields on every request (~6% of CPU).
 fn request_span(request_id: &RequestId, method: &Method, route: &str) -> tracing::Span {
     tracing::info_span!(
         target: "gatehouse::request",
@@ -213,7 +211,6 @@ fn request_span(request_id: &RequestId, method: &Method, route: &str) -> tracing
         request_id = %request_id,
         method = %method,
         route,
-        status = tracing::field::Empty,
         subject = tracing::field::Empty,
     )
 }

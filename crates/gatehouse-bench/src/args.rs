@@ -1,0 +1,213 @@
+//! Command-line options, parsed by hand (a dozen flags).
+
+use std::path::PathBuf;
+
+pub const USAGE: &str = "\
+usage: gatehouse-bench [options]
+
+Measures the release function binaries (cold start, size, memory, throughput)
+and prints a markdown report on stdout; progress goes to stderr. Build first:
+`cargo build --release --workspace` (bench/run does it all).
+
+  --root DIR          workspace root (default: the current directory)
+  --bin-dir DIR       the release binaries (default: ROOT/target/release)
+  --out-dir DIR       where reports are written (default: ROOT/bench/results)
+  --runs N            measured cold starts per binary (default 50)
+  --duration D        measured wrk run, in wrk's syntax (default 10s)
+  --warmup D          wrk warm-up run before each measured run (default 2s; 0 skips it)
+  --threads N         wrk threads (default 2)
+  --connections N     wrk connections (default 32)
+  --admin-url URL     PostgreSQL URL used to drop and recreate the bench database
+                      (default postgres://postgres@127.0.0.1:5432/postgres)
+  --db-name NAME      the bench database, dropped and recreated each run (default gatehouse_bench)
+  --no-db             skip everything that needs PostgreSQL (health-detailed)
+  --env KEY=VALUE     extra environment for the function binaries (repeatable; wins over
+                      the default VERCEL_ENV=production)
+  --fail-on-miss      exit 3 when a target is not met (default: report only, exit 0)
+  -h, --help          show this
+
+Exit status: 0 measured (targets met or not), 1 a measurement failed, 2 bad usage,
+3 a target was missed and --fail-on-miss was given.";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub root: PathBuf,
+    pub bin_dir: PathBuf,
+    pub out_dir: PathBuf,
+    pub runs: usize,
+    pub duration: String,
+    pub warmup: String,
+    pub threads: u32,
+    pub connections: u32,
+    pub admin_url: String,
+    pub db_name: String,
+    pub use_db: bool,
+    pub env: Vec<(String, String)>,
+    pub fail_on_miss: bool,
+}
+
+impl Options {
+    /// The environment every function binary starts with (before
+    /// `VERCEL_IPC_PATH` and `VERCEL_DEV_PORT`): a production deployment.
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        let mut env = vec![("VERCEL_ENV".to_owned(), "production".to_owned())];
+        for (key, value) in &self.env {
+            env.retain(|(existing, _)| existing != key);
+            env.push((key.clone(), value.clone()));
+        }
+        env
+    }
+
+    pub fn warmup_enabled(&self) -> bool {
+        !matches!(self.warmup.as_str(), "0" | "0s" | "")
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    Run(Box<Options>),
+    Help,
+}
+
+pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
+    let mut root: Option<PathBuf> = None;
+    let mut bin_dir: Option<PathBuf> = None;
+    let mut out_dir: Option<PathBuf> = None;
+    let mut options = Options {
+        root: PathBuf::from("."),
+        bin_dir: PathBuf::new(),
+        out_dir: PathBuf::new(),
+        runs: 50,
+        duration: "10s".to_owned(),
+        warmup: "2s".to_owned(),
+        threads: 2,
+        connections: 32,
+        admin_url: "postgres://postgres@127.0.0.1:5432/postgres".to_owned(),
+        db_name: "gatehouse_bench".to_owned(),
+        use_db: true,
+        env: Vec::new(),
+        fail_on_miss: false,
+    };
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") && flag != "--env" => {
+                (flag.to_owned(), Some(value.to_owned()))
+            }
+            _ => (arg.clone(), None),
+        };
+        let mut value = |flag: &str| {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Parsed::Help),
+            "--root" => root = Some(PathBuf::from(value("--root")?)),
+            "--bin-dir" => bin_dir = Some(PathBuf::from(value("--bin-dir")?)),
+            "--out-dir" => out_dir = Some(PathBuf::from(value("--out-dir")?)),
+            "--runs" => options.runs = number(&value("--runs")?, "--runs", 1)?,
+            "--duration" => options.duration = value("--duration")?,
+            "--warmup" => options.warmup = value("--warmup")?,
+            "--threads" => options.threads = number(&value("--threads")?, "--threads", 1)?,
+            "--connections" => {
+                options.connections = number(&value("--connections")?, "--connections", 1)?
+            }
+            "--admin-url" => options.admin_url = value("--admin-url")?,
+            "--db-name" => options.db_name = value("--db-name")?,
+            "--no-db" => options.use_db = false,
+            "--fail-on-miss" => options.fail_on_miss = true,
+            "--env" => {
+                let pair = value("--env")?;
+                let (key, val) = pair
+                    .split_once('=')
+                    .ok_or_else(|| format!("--env {pair}: expected KEY=VALUE"))?;
+                options.env.push((key.to_owned(), val.to_owned()));
+            }
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    if options.connections < options.threads {
+        return Err(format!(
+            "--connections ({}) must be at least --threads ({}), as wrk requires",
+            options.connections, options.threads
+        ));
+    }
+    if options.db_name.is_empty()
+        || !options
+            .db_name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(format!(
+            "--db-name {}: use lowercase letters, digits and _ only (it is dropped and recreated)",
+            options.db_name
+        ));
+    }
+    options.root = root.unwrap_or_else(|| PathBuf::from("."));
+    options.bin_dir = bin_dir.unwrap_or_else(|| options.root.join("target/release"));
+    options.out_dir = out_dir.unwrap_or_else(|| options.root.join("bench/results"));
+    Ok(Parsed::Run(Box::new(options)))
+}
+
+fn number<T>(raw: &str, flag: &str, min: T) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    match raw.parse::<T>() {
+        Ok(n) if n >= min => Ok(n),
+        _ => Err(format!(
+            "{flag} {raw}: expected a whole number, at least {min}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(line: &str) -> Result<Parsed, String> {
+        parse(line.split_whitespace().map(str::to_owned))
+    }
+
+    #[test]
+    fn defaults_and_overrides() -> Result<(), String> {
+        let Parsed::Run(defaults) = parse_str("")? else {
+            return Err("expected options".into());
+        };
+        assert_eq!(defaults.runs, 50);
+        assert_eq!(defaults.bin_dir, PathBuf::from("./target/release"));
+        assert_eq!(
+            defaults.function_env(),
+            vec![("VERCEL_ENV".to_owned(), "production".to_owned())]
+        );
+
+        let Parsed::Run(custom) =
+            parse_str("--runs=5 --root /w --env VERCEL_ENV=preview --env LOG_LEVEL=warn --no-db")?
+        else {
+            return Err("expected options".into());
+        };
+        assert_eq!(custom.runs, 5);
+        assert_eq!(custom.out_dir, PathBuf::from("/w/bench/results"));
+        assert!(!custom.use_db);
+        assert_eq!(
+            custom.function_env(),
+            vec![
+                ("VERCEL_ENV".to_owned(), "preview".to_owned()),
+                ("LOG_LEVEL".to_owned(), "warn".to_owned())
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_bad_input() {
+        assert!(parse_str("--runs 0").is_err());
+        assert!(parse_str("--runs").is_err());
+        assert!(parse_str("--threads 4 --connections 2").is_err());
+        assert!(parse_str("--db-name postgres;drop").is_err());
+        assert!(parse_str("--env NOEQUALS").is_err());
+        assert!(parse_str("--frobnicate").is_err());
+        assert_eq!(parse_str("--help"), Ok(Parsed::Help));
+    }
+}
