@@ -283,7 +283,18 @@ impl JwtVerifier {
             )
             .await?
         };
-        self.check_claims(&claims, now, alg, used, facts)
+        self.check_claims(&claims, now, alg, &used, facts)
+            .inspect_err(|_| {
+                // The signature verified: the facts name the key that did.
+                facts.keys_tried.push(match (&used.key_id, used.method) {
+                    (Some(kid), _) => kid.clone(),
+                    (None, Method::JwtSharedSecret) if used.previous_secret => {
+                        "previous_shared_secret".to_owned()
+                    }
+                    (None, Method::JwtSharedSecret) => "shared_secret".to_owned(),
+                    (None, _) => format!("{alg:?} key without kid"),
+                });
+            })
     }
 
     fn verify_shared(
@@ -303,14 +314,17 @@ impl JwtVerifier {
                 "shared-secret tokens are verified only with JWT_SECRET, never with a public key: set JWT_SECRET to the signer's secret, or have the issuer sign with its private key (RS256/ES256/EdDSA)",
             ));
         };
-        facts.keys_tried.push("shared_secret".to_owned());
         let mut previous = false;
         if !signature_ok(signature, signing_input, &shared.current, alg) {
-            let by_previous = shared.previous.as_ref().is_some_and(|key| {
-                facts.keys_tried.push("previous_shared_secret".to_owned());
-                signature_ok(signature, signing_input, key, alg)
-            });
+            let by_previous = shared
+                .previous
+                .as_ref()
+                .is_some_and(|key| signature_ok(signature, signing_input, key, alg));
             if !by_previous {
+                facts.keys_tried.push("shared_secret".to_owned());
+                if shared.previous.is_some() {
+                    facts.keys_tried.push("previous_shared_secret".to_owned());
+                }
                 return Err(Refusal::revealing(
                     Reason::SignatureInvalid,
                     "the token was signed with a different secret than this deployment's JWT_SECRET",
@@ -322,11 +336,24 @@ impl JwtVerifier {
             }
             previous = true;
         }
-        if let Some(issuer) = &shared.issuer {
-            check_issuer(claims, issuer, facts)?;
+        let checked = match &shared.issuer {
+            Some(issuer) => check_issuer(claims, issuer, facts),
+            None => Ok(()),
         }
-        if let Some(audiences) = &shared.audiences {
-            check_audience(claims, audiences, facts)?;
+        .and_then(|()| match &shared.audiences {
+            Some(audiences) => check_audience(claims, audiences, facts),
+            None => Ok(()),
+        });
+        if let Err(refusal) = checked {
+            facts.keys_tried.push(
+                if previous {
+                    "previous_shared_secret"
+                } else {
+                    "shared_secret"
+                }
+                .to_owned(),
+            );
+            return Err(refusal);
         }
         Ok(KeyUsed {
             method: Method::JwtSharedSecret,
@@ -402,11 +429,6 @@ impl JwtVerifier {
         };
         let mut verified = None;
         for key in &candidates {
-            facts.keys_tried.push(
-                key.kid
-                    .clone()
-                    .unwrap_or_else(|| format!("{:?} key without kid", key.algorithm)),
-            );
             if key.algorithm != alg {
                 return Err(Refusal::revealing(
                     Reason::AlgorithmNotAllowed,
@@ -424,6 +446,12 @@ impl JwtVerifier {
             }
         }
         let Some(kid_used) = verified else {
+            // Named only when refusing: the accepted path stays allocation-free.
+            facts.keys_tried.extend(candidates.iter().map(|key| {
+                key.kid
+                    .clone()
+                    .unwrap_or_else(|| format!("{:?} key without kid", key.algorithm))
+            }));
             return Err(Refusal::revealing(
                 Reason::SignatureInvalid,
                 "the token's signature does not verify with the issuer's key",
@@ -433,7 +461,15 @@ impl JwtVerifier {
                 ),
             ));
         };
-        check_audience_or_party(claims, issuer, facts)?;
+        if let Err(refusal) = check_audience_or_party(claims, issuer, facts) {
+            // The signature verified: the facts name the key that did.
+            facts.keys_tried.push(
+                kid_used
+                    .clone()
+                    .unwrap_or_else(|| format!("{alg:?} key without kid")),
+            );
+            return Err(refusal);
+        }
         Ok(KeyUsed {
             method,
             key_id: kid_used,
@@ -525,7 +561,7 @@ impl JwtVerifier {
         claims: &Claims<'_>,
         now: i64,
         algorithm: Algorithm,
-        used: KeyUsed,
+        used: &KeyUsed,
         facts: &mut Facts,
     ) -> Result<Verified, Refusal> {
         let leeway = self.leeway;
@@ -612,7 +648,7 @@ impl JwtVerifier {
                 .collect(),
             method: used.method,
             algorithm,
-            key_id: used.key_id,
+            key_id: used.key_id.clone(),
             signed_with_previous_secret: used.previous_secret,
             token_version,
         })

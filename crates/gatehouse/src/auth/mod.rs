@@ -60,20 +60,22 @@ impl Authenticator {
         now: i64,
     ) -> Result<Principal, Box<Refusal>> {
         let (credential, presented) = credential::extract(headers, &self.settings.cookie_names);
+        // Facts cost allocations; the cookie names join them only when the
+        // request is refused.
         let mut facts = Facts {
-            cookies_present: presented.cookie_names.clone(),
             server_time: Some(now),
             ..Facts::default()
         };
         let credential = match credential {
             Ok(credential) => credential,
             Err(ExtractError::Missing) => {
-                return Err(Box::new(
-                    self.missing(&presented.cookie_names).with_facts(facts),
-                ));
+                let refusal = self.missing(&presented.cookie_names);
+                facts.cookies_present = presented.cookie_names;
+                return Err(Box::new(refusal.with_facts(facts)));
             }
             Err(ExtractError::Unusable(detail)) => {
                 facts.credential_source = Some("authorization_header".to_owned());
+                facts.cookies_present = presented.cookie_names;
                 return Err(Box::new(
                     Refusal::new(
                         Reason::TokenMalformed,
@@ -109,6 +111,7 @@ impl Authenticator {
                 // fingerprint would cost more than every claim check.
                 facts.credential_source = Some(source);
                 facts.token_fingerprint = Some(credential.token.fingerprint());
+                facts.cookies_present = presented.cookie_names;
                 Err(Box::new(refusal.with_facts(facts)))
             }
         }

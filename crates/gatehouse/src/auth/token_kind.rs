@@ -6,13 +6,19 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
-/// The unverified JOSE header of a JWS or JWE.
+/// The unverified JOSE header of a JWS or JWE: only what routing the token
+/// needs (other members are skipped unread, without allocating).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct JoseHeader {
     pub alg: Option<String>,
     pub kid: Option<String>,
-    pub typ: Option<String>,
-    pub enc: Option<String>,
+    /// Whether `enc` is present: it makes the token a JWE.
+    #[serde(default, rename = "enc", deserialize_with = "present")]
+    pub encrypted: bool,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,11 +59,11 @@ pub fn classify(token: &str) -> TokenKind {
     if token.len() > MAX_TOKEN_BYTES {
         return TokenKind::Malformed("is longer than 16 KiB");
     }
-    let segments: Vec<&str> = token.split('.').collect();
-    let header = || decode_header(segments[0]);
-    match segments.len() {
+    let first = token.split('.').next().unwrap_or_default();
+    let header = || decode_header(first);
+    match token.bytes().filter(|&b| b == b'.').count() + 1 {
         3 => match header() {
-            Some(header) if header.enc.is_none() && header.alg.is_some() => TokenKind::Jwt(header),
+            Some(header) if !header.encrypted && header.alg.is_some() => TokenKind::Jwt(header),
             Some(_) => TokenKind::Malformed("has three segments but its header names no `alg`"),
             None if looks_like_better_auth(token) => TokenKind::BetterAuthSession,
             None => TokenKind::Malformed(
@@ -65,7 +71,7 @@ pub fn classify(token: &str) -> TokenKind {
             ),
         },
         5 => match header() {
-            Some(header) if header.enc.is_some() => TokenKind::Jwe(header),
+            Some(header) if header.encrypted => TokenKind::Jwe(header),
             _ => TokenKind::Malformed("has five segments but no JWE header"),
         },
         _ if looks_like_better_auth(token) => TokenKind::BetterAuthSession,
