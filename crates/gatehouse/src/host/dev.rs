@@ -35,8 +35,10 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
-                    // Out of file descriptors and the like: keep serving.
+                    // Out of file descriptors and the like: keep serving,
+                    // after a pause so the loop does not spin on the error.
                     tracing::warn!(target: "gatehouse::host", error = %err, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
             },
