@@ -471,7 +471,12 @@ fn read_database(r: &mut Reader<'_>, environment: Environment) -> Option<Databas
                 "has no sslmode (or sslmode=prefer), which silently falls back to clear text",
                 "add sslmode=require (or verify-full) to DATABASE_URL",
             ),
-            _ => {}
+            TlsMode::Require => r.warn(
+                "DATABASE_URL",
+                "has sslmode=require, which encrypts but does not check the server's certificate (as libpq does)",
+                "use sslmode=verify-full (add sslrootcert=/path/to/ca.pem for a provider with its own CA) to rule out an impostor server",
+            ),
+            TlsMode::VerifyCa | TlsMode::VerifyFull => {}
         }
     }
     Some(DatabaseConfig {
@@ -606,6 +611,34 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.warnings[0].variable, "DATABASE_URL");
+        let require = load(
+            &[
+                ("ENVIRONMENT", "production"),
+                (
+                    "DATABASE_URL",
+                    "postgres://u:p@db.example.com/x?sslmode=require",
+                ),
+            ],
+            Needs::DATABASE,
+        )
+        .unwrap();
+        assert!(
+            require.warnings[0]
+                .problem
+                .contains("does not check the server's certificate")
+        );
+        let verified = load(
+            &[
+                ("ENVIRONMENT", "production"),
+                (
+                    "DATABASE_URL",
+                    "postgres://u:p@db.example.com/x?sslmode=verify-full",
+                ),
+            ],
+            Needs::DATABASE,
+        )
+        .unwrap();
+        assert!(verified.warnings.is_empty());
     }
 
     #[test]
