@@ -223,10 +223,6 @@ pub enum StartupError {
     LambdaEnvironment { variable: &'static str },
     #[error("the {host} host stopped: {message}")]
     Host { host: &'static str, message: String },
-    #[error(transparent)]
-    Config(#[from] ConfigErrors),
-    #[error(transparent)]
-    Database(#[from] DbError),
 }
 
 /// Why one request did not get the answer it asked for.

@@ -57,9 +57,4 @@ impl State {
         // is dropped before it ever connected.
         Ok(self.database.get_or_init(|| db).clone())
     }
-
-    /// The pool if it was already created (health reporting, shutdown).
-    pub fn database_if_started(&self) -> Option<&Arc<Database>> {
-        self.database.get()
-    }
 }

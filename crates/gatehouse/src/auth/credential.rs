@@ -60,13 +60,6 @@ pub struct Credential {
     pub token: Token,
 }
 
-/// What the request carried, for the refusal log: cookie names only.
-#[derive(Debug, Clone, Default)]
-pub struct Presented {
-    pub cookie_names: Vec<String>,
-    pub authorization_scheme: Option<String>,
-}
-
 /// Why no usable credential could be taken from the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExtractError {
@@ -77,66 +70,53 @@ pub enum ExtractError {
 }
 
 /// Finds the credential, header first, then the named cookies in order.
-pub fn extract(
-    headers: &HeaderMap,
-    cookie_names: &[String],
-) -> (Result<Credential, ExtractError>, Presented) {
-    let cookies = parse_cookies(headers);
-    let mut presented = Presented {
-        cookie_names: cookies.iter().map(|(name, _)| name.to_string()).collect(),
-        authorization_scheme: None,
-    };
+/// Cookies are parsed only when there is no `Authorization` header.
+pub fn extract(headers: &HeaderMap, cookie_names: &[String]) -> Result<Credential, ExtractError> {
     if let Some(value) = headers.get(http::header::AUTHORIZATION) {
         let value = value.to_str().unwrap_or_default().trim();
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-        presented.authorization_scheme = Some(scheme.to_owned());
         if !scheme.eq_ignore_ascii_case("bearer") {
-            return (
-                Err(ExtractError::Unusable(format!(
-                    "the Authorization header uses the `{scheme}` scheme; send `Authorization: Bearer <token>`"
-                ))),
-                presented,
-            );
+            return Err(ExtractError::Unusable(format!(
+                "the Authorization header uses the `{scheme}` scheme; send `Authorization: Bearer <token>`"
+            )));
         }
         let token = rest.trim();
         if token.is_empty() {
-            return (
-                Err(ExtractError::Unusable(
-                    "the Authorization header says Bearer but carries no token".to_owned(),
-                )),
-                presented,
-            );
+            return Err(ExtractError::Unusable(
+                "the Authorization header says Bearer but carries no token".to_owned(),
+            ));
         }
         if token.eq_ignore_ascii_case("undefined") || token.eq_ignore_ascii_case("null") {
-            return (
-                Err(ExtractError::Unusable(format!(
-                    "the bearer token is the text `{token}`: the frontend sent a variable that was never set"
-                ))),
-                presented,
-            );
+            return Err(ExtractError::Unusable(format!(
+                "the bearer token is the text `{token}`: the frontend sent a variable that was never set"
+            )));
         }
-        return (
-            Ok(Credential {
-                source: Source::Bearer,
-                token: Token::new(token),
-            }),
-            presented,
-        );
+        return Ok(Credential {
+            source: Source::Bearer,
+            token: Token::new(token),
+        });
     }
+    let cookies = parse_cookies(headers);
     for wanted in cookie_names {
         if let Some((name, value)) = cookies.iter().find(|(name, _)| name == wanted)
             && !value.is_empty()
         {
-            return (
-                Ok(Credential {
-                    source: Source::Cookie((*name).to_owned()),
-                    token: Token::new(*value),
-                }),
-                presented,
-            );
+            return Ok(Credential {
+                source: Source::Cookie((*name).to_owned()),
+                token: Token::new(*value),
+            });
         }
     }
-    (Err(ExtractError::Missing), presented)
+    Err(ExtractError::Missing)
+}
+
+/// The names of the cookies a request carried, never their values: what a
+/// refusal reports, since "the browser dropped the cookie" is the usual story.
+pub fn cookie_names(headers: &HeaderMap) -> Vec<String> {
+    parse_cookies(headers)
+        .into_iter()
+        .map(|(name, _)| name.to_owned())
+        .collect()
 }
 
 /// `name=value` pairs from every `Cookie` header. Pairs without `=` or with
@@ -184,11 +164,10 @@ mod tests {
             ("authorization", "Bearer abc.def.ghi"),
             ("cookie", "better-auth.session_token=xyz"),
         ]);
-        let (credential, presented) = extract(&h, &names());
-        let credential = credential.unwrap();
+        let credential = extract(&h, &names()).unwrap();
         assert_eq!(credential.source, Source::Bearer);
         assert_eq!(credential.token.expose(), "abc.def.ghi");
-        assert_eq!(presented.cookie_names, ["better-auth.session_token"]);
+        assert_eq!(cookie_names(&h), ["better-auth.session_token"]);
     }
 
     #[test]
@@ -197,7 +176,7 @@ mod tests {
             "cookie",
             "theme=dark; better-auth.session_token=plain; __Secure-better-auth.session_token=secure",
         )]);
-        let credential = extract(&h, &names()).0.unwrap();
+        let credential = extract(&h, &names()).unwrap();
         assert_eq!(
             credential.source,
             Source::Cookie("__Secure-better-auth.session_token".into())
@@ -211,7 +190,7 @@ mod tests {
             "cookie",
             "garbage; =novalue; ;;better-auth.session_token=ok",
         )]);
-        assert_eq!(extract(&h, &names()).0.unwrap().token.expose(), "ok");
+        assert_eq!(extract(&h, &names()).unwrap().token.expose(), "ok");
     }
 
     #[test]
@@ -222,7 +201,7 @@ mod tests {
             ("Bearer   ", "no token"),
             ("Bearer undefined", "never set"),
         ] {
-            match extract(&headers(&[("authorization", value)]), &names()).0 {
+            match extract(&headers(&[("authorization", value)]), &names()) {
                 Err(ExtractError::Unusable(message)) => {
                     assert!(message.contains(expected), "{value}: {message}")
                 }
@@ -230,7 +209,7 @@ mod tests {
             }
         }
         assert_eq!(
-            extract(&HeaderMap::new(), &names()).0.unwrap_err(),
+            extract(&HeaderMap::new(), &names()).unwrap_err(),
             ExtractError::Missing
         );
     }

@@ -155,14 +155,6 @@ impl JwtVerifier {
         }
     }
 
-    /// The JWKS caches, for diagnostics (`doctor`, detailed health).
-    pub fn jwks(&self) -> impl Iterator<Item = (&str, &Arc<JwksCache>)> {
-        self.issuers.iter().filter_map(|issuer| match &issuer.keys {
-            Keys::Jwks(cache) => Some((issuer.label.as_str(), cache)),
-            Keys::Static(_) => None,
-        })
-    }
-
     /// Verifies `token` at `now` (Unix seconds). On refusal, `facts` holds
     /// what the token says and what was expected; on success nothing is
     /// recorded, so the hot path allocates only what the principal needs.

@@ -45,10 +45,6 @@ impl Authenticator {
         &self.settings
     }
 
-    pub fn jwt(&self) -> &JwtVerifier {
-        &self.jwt
-    }
-
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, Box<Refusal>> {
         self.authenticate_at(headers, unix_now()).await
     }
@@ -59,7 +55,7 @@ impl Authenticator {
         headers: &HeaderMap,
         now: i64,
     ) -> Result<Principal, Box<Refusal>> {
-        let (credential, presented) = credential::extract(headers, &self.settings.cookie_names);
+        let credential = credential::extract(headers, &self.settings.cookie_names);
         // Facts cost allocations; the cookie names join them only when the
         // request is refused.
         let mut facts = Facts {
@@ -69,13 +65,13 @@ impl Authenticator {
         let credential = match credential {
             Ok(credential) => credential,
             Err(ExtractError::Missing) => {
-                let refusal = self.missing(&presented.cookie_names);
-                facts.cookies_present = presented.cookie_names;
+                facts.cookies_present = credential::cookie_names(headers);
+                let refusal = self.missing(&facts.cookies_present);
                 return Err(Box::new(refusal.with_facts(facts)));
             }
             Err(ExtractError::Unusable(detail)) => {
                 facts.credential_source = Some("authorization_header".to_owned());
-                facts.cookies_present = presented.cookie_names;
+                facts.cookies_present = credential::cookie_names(headers);
                 return Err(Box::new(
                     Refusal::new(
                         Reason::TokenMalformed,
@@ -111,7 +107,7 @@ impl Authenticator {
                 // fingerprint would cost more than every claim check.
                 facts.credential_source = Some(source);
                 facts.token_fingerprint = Some(credential.token.fingerprint());
-                facts.cookies_present = presented.cookie_names;
+                facts.cookies_present = credential::cookie_names(headers);
                 Err(Box::new(refusal.with_facts(facts)))
             }
         }
