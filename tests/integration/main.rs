@@ -7,6 +7,7 @@
 
 mod support;
 
+mod api_keys_cli;
 mod auth;
 mod bad_input;
 mod config_logs;

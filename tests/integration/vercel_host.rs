@@ -206,12 +206,13 @@ fn detailed_health_reports_an_old_schema_then_healthy_once_migrated() {
         body["checks"]["database"]["migration_version"], 0,
         "{response}"
     );
+    let latest = gatehouse::db::migrations::latest_version();
     assert_eq!(
-        body["checks"]["database"]["expected_migration_version"], 1,
+        body["checks"]["database"]["expected_migration_version"], latest,
         "{response}"
     );
 
-    assert_eq!(migrate(&db.url), 1);
+    assert_eq!(migrate(&db.url), latest);
 
     // The same warm process sees the new schema; no restart needed.
     let (response, body) = detailed(&function);
@@ -228,8 +229,8 @@ fn detailed_health_reports_an_old_schema_then_healthy_once_migrated() {
     );
     let database = &body["checks"]["database"];
     assert_eq!(database["status"], "up", "{response}");
-    assert_eq!(database["migration_version"], 1, "{response}");
-    assert_eq!(database["expected_migration_version"], 1, "{response}");
+    assert_eq!(database["migration_version"], latest, "{response}");
+    assert_eq!(database["expected_migration_version"], latest, "{response}");
     let pool = &database["pool"];
     assert_eq!(pool["max"], 3, "{response}");
     let size = pool["size"].as_u64().expect("pool.size");

@@ -3,10 +3,13 @@
 //! - `gatehouse dev [--port 3000] [--env-file .env]`: applies migrations, then
 //!   serves every route in one process, routed as Vercel routes them.
 //! - `gatehouse migrate [--env-file .env]`: applies pending migrations.
+//! - `gatehouse api-keys create|list|revoke`: manages the API keys of
+//!   server-to-server callers (see [`api_keys`]).
 //!
-//! Both read the same environment the functions read, plus `.env` (process
+//! All read the same environment the functions read, plus `.env` (process
 //! variables win, as with every dotenv loader).
 
+mod api_keys;
 mod args;
 
 use std::net::SocketAddr;
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         }
         Command::Dev(options) => runtime.block_on(dev(options)),
         Command::Migrate(options) => runtime.block_on(migrate(options)),
+        Command::ApiKeys(options, command) => runtime.block_on(api_keys::run(options, command)),
     }
 }
 

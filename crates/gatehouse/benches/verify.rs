@@ -127,7 +127,11 @@ fn main() {
     ]);
     let config = Config::load(&env, Needs::AUTH)
         .unwrap_or_else(|errors| panic!("bench configuration: {errors}"));
-    let authenticator = Authenticator::new(config.auth, &Outbound::new());
+    let authenticator = Authenticator::new(
+        config.auth,
+        &Outbound::new(),
+        std::sync::Arc::new(gatehouse::db::LazyDatabase::new(None)),
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");

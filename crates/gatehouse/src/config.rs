@@ -41,6 +41,10 @@ impl Needs {
         database: false,
         auth: true,
     };
+    pub const AUTH_AND_DATABASE: Needs = Needs {
+        database: true,
+        auth: true,
+    };
 
     /// What a process serving several routes (the dev server) needs.
     pub const fn union(self, other: Needs) -> Needs {
@@ -325,7 +329,8 @@ impl Config {
         let environment = read_environment(&mut r);
         let log = read_log_settings(&mut r, environment);
         let database = read_database(&mut r, environment);
-        let auth = crate::auth::settings::read(&mut r, environment);
+        let mut auth = crate::auth::settings::read(&mut r, environment);
+        crate::auth::settings::check_with_database(&mut r, &mut auth, database.is_some());
 
         let debug_endpoints = r.bool("DEBUG_ENDPOINTS");
         if debug_endpoints && environment == Environment::Production {

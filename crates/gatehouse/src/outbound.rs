@@ -130,16 +130,29 @@ impl Outbound {
         url: &str,
         timeout: Duration,
     ) -> Result<OutboundResponse, OutboundError> {
+        self.get_with_headers(url, HeaderMap::new(), timeout).await
+    }
+
+    /// `GET url` with extra request headers (a forwarded cookie, an API
+    /// key), reading the whole body, all within `timeout`. The headers are
+    /// never logged: they carry credentials.
+    pub async fn get_with_headers(
+        &self,
+        url: &str,
+        headers: HeaderMap,
+        timeout: Duration,
+    ) -> Result<OutboundResponse, OutboundError> {
         let uri = parse_url(url)?;
         let target = display_target(&uri);
         let client = self.client()?;
-        let request = Request::get(uri)
+        let mut request = Request::get(uri)
             .header(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE))
             .header(ACCEPT, HeaderValue::from_static("application/json"))
             .body(Empty::new())
             .map_err(|_| OutboundError::InvalidUrl {
                 detail: "it cannot be put in a request line",
             })?;
+        request.headers_mut().extend(headers);
         let exchange = async {
             let response = client
                 .request(request)
@@ -364,7 +377,7 @@ pub(crate) mod test_server {
     use std::time::Duration;
 
     use bytes::Bytes;
-    use http::{Response, StatusCode};
+    use http::{HeaderMap, Response, StatusCode, Uri};
     use http_body_util::Full;
     use hyper::server::conn::http1;
     use hyper::service::service_fn;
@@ -412,6 +425,7 @@ pub(crate) mod test_server {
         pub addr: SocketAddr,
         requests: Arc<AtomicUsize>,
         reply: Arc<Mutex<Reply>>,
+        last_request: Arc<Mutex<Option<(Uri, HeaderMap)>>>,
         task: JoinHandle<()>,
     }
 
@@ -421,9 +435,11 @@ pub(crate) mod test_server {
             let addr = listener.local_addr().unwrap();
             let requests = Arc::new(AtomicUsize::new(0));
             let reply = Arc::new(Mutex::new(reply));
+            let last_request = Arc::new(Mutex::new(None));
             let task = tokio::spawn({
                 let requests = requests.clone();
                 let reply = reply.clone();
+                let last_request = last_request.clone();
                 async move {
                     loop {
                         let Ok((stream, _)) = listener.accept().await else {
@@ -431,8 +447,11 @@ pub(crate) mod test_server {
                         };
                         let requests = requests.clone();
                         let reply = reply.clone();
+                        let last_request = last_request.clone();
                         tokio::spawn(async move {
-                            let service = service_fn(move |_request| {
+                            let service = service_fn(move |request: http::Request<_>| {
+                                *last_request.lock().unwrap() =
+                                    Some((request.uri().clone(), request.headers().clone()));
                                 requests.fetch_add(1, Ordering::SeqCst);
                                 let reply = reply.lock().unwrap().clone();
                                 async move {
@@ -456,8 +475,15 @@ pub(crate) mod test_server {
                 addr,
                 requests,
                 reply,
+                last_request,
                 task,
             }
+        }
+
+        /// The URI and headers of the latest request (to check what a
+        /// caller forwards).
+        pub fn last_request(&self) -> Option<(Uri, HeaderMap)> {
+            self.last_request.lock().unwrap().clone()
         }
 
         pub fn url(&self, path: &str) -> String {

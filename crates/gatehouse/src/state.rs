@@ -1,18 +1,18 @@
 //! Process-wide state, built once at cold start and shared by every request
 //! (Vercel serves concurrent requests from one process).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
-use crate::db::Database;
+use crate::db::{Database, LazyDatabase};
 use crate::error::RequestError;
 use crate::outbound::Outbound;
 
 #[derive(Debug)]
 pub struct State {
     config: Config,
-    database: OnceLock<Arc<Database>>,
+    database: Arc<LazyDatabase>,
     /// Built at cold start when any verifier is configured; fetches nothing
     /// until the first token needs a key.
     authenticator: Option<Authenticator>,
@@ -20,13 +20,13 @@ pub struct State {
 
 impl State {
     pub fn new(config: Config) -> Self {
-        let authenticator = config
-            .auth
-            .can_verify()
-            .then(|| Authenticator::new(config.auth.clone(), &Outbound::shared()));
+        let database = Arc::new(LazyDatabase::new(config.database.clone()));
+        let authenticator = config.auth.can_verify().then(|| {
+            Authenticator::new(config.auth.clone(), &Outbound::shared(), database.clone())
+        });
         Self {
             config,
-            database: OnceLock::new(),
+            database,
             authenticator,
         }
     }
@@ -41,20 +41,12 @@ impl State {
         &self.config
     }
 
-    /// The pool, created on first use so a function that never touches the
-    /// database never connects (nor loads TLS roots).
+    /// The pool, created on first use.
     pub fn database(&self) -> Result<Arc<Database>, RequestError> {
-        if let Some(db) = self.database.get() {
-            return Ok(db.clone());
-        }
-        let Some(settings) = &self.config.database else {
-            return Err(RequestError::Internal(
+        self.database.get()?.ok_or_else(|| {
+            RequestError::Internal(
                 "a route used the database without declaring Needs::DATABASE".into(),
-            ));
-        };
-        let db = Database::new(settings)?;
-        // Two first requests may race to build it; one pool wins, the other
-        // is dropped before it ever connected.
-        Ok(self.database.get_or_init(|| db).clone())
+            )
+        })
     }
 }

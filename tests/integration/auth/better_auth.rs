@@ -18,15 +18,18 @@ use crate::support::mint::{interop_dir, node};
 /// Node start-up, table creation and listening.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-struct BetterAuth {
-    process: Process,
-    addr: SocketAddr,
-    base_url: String,
-    _db: TestDb,
+pub struct BetterAuth {
+    pub process: Process,
+    pub addr: SocketAddr,
+    pub base_url: String,
+    /// Its BETTER_AUTH_SECRET.
+    pub secret: String,
+    /// The database it owns: its tables, and ours once migrated.
+    pub db: TestDb,
 }
 
 impl BetterAuth {
-    fn start() -> BetterAuth {
+    pub fn start() -> BetterAuth {
         let db = block_on(TestDb::create());
         let secret = unique_secret("better-auth");
         let script = interop_dir().join("better-auth-server.mjs");
@@ -52,12 +55,13 @@ impl BetterAuth {
             process,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             base_url,
-            _db: db,
+            secret,
+            db,
         }
     }
 
     #[track_caller]
-    fn post_json(&self, path: &str, body: &Value) -> Response {
+    pub fn post_json(&self, path: &str, body: &Value) -> Response {
         let body = body.to_string();
         let length = body.len().to_string();
         let mut raw = request(
@@ -92,13 +96,13 @@ impl BetterAuth {
 }
 
 /// A signed-in user: id, the bearer plugin's session token, the cookie.
-struct SignedIn {
-    user_id: String,
-    session_token: String,
-    cookie: String,
+pub struct SignedIn {
+    pub user_id: String,
+    pub session_token: String,
+    pub cookie: String,
 }
 
-fn sign_up_and_in(server: &BetterAuth, email: &str) -> SignedIn {
+pub fn sign_up_and_in(server: &BetterAuth, email: &str) -> SignedIn {
     let password = "correct-horse-battery-staple";
     let response = server.post_json(
         "/api/auth/sign-up/email",
@@ -113,6 +117,19 @@ fn sign_up_and_in(server: &BetterAuth, email: &str) -> SignedIn {
         &json!({ "email": email, "password": password }),
     );
     assert_eq!(response.json()["user"]["id"], user_id.as_str());
+    signed_in(user_id, &response)
+}
+
+/// Signs `email` in again: a second session of the same user.
+pub fn sign_in(server: &BetterAuth, email: &str, user_id: &str) -> SignedIn {
+    let response = server.post_json(
+        "/api/auth/sign-in/email",
+        &json!({ "email": email, "password": "correct-horse-battery-staple" }),
+    );
+    signed_in(user_id.to_owned(), &response)
+}
+
+fn signed_in(user_id: String, response: &Response) -> SignedIn {
     let session_token = response
         .header("set-auth-token")
         .unwrap_or_else(|| panic!("the bearer plugin sets set-auth-token: {response}"))

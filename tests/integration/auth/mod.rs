@@ -9,6 +9,7 @@ mod cors;
 mod jwks_fetching;
 mod logs;
 mod refusals;
+mod sessions;
 mod token_health;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -169,7 +170,11 @@ pub fn session_with(function: &VercelFunction, token: &str) -> Response {
 /// The status a refusal reason is answered with.
 pub fn status_of(reason: &str) -> u16 {
     match reason {
-        "jwks_unavailable" | "session_store_unavailable" => 503,
+        "jwks_unavailable"
+        | "session_store_unavailable"
+        | "auth_server_unavailable"
+        | "user_service_unavailable" => 503,
+        "insufficient_scope" | "forbidden" => 403,
         _ => 401,
     }
 }
@@ -234,6 +239,13 @@ pub fn assert_refused(
                 "RFC 6750: no error attribute without credentials: {response}"
             );
             assert_eq!(response.header("retry-after"), None, "{response}");
+        }
+        403 => {
+            assert_eq!(
+                www,
+                Some(r#"Bearer realm="gatehouse", error="insufficient_scope""#),
+                "{response}"
+            );
         }
         _ => {
             let expected = format!(

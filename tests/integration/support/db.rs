@@ -51,6 +51,33 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Applies Gatehouse's migrations, as `gatehouse migrate` does.
+    pub async fn migrate(&self) {
+        let env = gatehouse::config::Env::from_pairs([("DATABASE_URL", self.url.as_str())]);
+        let config = gatehouse::config::Config::load(&env, gatehouse::config::Needs::DATABASE)
+            .unwrap_or_else(|errors| panic!("test configuration invalid: {errors}"));
+        let settings = config.database.expect("DATABASE_URL is set");
+        let db = gatehouse::db::Database::new(&settings).expect("pool");
+        gatehouse::db::migrations::apply(&db)
+            .await
+            .unwrap_or_else(|err| panic!("migrations on {}: {err}", self.name));
+        db.close();
+    }
+
+    /// Runs SQL on this database (test set-up: expiring a session...).
+    pub async fn execute(&self, sql: &str) {
+        let (client, connection) = tokio_postgres::connect(&self.url, NoTls)
+            .await
+            .unwrap_or_else(|err| panic!("connect to {}: {err}", self.name));
+        tokio::spawn(connection);
+        client
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();

@@ -1,9 +1,13 @@
-//! Finding the credential in a request: `Authorization: Bearer`, or a cookie.
+//! Finding the credential in a request: `Authorization: Bearer`,
+//! `Authorization: ApiKey`, `X-API-Key`, or a cookie.
 //!
-//! **Precedence:** an `Authorization` header wins over cookies. It is explicit
-//! (the client chose to send it) while cookies are ambient (the browser sends
-//! whatever it holds), and Better Auth's bearer plugin sends the same session
-//! in both. Among cookies, the configured names are tried in order.
+//! **Precedence:** an `Authorization` header wins over everything else, then
+//! `X-API-Key`, then cookies. Headers are explicit (the client chose to send
+//! them) while cookies are ambient (the browser sends whatever it holds), and
+//! Better Auth's bearer plugin sends the same session in both. Among cookies,
+//! the configured names are tried in order; a cookie too large for one
+//! `Set-Cookie` arrives as `<name>.0`, `<name>.1`, … chunks (Auth.js), which
+//! are joined in order.
 
 use std::fmt;
 
@@ -41,14 +45,37 @@ impl fmt::Debug for Token {
 /// Where the credential came from: a header kind or a cookie name, never a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
+    /// `Authorization: Bearer <token>`.
     Bearer,
+    /// `Authorization: ApiKey <key>`.
+    ApiKeyScheme,
+    /// `X-API-Key: <key>`.
+    ApiKeyHeader,
+    /// The cookie's name; for a chunked cookie, the name without `.0`.
     Cookie(String),
+}
+
+impl Source {
+    /// Whether the client said this is an API key (rather than a token
+    /// whose kind is recognised from its shape).
+    pub fn is_api_key(&self) -> bool {
+        matches!(self, Source::ApiKeyScheme | Source::ApiKeyHeader)
+    }
+
+    pub fn cookie_name(&self) -> Option<&str> {
+        match self {
+            Source::Cookie(name) => Some(name),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::Bearer => f.write_str("authorization_header"),
+            Source::ApiKeyScheme => f.write_str("authorization_header:apikey"),
+            Source::ApiKeyHeader => f.write_str("x-api-key_header"),
             Source::Cookie(name) => write!(f, "cookie:{name}"),
         }
     }
@@ -65,49 +92,84 @@ pub struct Credential {
 pub enum ExtractError {
     /// Nothing that looks like a credential.
     Missing,
-    /// An `Authorization` header we cannot use; the message says why.
+    /// An `Authorization` or `X-API-Key` header we cannot use; the message
+    /// says why.
     Unusable(String),
 }
 
-/// Finds the credential, header first, then the named cookies in order.
-/// Cookies are parsed only when there is no `Authorization` header.
+/// At most this many `.N` chunks are joined: Auth.js splits at ~4 KB, and
+/// tokens over 16 KiB are refused anyway.
+const MAX_COOKIE_CHUNKS: usize = 8;
+
+/// Finds the credential: `Authorization`, then `X-API-Key`, then the named
+/// cookies in order. Cookies are parsed only when no header carries one.
 pub fn extract(headers: &HeaderMap, cookie_names: &[String]) -> Result<Credential, ExtractError> {
     if let Some(value) = headers.get(http::header::AUTHORIZATION) {
         let value = value.to_str().unwrap_or_default().trim();
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-        if !scheme.eq_ignore_ascii_case("bearer") {
+        let source = if scheme.eq_ignore_ascii_case("bearer") {
+            Source::Bearer
+        } else if scheme.eq_ignore_ascii_case("apikey") {
+            Source::ApiKeyScheme
+        } else {
             return Err(ExtractError::Unusable(format!(
-                "the Authorization header uses the `{scheme}` scheme; send `Authorization: Bearer <token>`"
+                "the Authorization header uses the `{scheme}` scheme; send `Authorization: Bearer <token>` (or `ApiKey <key>` for an API key)"
             )));
-        }
-        let token = rest.trim();
-        if token.is_empty() {
-            return Err(ExtractError::Unusable(
-                "the Authorization header says Bearer but carries no token".to_owned(),
-            ));
-        }
-        if token.eq_ignore_ascii_case("undefined") || token.eq_ignore_ascii_case("null") {
-            return Err(ExtractError::Unusable(format!(
-                "the bearer token is the text `{token}`: the frontend sent a variable that was never set"
-            )));
-        }
-        return Ok(Credential {
-            source: Source::Bearer,
-            token: Token::new(token),
-        });
+        };
+        return usable(source, scheme, rest.trim());
+    }
+    if let Some(value) = headers.get("x-api-key") {
+        let value = value.to_str().unwrap_or_default().trim();
+        return usable(Source::ApiKeyHeader, "X-API-Key", value);
     }
     let cookies = parse_cookies(headers);
     for wanted in cookie_names {
-        if let Some((name, value)) = cookies.iter().find(|(name, _)| name == wanted)
-            && !value.is_empty()
-        {
+        if let Some(value) = cookie_value(&cookies, wanted) {
             return Ok(Credential {
-                source: Source::Cookie((*name).to_owned()),
-                token: Token::new(*value),
+                source: Source::Cookie(wanted.clone()),
+                token: Token::new(value),
             });
         }
     }
     Err(ExtractError::Missing)
+}
+
+fn usable(source: Source, carrier: &str, value: &str) -> Result<Credential, ExtractError> {
+    if value.is_empty() {
+        return Err(ExtractError::Unusable(format!(
+            "the {carrier} header carries no credential"
+        )));
+    }
+    if value.eq_ignore_ascii_case("undefined") || value.eq_ignore_ascii_case("null") {
+        return Err(ExtractError::Unusable(format!(
+            "the {carrier} credential is the text `{value}`: the client sent a variable that was never set"
+        )));
+    }
+    Ok(Credential {
+        source,
+        token: Token::new(value),
+    })
+}
+
+/// The cookie's value, or its `.0`, `.1`, … chunks joined in order.
+fn cookie_value(cookies: &[(&str, &str)], wanted: &str) -> Option<String> {
+    let find = |name: &str| {
+        cookies
+            .iter()
+            .find(|(n, value)| *n == name && !value.is_empty())
+            .map(|(_, value)| *value)
+    };
+    if let Some(value) = find(wanted) {
+        return Some(value.to_owned());
+    }
+    let mut joined = String::new();
+    for index in 0..MAX_COOKIE_CHUNKS {
+        match find(&format!("{wanted}.{index}")) {
+            Some(chunk) => joined.push_str(chunk),
+            None => break,
+        }
+    }
+    (!joined.is_empty()).then_some(joined)
 }
 
 /// The names of the cookies a request carried, never their values: what a
@@ -197,8 +259,8 @@ mod tests {
     fn unusable_authorization_headers_say_why() {
         for (value, expected) in [
             ("Basic dXNlcjpwYXNz", "Basic"),
-            ("Bearer", "no token"),
-            ("Bearer   ", "no token"),
+            ("Bearer", "no credential"),
+            ("Bearer   ", "no credential"),
             ("Bearer undefined", "never set"),
         ] {
             match extract(&headers(&[("authorization", value)]), &names()) {
@@ -212,6 +274,39 @@ mod tests {
             extract(&HeaderMap::new(), &names()).unwrap_err(),
             ExtractError::Missing
         );
+    }
+
+    #[test]
+    fn api_keys_arrive_in_either_header_and_authorization_wins() {
+        let h = headers(&[("x-api-key", "gk_abc")]);
+        let credential = extract(&h, &names()).unwrap();
+        assert_eq!(credential.source, Source::ApiKeyHeader);
+        assert_eq!(credential.token.expose(), "gk_abc");
+        let h = headers(&[("authorization", "ApiKey gk_def"), ("x-api-key", "gk_abc")]);
+        let credential = extract(&h, &names()).unwrap();
+        assert_eq!(credential.source, Source::ApiKeyScheme);
+        assert_eq!(credential.token.expose(), "gk_def");
+        assert!(credential.source.is_api_key());
+        assert!(matches!(
+            extract(&headers(&[("x-api-key", " ")]), &names()),
+            Err(ExtractError::Unusable(_))
+        ));
+    }
+
+    #[test]
+    fn chunked_cookies_are_joined_in_order() {
+        let names = vec!["authjs.session-token".to_owned()];
+        let h = headers(&[(
+            "cookie",
+            "authjs.session-token.1=BBB; other=x; authjs.session-token.0=AAA; authjs.session-token.3=DDD",
+        )]);
+        let credential = extract(&h, &names).unwrap();
+        assert_eq!(
+            credential.source,
+            Source::Cookie("authjs.session-token".into())
+        );
+        // .2 is missing, so .3 is not part of the value.
+        assert_eq!(credential.token.expose(), "AAABBB");
     }
 
     #[test]

@@ -39,6 +39,13 @@ pub enum Method {
     JwtJwks,
     JwtStaticKey,
     JwtSharedSecret,
+    /// Better Auth's signed session token, looked up in its Postgres tables.
+    BetterAuthSession,
+    /// Better Auth's session, validated by its `/api/auth/get-session`.
+    BetterAuthRemote,
+    /// Auth.js (NextAuth) encrypted session cookie.
+    AuthjsSession,
+    ApiKey,
 }
 
 /// A token whose signature and claims passed.
@@ -54,6 +61,10 @@ pub struct Verified {
     pub key_id: Option<String>,
     pub signed_with_previous_secret: bool,
     pub token_version: Option<u64>,
+    /// `iat`, for per-subject revocation cutoffs.
+    pub issued_at: Option<i64>,
+    /// `jti`, the id a revocation names.
+    pub jwt_id: Option<String>,
 }
 
 /// Which key verified the signature.
@@ -593,7 +604,8 @@ impl JwtVerifier {
                 "the issuer's clock is ahead of this server's: sync both with NTP, or raise JWT_LEEWAY_SECS a little",
             ));
         }
-        if let Some(iat) = numeric_date(claims, "iat")?
+        let issued_at = numeric_date(claims, "iat")?;
+        if let Some(iat) = issued_at
             && iat - leeway > now
         {
             return Err(Refusal::revealing(
@@ -643,6 +655,8 @@ impl JwtVerifier {
             key_id: used.key_id.clone(),
             signed_with_previous_secret: used.previous_secret,
             token_version,
+            issued_at,
+            jwt_id: claims.string("jti").ok().flatten().map(Cow::into_owned),
         })
     }
 }

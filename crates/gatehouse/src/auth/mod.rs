@@ -2,43 +2,81 @@
 //! valid, and, when not, exactly why.
 //!
 //! [`Authenticator::authenticate`] is the one entry point: it finds the
-//! credential ([`credential`]), verifies it ([`jwt`]) and returns a
-//! [`Principal`], or a [`Refusal`] carrying the reason, the fix and the facts.
+//! credential ([`credential`]), recognises its kind ([`token_kind`]),
+//! verifies it (a JWT: [`jwt`]; a Better Auth session:
+//! [`better_auth_session`] or [`remote_session`]; an Auth.js cookie:
+//! [`authjs`]; an API key: [`api_keys`]), checks [`revocation`], adds the
+//! [`user_profile`] when configured, and returns a [`Principal`], or a
+//! [`Refusal`] carrying the reason, the fix and the facts. Every kind ends
+//! in the same principal, refusal reasons and log event.
 
+pub mod api_keys;
+pub mod authjs;
+pub mod better_auth_session;
 pub mod claims;
 pub mod credential;
 pub mod jwks;
 pub mod jwt;
 pub mod keys;
+pub mod opaque;
 pub mod pattern;
 pub mod principal;
 pub mod refusal;
+pub mod remote_session;
+pub mod revocation;
 pub mod settings;
 pub mod token_kind;
+pub mod user_profile;
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::HeaderMap;
 
-use crate::auth::credential::ExtractError;
+use crate::auth::better_auth_session::SessionSecrets;
+use crate::auth::credential::{Credential, ExtractError};
 use crate::auth::jwt::JwtVerifier;
 pub use crate::auth::principal::Principal;
 use crate::auth::refusal::{Facts, Refusal};
+use crate::auth::remote_session::RemoteSessions;
 use crate::auth::settings::AuthSettings;
+use crate::auth::user_profile::{ProfileError, UserProfiles};
+use crate::db::{Database, LazyDatabase};
 use crate::error::Reason;
 use crate::outbound::Outbound;
 
-/// Process-wide: holds the JWKS caches, so build it once per process.
+/// Process-wide: holds the JWKS caches, the session and profile caches and
+/// the HMAC keys, so build it once per process.
 #[derive(Debug)]
 pub struct Authenticator {
     settings: AuthSettings,
     jwt: JwtVerifier,
+    database: Arc<LazyDatabase>,
+    session_secrets: SessionSecrets,
+    remote: Option<RemoteSessions>,
+    profiles: Option<UserProfiles>,
 }
 
 impl Authenticator {
-    pub fn new(settings: AuthSettings, outbound: &Outbound) -> Self {
+    pub fn new(settings: AuthSettings, outbound: &Outbound, database: Arc<LazyDatabase>) -> Self {
         let jwt = JwtVerifier::new(&settings, outbound);
-        Authenticator { settings, jwt }
+        let session_secrets = SessionSecrets::new(&settings.better_auth_secrets);
+        let remote = settings
+            .remote_sessions
+            .clone()
+            .map(|remote| RemoteSessions::new(remote, outbound.clone()));
+        let profiles = settings
+            .user_service
+            .clone()
+            .map(|service| UserProfiles::new(service, outbound.clone()));
+        Authenticator {
+            settings,
+            jwt,
+            database,
+            session_secrets,
+            remote,
+            profiles,
+        }
     }
 
     pub fn settings(&self) -> &AuthSettings {
@@ -82,35 +120,236 @@ impl Authenticator {
                 ));
             }
         };
+        let verified = match self.verify(&credential, now, &mut facts).await {
+            Ok(principal) => self.enrich(principal).await,
+            Err(refusal) => Err(refusal),
+        };
+        verified.map_err(|refusal| {
+            // Hashed only when refusing: on the accepted path the
+            // fingerprint would cost more than every claim check.
+            facts.credential_source = Some(credential.source.to_string());
+            facts.token_fingerprint = Some(credential.token.fingerprint());
+            facts.cookies_present = credential::cookie_names(headers);
+            Box::new(refusal.with_facts(facts))
+        })
+    }
+
+    /// Routes the credential to its verifier by what it is, not by where it
+    /// came from: a session token in `Authorization: Bearer` is still a
+    /// session token.
+    async fn verify(
+        &self,
+        credential: &Credential,
+        now: i64,
+        facts: &mut Facts,
+    ) -> Result<Principal, Refusal> {
+        let token = credential.token.expose();
         let source = credential.source.to_string();
-        match self
-            .jwt
-            .verify(credential.token.expose(), now, &mut facts)
-            .await
-        {
-            Ok(verified) => {
-                if verified.signed_with_previous_secret {
-                    // A rotation in progress: this event says which tokens
-                    // still need JWT_SECRET_PREVIOUS, so it is removed only
-                    // once none arrive.
-                    tracing::info!(
-                        target: "gatehouse::auth::rotation",
-                        credential_source = source.as_str(),
-                        token_fingerprint = credential.token.fingerprint().as_str(),
-                        "token accepted with the previous secret (JWT_SECRET_PREVIOUS): its signer must move to JWT_SECRET before the previous secret is removed"
-                    );
-                }
-                Ok(Principal::from_verified(verified, source))
+        if credential.source.is_api_key() || api_keys::looks_like_api_key(token) {
+            facts.token_kind = Some("api_key");
+            return self.api_key(token, source).await;
+        }
+        // A JWS has exactly two dots; nothing else we accept does. Checked
+        // before classifying, so a JWT's header is decoded once.
+        if token.bytes().filter(|&b| b == b'.').count() == 2 {
+            return self.jwt(credential, now, facts).await;
+        }
+        match token_kind::classify(token) {
+            token_kind::TokenKind::Jwe(_) if !self.settings.authjs_secrets.is_empty() => {
+                facts.token_kind = Some("authjs_session");
+                self.authjs(credential, now, facts).await
             }
-            Err(refusal) => {
-                // Hashed only when refusing: on the accepted path the
-                // fingerprint would cost more than every claim check.
-                facts.credential_source = Some(source);
-                facts.token_fingerprint = Some(credential.token.fingerprint());
-                facts.cookies_present = credential::cookie_names(headers);
-                Err(Box::new(refusal.with_facts(facts)))
+            token_kind::TokenKind::BetterAuthSession | token_kind::TokenKind::Opaque
+                if self.settings.validates_sessions() =>
+            {
+                facts.token_kind = Some("better_auth_session");
+                self.session(credential, now, facts).await
+            }
+            // Not a kind this deployment is configured for: the JWT
+            // verifier names what it is and what to configure.
+            _ => self.jwt(credential, now, facts).await,
+        }
+    }
+
+    async fn jwt(
+        &self,
+        credential: &Credential,
+        now: i64,
+        facts: &mut Facts,
+    ) -> Result<Principal, Refusal> {
+        let token = &credential.token;
+        let verified = self.jwt.verify(token.expose(), now, facts).await?;
+        let source = credential.source.to_string();
+        if verified.signed_with_previous_secret {
+            // A rotation in progress: this event says which tokens still
+            // need JWT_SECRET_PREVIOUS, so it is removed only once none
+            // arrive.
+            tracing::info!(
+                target: "gatehouse::auth::rotation",
+                credential_source = source.as_str(),
+                token_fingerprint = token.fingerprint().as_str(),
+                "token accepted with the previous secret (JWT_SECRET_PREVIOUS): its signer must move to JWT_SECRET before the previous secret is removed"
+            );
+        }
+        let revocation_id = if self.settings.checks_revocation() {
+            revocation::token_id(verified.jwt_id.as_deref(), token.expose())
+        } else {
+            String::new()
+        };
+        let principal = Principal::from_verified(verified, source, revocation_id);
+        self.check_revocation(principal, facts).await
+    }
+
+    /// Refuses a revoked credential; one indexed query, skipped when
+    /// `TOKEN_REVOCATION=off` or without a database.
+    async fn check_revocation(
+        &self,
+        principal: Principal,
+        facts: &mut Facts,
+    ) -> Result<Principal, Refusal> {
+        if !self.settings.checks_revocation() {
+            return Ok(principal);
+        }
+        let Some(id) = principal.revocation_id.as_deref() else {
+            return Ok(principal);
+        };
+        let db = self.database()?;
+        let state = revocation::check(&db, id, &principal.subject)
+            .await
+            .map_err(opaque::revocation_unavailable)?;
+        match state.verdict(principal.issued_at) {
+            None => Ok(principal),
+            Some(revoked) => {
+                facts.exp = principal.expires_at;
+                Err(opaque::revoked(revoked))
             }
         }
+    }
+
+    async fn session(
+        &self,
+        credential: &Credential,
+        now: i64,
+        facts: &mut Facts,
+    ) -> Result<Principal, Refusal> {
+        let source = credential.source.to_string();
+        if let Some(remote) = &self.remote {
+            let mut principal =
+                opaque::remote_session(remote, credential, source, now, facts).await?;
+            if self.settings.checks_revocation() {
+                let token = better_auth_session::token_part(credential.token.expose());
+                principal.revocation_id = Some(revocation::token_id(None, &token));
+            }
+            let principal = self.select_claims(principal);
+            return self.check_revocation(principal, facts).await;
+        }
+        let db = self.database()?;
+        let principal = opaque::database_session(
+            &db,
+            &self.session_secrets,
+            credential,
+            source,
+            self.settings.checks_revocation(),
+            now,
+            facts,
+        )
+        .await?;
+        Ok(self.select_claims(principal))
+    }
+
+    async fn authjs(
+        &self,
+        credential: &Credential,
+        now: i64,
+        facts: &mut Facts,
+    ) -> Result<Principal, Refusal> {
+        let leeway = i64::try_from(self.settings.leeway.as_secs()).unwrap_or(30);
+        let principal = opaque::authjs_session(
+            &self.settings.authjs_secrets,
+            credential,
+            leeway,
+            self.settings.checks_revocation(),
+            now,
+            facts,
+        )?;
+        let principal = self.select_claims(principal);
+        self.check_revocation(principal, facts).await
+    }
+
+    async fn api_key(&self, token: &str, source: String) -> Result<Principal, Refusal> {
+        if !self.settings.accepts_api_keys() {
+            return Err(opaque::api_keys_not_configured(&self.settings));
+        }
+        let db = self.database()?;
+        opaque::api_key(&db, token, source).await
+    }
+
+    /// Adds the profile from the user service. Its outage is a 503: the
+    /// credential was fine, and a 401 would log the user out.
+    async fn enrich(&self, mut principal: Principal) -> Result<Principal, Refusal> {
+        let Some(profiles) = &self.profiles else {
+            return Ok(principal);
+        };
+        if principal.method == jwt::Method::ApiKey {
+            return Ok(principal);
+        }
+        let db = self.database.get().ok().flatten();
+        match profiles.profile(&principal.subject, db.as_deref()).await {
+            Ok(profile) => {
+                principal.profile = serde_json::to_value(&profile).ok();
+                Ok(principal)
+            }
+            Err(ProfileError::NotFound) => Err(Refusal::revealing(
+                Reason::UserNotFound,
+                format!("the user service has no user with id {}", principal.subject),
+                "the account was deleted or the token names a user of another environment; sign in again",
+            )),
+            Err(ProfileError::Unavailable { detail }) => Err(Refusal::revealing(
+                Reason::UserServiceUnavailable,
+                format!("the user profile could not be loaded and none is cached: {detail}"),
+                "this is our dependency failing, not your credential: retry shortly; check USER_SERVICE_URL and that the user service is up",
+            )),
+        }
+    }
+
+    /// Keeps the `PRINCIPAL_CLAIMS` of a session's user fields.
+    fn select_claims(&self, mut principal: Principal) -> Principal {
+        let all = std::mem::take(&mut principal.claims);
+        principal.claims = self
+            .settings
+            .principal_claims
+            .iter()
+            .filter_map(|name| Some((name.clone(), all.get(name)?.clone())))
+            .collect();
+        principal
+    }
+
+    fn database(&self) -> Result<Arc<Database>, Refusal> {
+        match self.database.get() {
+            Ok(Some(db)) => Ok(db),
+            Ok(None) => Err(Refusal::new(
+                Reason::Misconfigured,
+                "this credential kind needs the database, and DATABASE_URL is not set",
+                "set DATABASE_URL",
+            )),
+            Err(err) => Err(opaque::store_unavailable(&err)),
+        }
+    }
+
+    /// Refuses an API key without `scope` (403); other principals are users,
+    /// whose permissions are the application's business.
+    pub fn require_scope(&self, principal: &Principal, scope: &str) -> Result<(), Box<Refusal>> {
+        if principal.method != jwt::Method::ApiKey || principal.has_scope(scope) {
+            return Ok(());
+        }
+        Err(Box::new(Refusal::new(
+            Reason::InsufficientScope,
+            format!(
+                "this API key has the scopes [{}], and this route needs `{scope}`",
+                principal.scopes.join(", ")
+            ),
+            format!("create a key with `gatehouse api-keys create --name <name> --scope {scope}`"),
+        )))
     }
 
     /// No credential: say what did arrive, since "the browser dropped the
@@ -143,6 +382,11 @@ impl Authenticator {
             hint,
         )
     }
+}
+
+/// The refusal for a revocation store failure, for the revoke route.
+pub fn opaque_refusal(err: revocation::RevocationError) -> Refusal {
+    opaque::revocation_unavailable(err)
 }
 
 pub fn unix_now() -> i64 {

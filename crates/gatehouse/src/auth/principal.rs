@@ -12,31 +12,84 @@ pub struct Principal {
     pub issuer: Option<String>,
     /// How the credential was verified.
     pub method: Method,
-    /// `authorization_header` or `cookie:<name>`.
+    /// `authorization_header`, `x-api-key_header` or `cookie:<name>`.
     pub credential_source: String,
-    pub expires_at: i64,
+    /// When the credential stops working (Unix seconds); `None` for an API
+    /// key without expiry.
+    pub expires_at: Option<i64>,
     pub key_id: Option<String>,
-    pub algorithm: &'static str,
+    /// The JWS algorithm; absent for sessions and API keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<&'static str>,
     pub signed_with_previous_secret: bool,
     pub token_version: Option<u64>,
-    /// The claims named by `PRINCIPAL_CLAIMS`, when present.
+    /// The claims named by `PRINCIPAL_CLAIMS`, when present (for sessions:
+    /// the user's fields of those names).
     pub claims: Map<String, Value>,
+    /// An API key's scopes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// The session's id, for session credentials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// The profile from USER_SERVICE_URL (`data`, `source`, `fetched_at`),
+    /// when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Value>,
+    /// When the credential was issued (Unix seconds, fractional), for
+    /// per-subject revocation cutoffs.
+    #[serde(skip)]
+    pub issued_at: Option<f64>,
+    /// The id a revocation of this credential names (`jti:` or `sha256:`);
+    /// never the token itself. `None` for API keys, revoked on their own.
+    #[serde(skip)]
+    pub revocation_id: Option<String>,
 }
 
 impl Principal {
-    pub(crate) fn from_verified(verified: Verified, source: String) -> Self {
+    pub(crate) fn from_verified(verified: Verified, source: String, revocation_id: String) -> Self {
         Principal {
             subject: verified.subject,
             issuer: verified.issuer,
             method: verified.method,
             credential_source: source,
-            expires_at: verified.expires_at,
+            expires_at: Some(verified.expires_at),
             key_id: verified.key_id,
-            algorithm: algorithm_name(verified.algorithm),
+            algorithm: Some(algorithm_name(verified.algorithm)),
             signed_with_previous_secret: verified.signed_with_previous_secret,
             token_version: verified.token_version,
             claims: verified.claims,
+            scopes: Vec::new(),
+            session_id: None,
+            profile: None,
+            issued_at: verified.issued_at.map(|iat| iat as f64),
+            revocation_id: Some(revocation_id),
         }
+    }
+
+    /// A principal for a credential that is not a JWS.
+    pub(crate) fn new(subject: String, method: Method, source: String) -> Self {
+        Principal {
+            subject,
+            issuer: None,
+            method,
+            credential_source: source,
+            expires_at: None,
+            key_id: None,
+            algorithm: None,
+            signed_with_previous_secret: false,
+            token_version: None,
+            claims: Map::new(),
+            scopes: Vec::new(),
+            session_id: None,
+            profile: None,
+            issued_at: None,
+            revocation_id: None,
+        }
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
     }
 }
 

@@ -223,6 +223,37 @@ fn generic_texts(reason: Reason) -> (&'static str, &'static str) {
             "the issuer's signing keys could not be loaded",
             "this is our dependency failing, not your token: retry shortly",
         ),
+        Reason::SessionStoreUnavailable => (
+            "the session or credential store could not be read",
+            "this is our dependency failing, not your credential: retry shortly",
+        ),
+        Reason::AuthServerUnavailable => (
+            "the auth server could not validate the session",
+            "this is our dependency failing, not your session: retry shortly",
+        ),
+        Reason::UserServiceUnavailable => (
+            "the user's profile could not be loaded",
+            "this is our dependency failing, not your credential: retry shortly",
+        ),
+        Reason::CookieSignatureInvalid => (
+            "the session token's signature does not verify",
+            "the auth server and this API hold different secrets (BETTER_AUTH_SECRET), or the value was altered; the log event for this request id has the details",
+        ),
+        Reason::SessionNotFound => ("no valid session has this token", "sign in again"),
+        Reason::TokenDecryptionFailed => (
+            "the encrypted session token cannot be decrypted",
+            "the Auth.js app and this API hold different secrets (AUTH_SECRET), or the cookie was altered; the log event for this request id has the details",
+        ),
+        Reason::SessionExpired => ("the session has expired", "sign in again"),
+        Reason::TokenRevoked => ("the credential was revoked", "sign in again"),
+        Reason::ApiKeyInvalid => (
+            "the API key is revoked or expired",
+            "create a new key with `gatehouse api-keys create`",
+        ),
+        Reason::UserNotFound => (
+            "the user no longer exists",
+            "sign in again with an existing account",
+        ),
         _ => ("the credentials were refused", LOG),
     }
 }

@@ -9,6 +9,13 @@
 //!
 //! And shared-secret (HS256/384/512) tokens with `JWT_SECRET`, plus
 //! `JWT_SECRET_PREVIOUS` during a rotation.
+//!
+//! Opaque credentials:
+//! - Better Auth sessions: `BETTER_AUTH_SECRET` (or `BETTER_AUTH_SECRETS`)
+//!   with `DATABASE_URL` on Better Auth's database, or `AUTH_SERVER_URL`
+//!   to ask the auth server;
+//! - Auth.js session cookies: `AUTH_SECRET` (or `NEXTAUTH_SECRET`);
+//! - API keys (`gatehouse api-keys create`), whenever `DATABASE_URL` is set.
 
 use std::time::Duration;
 
@@ -17,7 +24,9 @@ use serde::Deserialize;
 
 use crate::auth::keys::{self, VerifyingKey};
 use crate::auth::pattern::{Pattern, PatternList};
-use crate::config::{Environment, Reader};
+use crate::auth::remote_session::RemoteSettings;
+use crate::auth::user_profile::UserServiceSettings;
+use crate::config::{Environment, MIN_SECRET_BYTES, Reader};
 use crate::secret::Secret;
 
 /// Asymmetric algorithms accepted when an issuer does not restrict them. The
@@ -53,6 +62,22 @@ pub struct AuthSettings {
     pub principal_claims: Vec<String>,
     /// Origins allowed to call with credentials (CORS).
     pub cors_origins: PatternList,
+    /// `BETTER_AUTH_SECRET`, or `BETTER_AUTH_SECRETS` newest first, labelled
+    /// by version. Empty: session cookies are not checked locally.
+    pub better_auth_secrets: Vec<(String, Secret)>,
+    /// `AUTH_SERVER_URL`: sessions validated by the auth server instead.
+    pub remote_sessions: Option<RemoteSettings>,
+    /// `AUTH_SECRET` / `NEXTAUTH_SECRET`, for Auth.js session cookies.
+    pub authjs_secrets: Vec<Secret>,
+    pub user_service: Option<UserServiceSettings>,
+    /// `TOKEN_REVOCATION` (default on): check the revocation tables on every
+    /// request. Needs `DATABASE_URL`.
+    pub revocation: bool,
+    /// `API_KEYS` (default on): accept API keys. Needs `DATABASE_URL`.
+    pub api_keys: bool,
+    /// Set by the configuration loader: whether `DATABASE_URL` is set, which
+    /// database sessions, API keys and revocation need.
+    pub has_database: bool,
 }
 
 /// One trusted asymmetric issuer.
@@ -110,9 +135,30 @@ const DEFAULT_PRINCIPAL_CLAIMS: &[&str] = &[
 ];
 
 impl AuthSettings {
-    /// Whether any token could ever be verified.
+    /// Whether any credential could ever be verified.
     pub fn can_verify(&self) -> bool {
-        !self.issuers.is_empty() || self.shared_secret.is_some()
+        !self.issuers.is_empty()
+            || self.shared_secret.is_some()
+            || self.validates_sessions()
+            || !self.authjs_secrets.is_empty()
+            || self.accepts_api_keys()
+    }
+
+    /// Better Auth sessions checked in its database, not by its server.
+    pub fn sessions_in_database(&self) -> bool {
+        self.remote_sessions.is_none() && !self.better_auth_secrets.is_empty() && self.has_database
+    }
+
+    pub fn validates_sessions(&self) -> bool {
+        self.remote_sessions.is_some() || self.sessions_in_database()
+    }
+
+    pub fn accepts_api_keys(&self) -> bool {
+        self.api_keys && self.has_database
+    }
+
+    pub fn checks_revocation(&self) -> bool {
+        self.revocation && self.has_database
     }
 }
 
@@ -157,6 +203,22 @@ pub(crate) fn read(r: &mut Reader<'_>, environment: Environment) -> AuthSettings
     let cookie_names = names(r, "AUTH_COOKIE_NAMES", DEFAULT_COOKIE_NAMES);
     let principal_claims = names(r, "PRINCIPAL_CLAIMS", DEFAULT_PRINCIPAL_CLAIMS);
     let cors_origins = patterns(r, "CORS_ORIGINS").unwrap_or_default();
+    let better_auth_secrets = read_better_auth_secrets(r);
+    let remote_sessions = read_remote_sessions(r, environment);
+    let authjs_secrets = read_authjs_secrets(r);
+    let user_service = read_user_service(r, environment);
+    let revocation = r.get("TOKEN_REVOCATION").is_none() || r.bool("TOKEN_REVOCATION");
+    let api_keys = r.get("API_KEYS").is_none() || r.bool("API_KEYS");
+
+    let mut cookie_names = cookie_names;
+    if let Some(prefix) = r.get("BETTER_AUTH_COOKIE_PREFIX") {
+        // A custom `advanced.cookiePrefix`: its names are tried first.
+        let custom = [
+            format!("__Secure-{prefix}.session_token"),
+            format!("{prefix}.session_token"),
+        ];
+        cookie_names.splice(0..0, custom);
+    }
 
     AuthSettings {
         issuers,
@@ -169,6 +231,143 @@ pub(crate) fn read(r: &mut Reader<'_>, environment: Environment) -> AuthSettings
         jwks_fetch_timeout,
         principal_claims,
         cors_origins,
+        better_auth_secrets,
+        remote_sessions,
+        authjs_secrets,
+        user_service,
+        revocation,
+        api_keys,
+        has_database: false,
+    }
+}
+
+/// Checks that need to know whether `DATABASE_URL` is set.
+pub(crate) fn check_with_database(r: &mut Reader<'_>, auth: &mut AuthSettings, has_database: bool) {
+    auth.has_database = has_database;
+    if !auth.better_auth_secrets.is_empty() && auth.remote_sessions.is_none() && !has_database {
+        r.error(
+            "BETTER_AUTH_SECRET",
+            "is set, but sessions can be neither looked up (DATABASE_URL is not set) nor asked of the auth server (AUTH_SERVER_URL is not set)",
+            "set DATABASE_URL to the database Better Auth uses, or AUTH_SERVER_URL to the Better Auth server's URL",
+        );
+    }
+}
+
+/// `BETTER_AUTH_SECRETS` (`version:secret` pairs, newest first) wins over
+/// `BETTER_AUTH_SECRET`, as in Better Auth itself.
+fn read_better_auth_secrets(r: &mut Reader<'_>) -> Vec<(String, Secret)> {
+    if let Some(raw) = r.get("BETTER_AUTH_SECRETS") {
+        let mut secrets = Vec::new();
+        for (index, entry) in raw
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .enumerate()
+        {
+            let Some((version, secret)) = entry.split_once(':') else {
+                r.error(
+                    "BETTER_AUTH_SECRETS",
+                    format!("entry {} has no `version:` prefix", index + 1),
+                    "write it as Better Auth does: BETTER_AUTH_SECRETS=\"2:new-secret,1:old-secret\", newest first",
+                );
+                continue;
+            };
+            let secret = Secret::new(secret.trim());
+            if secret.len() < MIN_SECRET_BYTES {
+                r.error(
+                    "BETTER_AUTH_SECRETS",
+                    format!("the secret of version {} is {} bytes; at least {MIN_SECRET_BYTES} are needed", version.trim(), secret.len()),
+                    "generate one with `openssl rand -base64 32`",
+                );
+                continue;
+            }
+            secrets.push((version.trim().to_owned(), secret));
+        }
+        if secrets.is_empty() {
+            r.error(
+                "BETTER_AUTH_SECRETS",
+                "holds no usable secret",
+                "set BETTER_AUTH_SECRETS=\"1:<secret>\" or use BETTER_AUTH_SECRET",
+            );
+        }
+        return secrets;
+    }
+    r.secret("BETTER_AUTH_SECRET")
+        .map(|secret| vec![("current".to_owned(), secret)])
+        .unwrap_or_default()
+}
+
+fn read_remote_sessions(r: &mut Reader<'_>, environment: Environment) -> Option<RemoteSettings> {
+    let cache_ttl = r.seconds("AUTH_SERVER_CACHE_TTL_SECS", 60.0, 0.0, 3600.0);
+    let negative_ttl = r.seconds("AUTH_SERVER_NEGATIVE_TTL_SECS", 5.0, 0.0, 300.0);
+    let timeout = r.seconds("AUTH_SERVER_TIMEOUT_SECS", 3.0, 0.1, 30.0);
+    let url = r.get("AUTH_SERVER_URL")?;
+    if !key_url(r, "AUTH_SERVER_URL", &url, environment) {
+        return None;
+    }
+    let base_url = url
+        .trim_end_matches('/')
+        .trim_end_matches("/api/auth")
+        .to_owned();
+    Some(RemoteSettings {
+        base_url,
+        cache_ttl,
+        negative_ttl,
+        timeout,
+    })
+}
+
+/// Auth.js reads `AUTH_SECRET`; NextAuth v4 read `NEXTAUTH_SECRET`. Both
+/// set to different values is a mistake worth stopping for.
+fn read_authjs_secrets(r: &mut Reader<'_>) -> Vec<Secret> {
+    let current = r.secret("AUTH_SECRET");
+    let legacy = r.secret("NEXTAUTH_SECRET");
+    match (current, legacy) {
+        (Some(a), Some(b)) if a != b => {
+            r.error(
+                "NEXTAUTH_SECRET",
+                "differs from AUTH_SECRET; Auth.js uses AUTH_SECRET, so cookies encrypted with one fail with the other",
+                "set only AUTH_SECRET (the value your Auth.js app uses)",
+            );
+            vec![a]
+        }
+        (Some(a), _) => vec![a],
+        (None, Some(b)) => vec![b],
+        (None, None) => Vec::new(),
+    }
+}
+
+fn read_user_service(r: &mut Reader<'_>, environment: Environment) -> Option<UserServiceSettings> {
+    let cache_ttl = r.seconds("USER_SERVICE_CACHE_TTL_SECS", 600.0, 0.0, 86_400.0);
+    let timeout = r.seconds("USER_SERVICE_TIMEOUT_SECS", 3.0, 0.1, 30.0);
+    let url = r.get("USER_SERVICE_URL");
+    let api_key = r.get("USER_SERVICE_API_KEY").map(Secret::new);
+    match (url, api_key) {
+        (None, None) => None,
+        (Some(_), None) => {
+            r.error(
+                "USER_SERVICE_API_KEY",
+                "is not set, but USER_SERVICE_URL is",
+                "set USER_SERVICE_API_KEY to the key the user service expects (sent as Authorization: Bearer)",
+            );
+            None
+        }
+        (None, Some(_)) => {
+            r.error(
+                "USER_SERVICE_URL",
+                "is not set, but USER_SERVICE_API_KEY is",
+                "set USER_SERVICE_URL, e.g. https://users.internal/v1/users/{id}",
+            );
+            None
+        }
+        (Some(url), Some(api_key)) => {
+            key_url(r, "USER_SERVICE_URL", &url, environment).then_some(UserServiceSettings {
+                url,
+                api_key,
+                cache_ttl,
+                timeout,
+            })
+        }
     }
 }
 

@@ -18,11 +18,18 @@ pub struct Migration {
 }
 
 /// In version order. Add new files at the end; never edit a shipped one.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "schema_migrations",
-    sql: include_str!("../../migrations/0001_schema_migrations.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "schema_migrations",
+        sql: include_str!("../../migrations/0001_schema_migrations.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "credentials",
+        sql: include_str!("../../migrations/0002_credentials.sql"),
+    },
+];
 
 /// Arbitrary, fixed: "gatehouse" in ASCII, truncated to fit an int8.
 const LOCK_KEY: i64 = 0x6761_7465_686f_7573;

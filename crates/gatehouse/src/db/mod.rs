@@ -1,5 +1,6 @@
 //! Postgres: the connection string, TLS, the pool and the migrations.
 
+pub mod lazy;
 pub mod migrations;
 pub mod pool;
 pub mod tls;
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use tokio_postgres::error::SqlState;
 
+pub use lazy::LazyDatabase;
 pub use pool::{Database, PoolStatus};
 
 /// A database failure. `Display` is for logs; [`DbError::public_detail`] is

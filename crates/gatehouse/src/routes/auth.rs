@@ -1,13 +1,21 @@
-//! `GET /api/auth/session` (who am I, or exactly why not) and
-//! `GET /api/auth/token-health` (will my token keep working here?).
+//! `GET /api/auth/session` (who am I, or exactly why not),
+//! `GET /api/auth/token-health` (will my token keep working here?) and
+//! `POST /api/auth/revoke` (this token, or all of mine, no longer works).
 
 use http::StatusCode;
+use serde::Deserialize;
 use serde_json::json;
 
 use super::{Ctx, HandlerFuture};
+use crate::auth::jwt::{Method, rfc3339};
+use crate::auth::refusal::Refusal;
+use crate::auth::revocation;
 use crate::auth::unix_now;
 use crate::error::{Reason, RequestError};
 use crate::http::json_response;
+
+/// The scope an API key needs to call `/api/auth/session`.
+pub const SESSION_SCOPE: &str = "auth:session";
 
 pub(super) fn session(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
@@ -17,6 +25,9 @@ pub(super) fn session(ctx: Ctx) -> HandlerFuture {
             .await
             .map_err(RequestError::Refused)?;
         tracing::Span::current().record("subject", principal.subject.as_str());
+        authenticator
+            .require_scope(&principal, SESSION_SCOPE)
+            .map_err(RequestError::Refused)?;
         Ok(json_response(
             StatusCode::OK,
             &json!({ "authenticated": true, "principal": principal }),
@@ -51,7 +62,7 @@ pub(super) fn token_health(ctx: Ctx) -> HandlerFuture {
                 ),
                 "token_version": principal.token_version,
                 "server_version": server_version,
-                "expires_in": principal.expires_at - now,
+                "expires_in": principal.expires_at.map(|exp| exp - now),
                 "signed_with_previous_secret": principal.signed_with_previous_secret,
             }),
             Err(refusal) => {
@@ -78,5 +89,93 @@ pub(super) fn token_health(ctx: Ctx) -> HandlerFuture {
             }
         };
         Ok(json_response(StatusCode::OK, &body))
+    })
+}
+
+/// The body of `POST /api/auth/revoke`; empty means `{"all": false}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeRequest {
+    #[serde(default)]
+    all: bool,
+}
+
+/// Revokes the presented credential, or with `{"all": true}` (or `?all=true`)
+/// every credential of the caller issued before now. Recorded in Postgres,
+/// so every instance refuses them from the next request on.
+pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let authenticator = ctx.state.authenticator()?;
+        if !authenticator.settings().checks_revocation() {
+            return Err(Refusal::new(
+                Reason::Misconfigured,
+                "TOKEN_REVOCATION is off, so a revocation would never be checked",
+                "unset TOKEN_REVOCATION (it defaults to on when DATABASE_URL is set)",
+            )
+            .into());
+        }
+        let body = ctx.request.body();
+        let request: RevokeRequest = if body.is_empty() {
+            RevokeRequest::default()
+        } else {
+            serde_json::from_slice(body).map_err(|err| RequestError::Malformed {
+                detail: format!("the body is not {{\"all\": true|false}}: {err}"),
+            })?
+        };
+        let all = request.all
+            || super::parse_query(ctx.request.uri().query().unwrap_or_default())
+                .iter()
+                .any(|(key, value)| key == "all" && (value == "true" || value == "1"));
+        let principal = authenticator
+            .authenticate(ctx.request.headers())
+            .await
+            .map_err(RequestError::Refused)?;
+        tracing::Span::current().record("subject", principal.subject.as_str());
+        if principal.method == Method::ApiKey {
+            return Err(Refusal::new(
+                Reason::Forbidden,
+                "API keys are not revoked here",
+                "revoke a key with `gatehouse api-keys revoke <id>`",
+            )
+            .into());
+        }
+        let db = ctx.state.database()?;
+        let stored = |err| RequestError::Refused(Box::new(crate::auth::opaque_refusal(err)));
+        if all {
+            let not_before = revocation::revoke_subject(&db, &principal.subject)
+                .await
+                .map_err(stored)?;
+            tracing::info!(target: "gatehouse::auth::revocation", subject = principal.subject.as_str(), "every credential of the subject issued before now revoked");
+            return Ok(json_response(
+                StatusCode::OK,
+                &json!({
+                    "revoked": "all",
+                    "subject": principal.subject,
+                    "not_before": rfc3339(not_before.floor() as i64),
+                }),
+            ));
+        }
+        let Some(id) = principal.revocation_id.as_deref() else {
+            return Err(RequestError::Internal(
+                "an accepted credential has no revocation id while revocation is on".into(),
+            ));
+        };
+        // Kept until the credential would have expired anyway.
+        let until = principal
+            .expires_at
+            .unwrap_or_else(|| unix_now() + 365 * 86_400);
+        revocation::revoke_token(&db, id, &principal.subject, until)
+            .await
+            .map_err(stored)?;
+        tracing::info!(target: "gatehouse::auth::revocation", subject = principal.subject.as_str(), by = if id.starts_with("jti:") { "jti" } else { "fingerprint" }, "credential revoked");
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({
+                "revoked": "token",
+                "by": if id.starts_with("jti:") { "jti" } else { "fingerprint" },
+                "subject": principal.subject,
+                "until": rfc3339(until),
+            }),
+        ))
     })
 }

@@ -62,8 +62,21 @@ pub static AUTH_TOKEN_HEALTH: Route = Route {
     handler: auth::token_health,
 };
 
+pub static AUTH_REVOKE: Route = Route {
+    pattern: "/api/auth/revoke",
+    methods: &[Method::POST],
+    needs: Needs::AUTH_AND_DATABASE,
+    handler: auth::revoke,
+};
+
 /// Every route, as served by `gatehouse dev` and built as a binary.
-pub static ROUTES: &[&Route] = &[&HEALTH, &HEALTH_DETAILED, &AUTH_SESSION, &AUTH_TOKEN_HEALTH];
+pub static ROUTES: &[&Route] = &[
+    &HEALTH,
+    &HEALTH_DETAILED,
+    &AUTH_SESSION,
+    &AUTH_TOKEN_HEALTH,
+    &AUTH_REVOKE,
+];
 
 impl Route {
     /// The file under the project root that serves this route on Vercel.

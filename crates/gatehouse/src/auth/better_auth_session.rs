@@ -1,0 +1,337 @@
+//! Better Auth sessions, validated against the shared Postgres: no HTTP hop.
+//!
+//! A session cookie (and the bearer plugin's token) is
+//! `encodeURIComponent(token + "." + base64(HMAC-SHA256(secret, token)))`.
+//! The signature is checked first, in constant time, with every configured
+//! secret: a forged or tampered value never reaches the database. Then the
+//! token is looked up in Better Auth's own `"session"` table joined to
+//! `"user"`; the row is the source of truth (sign-out deletes it).
+
+use aws_lc_rs::hmac;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use serde_json::{Map, Value};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
+
+use crate::db::{Database, DbError};
+use crate::secret::Secret;
+
+/// `BETTER_AUTH_SECRET`, or every secret of `BETTER_AUTH_SECRETS`, newest
+/// first, as HMAC keys built once at cold start.
+#[derive(Clone)]
+pub struct SessionSecrets {
+    keys: Vec<(String, hmac::Key)>,
+}
+
+impl std::fmt::Debug for SessionSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let labels: Vec<&str> = self.keys.iter().map(|(label, _)| label.as_str()).collect();
+        f.debug_struct("SessionSecrets")
+            .field("versions", &labels)
+            .finish()
+    }
+}
+
+impl SessionSecrets {
+    /// `secrets` pairs a label (`current` or the rotation version) with the
+    /// secret. The key is the UTF-8 bytes of the secret as written: Better
+    /// Auth never base64-decodes it.
+    pub fn new(secrets: &[(String, Secret)]) -> Self {
+        SessionSecrets {
+            keys: secrets
+                .iter()
+                .map(|(label, secret)| {
+                    (
+                        label.clone(),
+                        hmac::Key::new(hmac::HMAC_SHA256, secret.expose().as_bytes()),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// Why a presented value is not a validly signed session token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignedTokenError {
+    #[error("the value has no `.signature` part")]
+    Unsigned,
+    #[error("the value {0}")]
+    Malformed(&'static str),
+    #[error("the signature does not verify with any of the {secrets_tried} configured secret(s)")]
+    SignatureInvalid { secrets_tried: usize },
+}
+
+/// The session token inside a signed value, with the label of the secret
+/// that signed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedToken {
+    pub token: String,
+    pub secret_label: String,
+}
+
+/// Checks the signature of a cookie value (URL-encoded or not) or bearer
+/// token. Constant time in the signature.
+pub fn verify_signed(
+    value: &str,
+    secrets: &SessionSecrets,
+) -> Result<SignedToken, SignedTokenError> {
+    if value.len() > 4096 {
+        return Err(SignedTokenError::Malformed("is longer than 4 KiB"));
+    }
+    let decoded = percent_encoding::percent_decode_str(value)
+        .decode_utf8()
+        .map_err(|_| SignedTokenError::Malformed("is not valid UTF-8 once URL-decoded"))?;
+    let Some((token, signature)) = decoded.rsplit_once('.') else {
+        return Err(SignedTokenError::Unsigned);
+    };
+    if token.is_empty()
+        || !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+    {
+        return Err(SignedTokenError::Malformed(
+            "has a session token part with characters Better Auth never uses",
+        ));
+    }
+    // Standard base64 with padding, as Better Auth writes it; the bearer
+    // plugin's clients sometimes strip the `=`.
+    let signature = STANDARD
+        .decode(signature)
+        .or_else(|_| STANDARD_NO_PAD.decode(signature))
+        .map_err(|_| SignedTokenError::Malformed("has a signature that is not base64"))?;
+    if signature.len() != 32 {
+        return Err(SignedTokenError::Malformed(
+            "has a signature that is not an HMAC-SHA256 (32 bytes)",
+        ));
+    }
+    for (label, key) in &secrets.keys {
+        if hmac::verify(key, token.as_bytes(), &signature).is_ok() {
+            return Ok(SignedToken {
+                token: token.to_owned(),
+                secret_label: label.clone(),
+            });
+        }
+    }
+    Err(SignedTokenError::SignatureInvalid {
+        secrets_tried: secrets.len(),
+    })
+}
+
+/// The session token inside a value, signed or not, URL-encoded or not:
+/// what identifies the session whichever way it was carried.
+pub fn token_part(value: &str) -> String {
+    let decoded = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+    match decoded.rsplit_once('.') {
+        Some((token, _)) => token.to_owned(),
+        None => decoded.into_owned(),
+    }
+}
+
+/// A session row joined to its user, with the revocation state when asked.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub session_id: String,
+    pub user_id: String,
+    pub expires_at: i64,
+    pub created_at: Option<f64>,
+    /// Every column of the `"user"` row (plugins add their own, e.g. `role`).
+    pub user: Map<String, Value>,
+    pub revocation: super::revocation::RevocationState,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error("no session row has this token")]
+    NotFound,
+    /// Better Auth's tables are not in this database.
+    #[error("Better Auth's \"session\" or \"user\" table is missing from this database")]
+    TablesMissing,
+    /// Our revocation table is missing: migrations were not applied.
+    #[error("the gatehouse_revoked_tokens table is missing: migrations were not applied")]
+    RevocationTableMissing,
+    #[error(transparent)]
+    Store(DbError),
+}
+
+const LOOKUP: &str = r#"SELECT s."id"::text, s."userId"::text,
+       extract(epoch from s."expiresAt")::float8,
+       extract(epoch from s."createdAt")::float8,
+       to_jsonb(u)
+  FROM "session" s JOIN "user" u ON u."id" = s."userId"
+ WHERE s."token" = $1"#;
+
+/// The same lookup plus the revocation check, in one round trip.
+const LOOKUP_WITH_REVOCATION: &str = r#"SELECT s."id"::text, s."userId"::text,
+       extract(epoch from s."expiresAt")::float8,
+       extract(epoch from s."createdAt")::float8,
+       to_jsonb(u),
+       (SELECT extract(epoch from r.revoked_at)::float8
+          FROM gatehouse_revoked_tokens r WHERE r.token_id = $2),
+       (SELECT extract(epoch from c.not_before)::float8
+          FROM gatehouse_subject_cutoffs c WHERE c.subject = s."userId"::text)
+  FROM "session" s JOIN "user" u ON u."id" = s."userId"
+ WHERE s."token" = $1"#;
+
+/// Looks the token up. With `revocation_id` set, also reads whether that
+/// token id or the user was revoked, in the same statement.
+pub async fn lookup(
+    db: &Database,
+    token: &str,
+    revocation_id: Option<&str>,
+) -> Result<SessionRow, LookupError> {
+    let result = match revocation_id {
+        Some(id) => {
+            db.query_opt(
+                LOOKUP_WITH_REVOCATION,
+                &[(&token, Type::TEXT), (&id, Type::TEXT)],
+            )
+            .await
+        }
+        None => db.query_opt(LOOKUP, &[(&token, Type::TEXT)]).await,
+    };
+    let row = match result {
+        Ok(Some(row)) => row,
+        Ok(None) => return Err(LookupError::NotFound),
+        Err(err) => return Err(classify(err)),
+    };
+    let decode = || -> Result<SessionRow, tokio_postgres::Error> {
+        let user: Value = row.try_get(4)?;
+        let revocation = if revocation_id.is_some() {
+            super::revocation::RevocationState {
+                token_revoked_at: row.try_get(5)?,
+                subject_not_before: row.try_get(6)?,
+            }
+        } else {
+            super::revocation::RevocationState::default()
+        };
+        let expires: f64 = row.try_get(2)?;
+        Ok(SessionRow {
+            session_id: row.try_get(0)?,
+            user_id: row.try_get(1)?,
+            expires_at: expires.floor() as i64,
+            created_at: row.try_get(3)?,
+            user: match user {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            },
+            revocation,
+        })
+    };
+    decode().map_err(|err| LookupError::Store(DbError::Query(err)))
+}
+
+fn classify(err: DbError) -> LookupError {
+    if let DbError::Query(source) = &err
+        && source.code() == Some(&SqlState::UNDEFINED_TABLE)
+    {
+        let message = source
+            .as_db_error()
+            .map(|db| db.message())
+            .unwrap_or_default();
+        // The undefined table's name is in the message; SqlState alone
+        // cannot tell whose table is missing.
+        return if message.contains("gatehouse_") {
+            LookupError::RevocationTableMissing
+        } else {
+            LookupError::TablesMissing
+        };
+    }
+    LookupError::Store(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "better-auth-secret-0123456789abcdefghij";
+
+    fn sign(token: &str, secret: &str) -> String {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+        let tag = hmac::sign(&key, token.as_bytes());
+        format!("{token}.{}", STANDARD.encode(tag.as_ref()))
+    }
+
+    fn secrets(list: &[&str]) -> SessionSecrets {
+        SessionSecrets::new(
+            &list
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i.to_string(), Secret::new(*s)))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[test]
+    fn accepts_raw_and_url_encoded_values() {
+        let signed = sign("abcDEF123_-xyz", SECRET);
+        let encoded = signed
+            .replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D");
+        for value in [
+            signed.as_str(),
+            encoded.as_str(),
+            signed.trim_end_matches('='),
+        ] {
+            let verified = verify_signed(value, &secrets(&[SECRET])).unwrap();
+            assert_eq!(verified.token, "abcDEF123_-xyz");
+        }
+    }
+
+    #[test]
+    fn rotation_tries_every_secret_and_names_the_one_that_signed() {
+        let old = "old-better-auth-secret-0123456789abcdef";
+        let signed = sign("tok", old);
+        let verified = verify_signed(&signed, &secrets(&[SECRET, old])).unwrap();
+        assert_eq!(verified.secret_label, "1");
+        assert_eq!(
+            verify_signed(&signed, &secrets(&[SECRET])),
+            Err(SignedTokenError::SignatureInvalid { secrets_tried: 1 })
+        );
+    }
+
+    #[test]
+    fn tampering_and_garbage_are_refused_without_panics() {
+        let signed = sign("tok", SECRET);
+        let tampered = format!("tol{}", &signed[3..]);
+        assert!(matches!(
+            verify_signed(&tampered, &secrets(&[SECRET])),
+            Err(SignedTokenError::SignatureInvalid { .. })
+        ));
+        assert_eq!(
+            verify_signed("plain-token", &secrets(&[SECRET])),
+            Err(SignedTokenError::Unsigned)
+        );
+        for garbage in [
+            ".",
+            "a.",
+            ".sig",
+            "a.!!!",
+            "a.YWJj",
+            "' OR 1=1 --.x",
+            "%ff%fe.x",
+        ] {
+            assert!(
+                verify_signed(garbage, &secrets(&[SECRET])).is_err(),
+                "{garbage}"
+            );
+        }
+        assert!(verify_signed(&"a".repeat(5000), &secrets(&[SECRET])).is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let printed = format!("{:?}", secrets(&[SECRET]));
+        assert!(!printed.contains(SECRET), "{printed}");
+    }
+}

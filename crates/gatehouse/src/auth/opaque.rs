@@ -1,0 +1,337 @@
+//! The credentials that are not signed JWTs: Better Auth sessions (from its
+//! database or its server), Auth.js encrypted cookies and API keys. Each
+//! verifier's outcome becomes the common [`Principal`] or a [`Refusal`]
+//! with the shared reasons, so clients and logs see one shape.
+
+use serde_json::Value;
+
+use crate::auth::api_keys::{self, ApiKeyError};
+use crate::auth::authjs::{self, AuthJsError};
+use crate::auth::better_auth_session::{self, LookupError, SessionSecrets, SignedTokenError};
+use crate::auth::credential::{Credential, Source};
+use crate::auth::jwt::{Method, rfc3339};
+use crate::auth::principal::Principal;
+use crate::auth::refusal::{Facts, Refusal};
+use crate::auth::remote_session::{RemoteCredential, RemoteError, RemoteSessions};
+use crate::auth::revocation::{self, RevocationError, Revoked};
+use crate::auth::settings::AuthSettings;
+use crate::db::{Database, DbError};
+use crate::error::Reason;
+use crate::secret::Secret;
+
+/// A Better Auth session: signature first (a forgery never reaches the
+/// database), then the row, its expiry and its revocation, in one query.
+pub(super) async fn database_session(
+    db: &Database,
+    secrets: &SessionSecrets,
+    credential: &Credential,
+    source: String,
+    check_revocation: bool,
+    now: i64,
+    facts: &mut Facts,
+) -> Result<Principal, Refusal> {
+    let signed = better_auth_session::verify_signed(credential.token.expose(), secrets)
+        .map_err(|err| signature_refusal(err, &credential.source))?;
+    let revocation_id = check_revocation.then(|| revocation::token_id(None, &signed.token));
+    let row = better_auth_session::lookup(db, &signed.token, revocation_id.as_deref())
+        .await
+        .map_err(lookup_refusal)?;
+    facts.exp = Some(row.expires_at);
+    if row.expires_at <= now {
+        return Err(Refusal::revealing(
+            Reason::SessionExpired,
+            format!(
+                "the session expired at {} (server time {})",
+                rfc3339(row.expires_at),
+                rfc3339(now)
+            ),
+            "sign in again; Better Auth extends a session only while it is used (session.updateAge)",
+        ));
+    }
+    if let Some(revoked) = row.revocation.verdict(row.created_at) {
+        return Err(self::revoked(revoked));
+    }
+    let mut principal = Principal::new(row.user_id, Method::BetterAuthSession, source);
+    principal.expires_at = Some(row.expires_at);
+    principal.session_id = Some(row.session_id);
+    principal.claims = row.user;
+    principal.issued_at = row.created_at;
+    principal.revocation_id = revocation_id;
+    Ok(principal)
+}
+
+fn signature_refusal(err: SignedTokenError, source: &Source) -> Refusal {
+    match err {
+        SignedTokenError::Unsigned => Refusal::new(
+            Reason::CookieSignatureInvalid,
+            "the session token carries no signature (Better Auth signs it as `<token>.<signature>`)",
+            "send the session cookie, or the `set-auth-token` header's value from Better Auth's bearer plugin, not `session.token` from a get-session response",
+        ),
+        SignedTokenError::Malformed(what) => Refusal::new(
+            Reason::TokenMalformed,
+            format!("the session token {what}"),
+            "send the session cookie or bearer token exactly as Better Auth set it",
+        ),
+        SignedTokenError::SignatureInvalid { secrets_tried } => Refusal::revealing(
+            Reason::CookieSignatureInvalid,
+            format!(
+                "the session token's signature does not verify with the {secrets_tried} configured secret(s) ({})",
+                match source {
+                    Source::Cookie(name) => format!("cookie {name}"),
+                    other => other.to_string(),
+                }
+            ),
+            "BETTER_AUTH_SECRET here differs from the auth server's (or the value was altered): set the same BETTER_AUTH_SECRET in both services; during a rotation list every live secret in BETTER_AUTH_SECRETS",
+        ),
+    }
+}
+
+fn lookup_refusal(err: LookupError) -> Refusal {
+    match err {
+        LookupError::NotFound => Refusal::new(
+            Reason::SessionNotFound,
+            "no session has this token: it was signed out, expired and cleaned up, or belongs to another database",
+            "sign in again; if a fresh session is refused too, DATABASE_URL points at another database than Better Auth's",
+        ),
+        LookupError::TablesMissing => Refusal::revealing(
+            Reason::SessionStoreUnavailable,
+            "Better Auth's \"session\" and \"user\" tables are not in the database DATABASE_URL names",
+            "point DATABASE_URL at the database Better Auth uses (its migrations create those tables)",
+        ),
+        LookupError::RevocationTableMissing => {
+            revocation_unavailable(RevocationError::TablesMissing)
+        }
+        LookupError::Store(err) => store_unavailable(&err),
+    }
+}
+
+/// A session validated by the auth server's `get-session`, cached.
+pub(super) async fn remote_session(
+    remote: &RemoteSessions,
+    credential: &Credential,
+    source: String,
+    now: i64,
+    facts: &mut Facts,
+) -> Result<Principal, Refusal> {
+    let token = credential.token.expose();
+    let forwarded = match &credential.source {
+        Source::Cookie(name) => RemoteCredential::Cookie { name, value: token },
+        _ => RemoteCredential::Bearer(token),
+    };
+    match remote.validate(forwarded, now).await {
+        Ok(session) => {
+            facts.exp = Some(session.expires_at);
+            let mut principal = Principal::new(session.user_id, Method::BetterAuthRemote, source);
+            principal.expires_at = Some(session.expires_at);
+            principal.session_id = session.session_id;
+            principal.claims = session.user;
+            principal.issued_at = session.created_at.map(|at| at as f64);
+            Ok(principal)
+        }
+        Err(RemoteError::NoSession) => Err(Refusal::revealing(
+            Reason::SessionNotFound,
+            format!(
+                "the auth server at {} reports no valid session for this credential",
+                remote.settings().base_url
+            ),
+            "sign in again; if a fresh session is refused too, AUTH_SERVER_URL points at another environment's auth server",
+        )),
+        Err(RemoteError::Unavailable { detail }) => Err(Refusal::revealing(
+            Reason::AuthServerUnavailable,
+            format!("the auth server could not validate the session: {detail}"),
+            "this is our dependency failing, not your session: retry shortly; check AUTH_SERVER_URL and that the auth server is up",
+        )),
+    }
+}
+
+/// An Auth.js (or NextAuth v4) encrypted session cookie.
+pub(super) fn authjs_session(
+    secrets: &[Secret],
+    credential: &Credential,
+    leeway: i64,
+    check_revocation: bool,
+    now: i64,
+    facts: &mut Facts,
+) -> Result<Principal, Refusal> {
+    let token = credential.token.expose();
+    let claims = authjs::decrypt(secrets, credential.source.cookie_name(), token).map_err(
+        |err| match err {
+            AuthJsError::Malformed(what) => Refusal::new(
+                Reason::TokenMalformed,
+                format!("the Auth.js session token {what}"),
+                "send the session cookie exactly as Auth.js set it (all of its .0, .1, … chunks)",
+            ),
+            AuthJsError::Unsupported { alg, enc } => {
+                facts.alg = Some(format!("{alg}+{enc}"));
+                Refusal::new(
+                    Reason::AlgorithmNotAllowed,
+                    format!("the encrypted token uses alg {alg} with enc {enc}; Auth.js uses dir with A256CBC-HS512 (NextAuth v4: A256GCM)"),
+                    "send an Auth.js session cookie, or a signed JWT in Authorization: Bearer",
+                )
+            }
+            AuthJsError::DecryptionFailed { secrets_tried } => Refusal::revealing(
+                Reason::TokenDecryptionFailed,
+                format!("the Auth.js session token does not decrypt with the {secrets_tried} configured secret(s)"),
+                "AUTH_SECRET here differs from the Auth.js app's (or the cookie was altered, or its name changed): set the same AUTH_SECRET in both",
+            ),
+        },
+    )?;
+    let number = |name: &str| claims.get(name).and_then(Value::as_f64);
+    let Some(exp) = number("exp") else {
+        return Err(Refusal::new(
+            Reason::ClaimMissing,
+            "the Auth.js session token has no `exp` (claim `exp`)",
+            "Auth.js always sets exp; the token was not made by Auth.js's encode",
+        ));
+    };
+    let exp = exp.floor() as i64;
+    facts.exp = Some(exp);
+    facts.iat = number("iat").map(|iat| iat as i64);
+    if exp + leeway <= now {
+        return Err(Refusal::revealing(
+            Reason::TokenExpired,
+            format!(
+                "the Auth.js session expired at {} (server time {}, leeway {leeway} s)",
+                rfc3339(exp),
+                rfc3339(now)
+            ),
+            "sign in again; Auth.js refreshes the cookie only while the session is used (session.updateAge)",
+        ));
+    }
+    let Some(subject) = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .filter(|sub| !sub.is_empty())
+    else {
+        return Err(Refusal::new(
+            Reason::ClaimMissing,
+            "the Auth.js session names no user (claim `sub`)",
+            "return `sub` from the Auth.js jwt callback (it is there unless the callback drops it)",
+        ));
+    };
+    let mut principal = Principal::new(
+        subject.to_owned(),
+        Method::AuthjsSession,
+        credential.source.to_string(),
+    );
+    principal.expires_at = Some(exp);
+    principal.issued_at = number("iat");
+    if check_revocation {
+        let jti = claims.get("jti").and_then(Value::as_str);
+        principal.revocation_id = Some(revocation::token_id(jti, token));
+    }
+    principal.claims = claims;
+    Ok(principal)
+}
+
+/// An API key from `gatehouse api-keys create`.
+pub(super) async fn api_key(
+    db: &Database,
+    token: &str,
+    source: String,
+) -> Result<Principal, Refusal> {
+    let create = "create a key with `gatehouse api-keys create --name <name> --scope <scope>` and send it as X-API-Key or `Authorization: ApiKey <key>`";
+    match api_keys::verify(db, token).await {
+        Ok(key) => {
+            let mut principal =
+                Principal::new(format!("api_key:{}", key.id), Method::ApiKey, source);
+            principal.expires_at = key.expires_at;
+            principal.scopes = key.scopes;
+            principal
+                .claims
+                .insert("name".to_owned(), Value::String(key.name));
+            principal
+                .claims
+                .insert("lookup".to_owned(), Value::String(key.lookup));
+            Ok(principal)
+        }
+        Err(ApiKeyError::Malformed(what)) => Err(Refusal::new(
+            Reason::ApiKeyInvalid,
+            format!("the API key {what}"),
+            format!("Gatehouse keys look like gk_<12 characters>_<43 characters>; {create}"),
+        )),
+        Err(ApiKeyError::Unknown) => Err(Refusal::new(
+            Reason::ApiKeyInvalid,
+            "no API key matches",
+            format!(
+                "check that the key was copied whole (it is shown once, at creation), or {create}"
+            ),
+        )),
+        Err(ApiKeyError::Revoked { revoked_at }) => Err(Refusal::revealing(
+            Reason::ApiKeyInvalid,
+            format!("the API key was revoked at {}", rfc3339(revoked_at)),
+            create,
+        )),
+        Err(ApiKeyError::Expired { expires_at }) => Err(Refusal::revealing(
+            Reason::ApiKeyInvalid,
+            format!("the API key expired at {}", rfc3339(expires_at)),
+            create,
+        )),
+        Err(ApiKeyError::Store(err)) => Err(store_unavailable(&err)),
+    }
+}
+
+pub(super) fn api_keys_not_configured(settings: &AuthSettings) -> Refusal {
+    let hint = if settings.has_database {
+        "API_KEYS is off in this deployment; unset it to accept API keys"
+    } else {
+        "API keys live in Postgres: set DATABASE_URL, run `gatehouse migrate`, then `gatehouse api-keys create`"
+    };
+    Refusal::new(
+        Reason::ApiKeyInvalid,
+        "an API key arrived, but this deployment does not accept API keys",
+        hint,
+    )
+}
+
+/// Our database failing is a 503: the credential may be fine.
+pub(super) fn store_unavailable(err: &DbError) -> Refusal {
+    Refusal::revealing(
+        Reason::SessionStoreUnavailable,
+        format!(
+            "the credential store (Postgres) could not be read: {}",
+            err.public_detail()
+        ),
+        err.hint(),
+    )
+}
+
+pub(super) fn revocation_unavailable(err: RevocationError) -> Refusal {
+    match err {
+        RevocationError::TablesMissing => Refusal::revealing(
+            Reason::SessionStoreUnavailable,
+            "the revocation tables (gatehouse_revoked_tokens) are missing from this database",
+            "run `gatehouse migrate` against DATABASE_URL, or set TOKEN_REVOCATION=off",
+        ),
+        RevocationError::Store(err) => store_unavailable(&err),
+        RevocationError::NoRow => Refusal::new(
+            Reason::SessionStoreUnavailable,
+            "the revocation check returned no row",
+            "retry; if it persists, the log under this request id has the details",
+        ),
+    }
+}
+
+pub(super) fn revoked(revoked: Revoked) -> Refusal {
+    let at = |secs: f64| rfc3339(secs.floor() as i64);
+    let detail = match revoked {
+        Revoked::Token { revoked_at } => format!("this token was revoked at {}", at(revoked_at)),
+        Revoked::Subject {
+            not_before,
+            issued_at: Some(issued_at),
+        } => format!(
+            "every credential of this user issued before {} was revoked (sign-out everywhere); this one was issued at {}",
+            at(not_before),
+            at(issued_at)
+        ),
+        Revoked::Subject { not_before, .. } => format!(
+            "every credential of this user issued before {} was revoked (sign-out everywhere), and this one does not say when it was issued",
+            at(not_before)
+        ),
+    };
+    Refusal::revealing(
+        Reason::TokenRevoked,
+        detail,
+        "sign in again to get a new credential",
+    )
+}

@@ -1,0 +1,197 @@
+//! Revocation: tokens refused before they expire, shared by every instance.
+//!
+//! Revocations live in Postgres, not in a process, so a token revoked
+//! through one instance is refused by every other at once. Two kinds:
+//! - one token, by its `jti` or, when it has none, by the SHA-256 of the
+//!   whole token (`gatehouse_revoked_tokens`), kept until it would have
+//!   expired anyway;
+//! - everything a subject holds that was issued before a cutoff ("sign me
+//!   out everywhere", `gatehouse_subject_cutoffs`).
+//!
+//! The check is one indexed statement per request; for Better Auth sessions
+//! it rides along with the session lookup itself.
+
+use sha2::{Digest, Sha256};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
+
+use crate::db::{Database, DbError};
+
+/// What the revocation tables say about one credential.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RevocationState {
+    /// When this very token was revoked.
+    pub token_revoked_at: Option<f64>,
+    /// Tokens of the subject issued before this instant are revoked.
+    pub subject_not_before: Option<f64>,
+}
+
+/// Why a credential counts as revoked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Revoked {
+    Token {
+        revoked_at: f64,
+    },
+    /// Issued at `issued_at` (None: unknown), before the subject's cutoff.
+    Subject {
+        not_before: f64,
+        issued_at: Option<f64>,
+    },
+}
+
+impl RevocationState {
+    /// `issued_at` is the token's `iat` or the session's creation time. A
+    /// credential that does not say when it was issued is revoked by any
+    /// cutoff: strict, since its age cannot be shown to be after it.
+    pub fn verdict(&self, issued_at: Option<f64>) -> Option<Revoked> {
+        if let Some(revoked_at) = self.token_revoked_at {
+            return Some(Revoked::Token { revoked_at });
+        }
+        let not_before = self.subject_not_before?;
+        match issued_at {
+            Some(at) if at >= not_before => None,
+            _ => Some(Revoked::Subject {
+                not_before,
+                issued_at,
+            }),
+        }
+    }
+}
+
+/// The id a token is revoked by: `jti:<jti>` when it has one, else
+/// `sha256:<hex>` of the whole token (never the token itself).
+pub fn token_id(jti: Option<&str>, token: &str) -> String {
+    match jti {
+        Some(jti) if !jti.is_empty() => format!("jti:{jti}"),
+        _ => {
+            let digest = Sha256::digest(token.as_bytes());
+            let mut id = String::with_capacity(7 + 64);
+            id.push_str("sha256:");
+            for byte in digest {
+                id.push_str(&format!("{byte:02x}"));
+            }
+            id
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RevocationError {
+    #[error("the revocation tables are missing: run `gatehouse migrate`")]
+    TablesMissing,
+    #[error(transparent)]
+    Store(DbError),
+    #[error("the database answered without the row it must return")]
+    NoRow,
+}
+
+impl From<DbError> for RevocationError {
+    fn from(err: DbError) -> Self {
+        match &err {
+            DbError::Query(source) if source.code() == Some(&SqlState::UNDEFINED_TABLE) => {
+                RevocationError::TablesMissing
+            }
+            _ => RevocationError::Store(err),
+        }
+    }
+}
+
+const CHECK: &str = "SELECT (SELECT extract(epoch from revoked_at)::float8
+           FROM gatehouse_revoked_tokens WHERE token_id = $1),
+        (SELECT extract(epoch from not_before)::float8
+           FROM gatehouse_subject_cutoffs WHERE subject = $2)";
+
+/// Reads the revocation state of one token of `subject`.
+pub async fn check(
+    db: &Database,
+    token_id: &str,
+    subject: &str,
+) -> Result<RevocationState, RevocationError> {
+    let row = db
+        .query_opt(CHECK, &[(&token_id, Type::TEXT), (&subject, Type::TEXT)])
+        .await?;
+    let Some(row) = row else {
+        return Ok(RevocationState::default());
+    };
+    let read = || -> Result<RevocationState, tokio_postgres::Error> {
+        Ok(RevocationState {
+            token_revoked_at: row.try_get(0)?,
+            subject_not_before: row.try_get(1)?,
+        })
+    };
+    read().map_err(|err| RevocationError::Store(DbError::Query(err)))
+}
+
+/// Revokes one token until `expires_at` (Unix seconds). Idempotent.
+pub async fn revoke_token(
+    db: &Database,
+    token_id: &str,
+    subject: &str,
+    expires_at: i64,
+) -> Result<(), RevocationError> {
+    // Expired rows are purged here, on the rare write path, so the table
+    // stays as small as the set of live revoked tokens.
+    db.query(
+        "WITH purge AS (DELETE FROM gatehouse_revoked_tokens WHERE expires_at < now() - interval '1 day')
+         INSERT INTO gatehouse_revoked_tokens (token_id, subject, expires_at)
+         VALUES ($1, $2, to_timestamp($3::float8))
+         ON CONFLICT (token_id) DO NOTHING",
+        &[
+            (&token_id, Type::TEXT),
+            (&subject, Type::TEXT),
+            (&(expires_at as f64), Type::FLOAT8),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Revokes everything `subject` holds that was issued before now. Returns
+/// the cutoff (Unix seconds, fractional).
+pub async fn revoke_subject(db: &Database, subject: &str) -> Result<f64, RevocationError> {
+    let row = db
+        .query_opt(
+            "INSERT INTO gatehouse_subject_cutoffs (subject, not_before) VALUES ($1, now())
+             ON CONFLICT (subject) DO UPDATE SET not_before = greatest(gatehouse_subject_cutoffs.not_before, excluded.not_before)
+             RETURNING extract(epoch from not_before)::float8",
+            &[(&subject, Type::TEXT)],
+        )
+        .await?;
+    row.and_then(|row| row.try_get::<_, f64>(0).ok())
+        .ok_or(RevocationError::NoRow)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_ids_prefer_jti_and_never_hold_the_token() {
+        assert_eq!(token_id(Some("abc"), "tok"), "jti:abc");
+        let id = token_id(None, "secret-token-value");
+        assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
+        assert!(!id.contains("secret"));
+        assert_eq!(token_id(Some(""), "t"), token_id(None, "t"));
+    }
+
+    #[test]
+    fn verdicts() {
+        let clear = RevocationState::default();
+        assert_eq!(clear.verdict(Some(10.0)), None);
+        let token = RevocationState {
+            token_revoked_at: Some(5.0),
+            subject_not_before: None,
+        };
+        assert!(matches!(
+            token.verdict(Some(1.0)),
+            Some(Revoked::Token { .. })
+        ));
+        let cutoff = RevocationState {
+            token_revoked_at: None,
+            subject_not_before: Some(100.5),
+        };
+        assert!(cutoff.verdict(Some(100.0)).is_some());
+        assert!(cutoff.verdict(Some(101.0)).is_none());
+        assert!(cutoff.verdict(None).is_some());
+    }
+}

@@ -1,0 +1,379 @@
+//! Better Auth sessions validated straight from Postgres, against a real
+//! Better Auth 1.7 server that signs users up and in on the same database;
+//! and revocation through `auth-revoke`, honoured by another process at once.
+
+use serde_json::{Value, json};
+
+use super::better_auth::{BetterAuth, sign_in, sign_up_and_in};
+use super::*;
+use crate::support::db::TestDb;
+use crate::support::function::{VercelFunction, block_on};
+use crate::support::http_client::{Response, exchange, get, request};
+use crate::support::jwks_server::refused_url;
+use crate::support::mint::{jose_one, secret_spec};
+
+pub const AUTH_REVOKE: &str = env!("CARGO_BIN_EXE_auth-revoke");
+const REVOKE: &str = "/api/auth/revoke";
+
+fn cookie_header(cookie: &str) -> Vec<(&'static str, String)> {
+    vec![("cookie", cookie.to_owned())]
+}
+
+#[track_caller]
+fn call(function: &VercelFunction, path: &str, headers: &[(&str, String)]) -> Response {
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    get(function.addr(), path, &headers)
+}
+
+/// `POST /api/auth/revoke` with `headers` and a JSON body.
+#[track_caller]
+fn revoke(function: &VercelFunction, headers: &[(&str, String)], body: &Value) -> Response {
+    let body = body.to_string();
+    let length = body.len().to_string();
+    let mut all: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    all.push(("content-type", "application/json"));
+    all.push(("content-length", &length));
+    let mut raw = request("POST", REVOKE, &all);
+    raw.extend_from_slice(body.as_bytes());
+    exchange(function.addr(), &raw)
+}
+
+/// A `postgres://` URL on a port nothing listens on.
+fn unreachable_database() -> String {
+    let port = refused_url()
+        .trim_start_matches("http://127.0.0.1:")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    format!("postgres://postgres@127.0.0.1:{port}/postgres?connect_timeout=2")
+}
+
+#[test]
+fn better_auth_sessions_are_validated_in_postgres_without_an_http_hop() {
+    let server = BetterAuth::start();
+    block_on(server.db.migrate());
+    let user = sign_up_and_in(&server, "lin@example.com");
+    let env = [
+        ("DATABASE_URL", server.db.url.as_str()),
+        ("BETTER_AUTH_SECRET", server.secret.as_str()),
+    ];
+    let mut function = start(AUTH_SESSION, &env);
+
+    // The cookie as the browser sends it, and the bearer plugin's token.
+    let by_cookie = assert_accepted(&call(&function, SESSION, &cookie_header(&user.cookie)));
+    let by_bearer = assert_accepted(&session_with(&function, &user.session_token));
+    for principal in [&by_cookie, &by_bearer] {
+        assert_eq!(principal["subject"], user.user_id.as_str());
+        assert_eq!(principal["method"], "better_auth_session");
+        assert_eq!(principal["claims"]["email"], "lin@example.com");
+        assert_eq!(principal["claims"]["name"], "Ada Lovelace");
+        assert!(principal["session_id"].is_string(), "{principal}");
+        let expires_in = principal["expires_at"].as_i64().unwrap() - now();
+        assert!(
+            (7 * 86_400 - 60..=7 * 86_400).contains(&expires_in),
+            "Better Auth sessions last 7 days: {principal}"
+        );
+    }
+    assert_eq!(
+        by_cookie["credential_source"],
+        "cookie:better-auth.session_token"
+    );
+    assert_eq!(by_bearer["credential_source"], "authorization_header");
+
+    // The same value under the __Secure- name (HTTPS deployments).
+    let value = user.cookie.split_once('=').unwrap().1.to_owned();
+    let secure = format!("__Secure-better-auth.session_token={value}");
+    assert_accepted(&call(&function, SESSION, &cookie_header(&secure)));
+
+    // Tampered: one character of the token changed, signature kept.
+    let mut tampered = value.clone();
+    let first = tampered.remove(0);
+    tampered.insert(0, if first == 'A' { 'B' } else { 'A' });
+    let response = call(
+        &function,
+        SESSION,
+        &cookie_header(&format!("better-auth.session_token={tampered}")),
+    );
+    assert_refused(
+        &response,
+        "cookie_signature_invalid",
+        &["1 configured secret"],
+        &["BETTER_AUTH_SECRET"],
+    );
+    wait_logged(&mut function, &response);
+
+    // The raw session token (as get-session returns it) carries no signature.
+    let raw = user.session_token.split('.').next().unwrap().to_owned();
+    let response = session_with(&function, &raw);
+    assert_refused(
+        &response,
+        "cookie_signature_invalid",
+        &["no signature"],
+        &["set-auth-token"],
+    );
+
+    // Expired: the row is still there, its expiry has passed.
+    let second = sign_in(&server, "lin@example.com", &user.user_id);
+    let second_token = second.session_token.split('.').next().unwrap().to_owned();
+    block_on(server.db.execute(&format!(
+        r#"UPDATE "session" SET "expiresAt" = now() - interval '1 minute' WHERE "token" = '{second_token}'"#
+    )));
+    let response = call(&function, SESSION, &cookie_header(&second.cookie));
+    let body = assert_refused(
+        &response,
+        "session_expired",
+        &["expired at"],
+        &["sign in again"],
+    );
+    assert!(body["facts"]["exp"].as_i64().unwrap() < now());
+
+    // Signed out through Better Auth: the row is gone.
+    let third = sign_in(&server, "lin@example.com", &user.user_id);
+    assert_accepted(&call(&function, SESSION, &cookie_header(&third.cookie)));
+    let mut sign_out = request(
+        "POST",
+        "/api/auth/sign-out",
+        &[
+            ("cookie", &third.cookie),
+            ("content-type", "application/json"),
+            ("content-length", "2"),
+        ],
+    );
+    sign_out.extend_from_slice(b"{}");
+    let signed_out = exchange(server.addr, &sign_out);
+    assert_eq!(signed_out.status, 200, "{signed_out}");
+    let response = call(&function, SESSION, &cookie_header(&third.cookie));
+    assert_refused(
+        &response,
+        "session_not_found",
+        &["no session has this token"],
+        &["sign in again"],
+    );
+
+    // Another deployment holding a different secret: named, never a lookup.
+    let other = start(
+        AUTH_SESSION,
+        &[
+            ("DATABASE_URL", server.db.url.as_str()),
+            ("BETTER_AUTH_SECRET", &unique_secret("other")),
+        ],
+    );
+    let response = call(&other, SESSION, &cookie_header(&user.cookie));
+    assert_refused(
+        &response,
+        "cookie_signature_invalid",
+        &["does not verify"],
+        &["BETTER_AUTH_SECRET"],
+    );
+
+    // A rotation: the old secret listed second still verifies.
+    let rotating = start(
+        AUTH_SESSION,
+        &[
+            ("DATABASE_URL", server.db.url.as_str()),
+            (
+                "BETTER_AUTH_SECRETS",
+                &format!("2:{},1:{}", unique_secret("new"), server.secret),
+            ),
+        ],
+    );
+    assert_accepted(&call(&rotating, SESSION, &cookie_header(&user.cookie)));
+
+    // A custom cookie prefix (Better Auth's advanced.cookiePrefix).
+    let prefixed = start(
+        AUTH_SESSION,
+        &[
+            ("DATABASE_URL", server.db.url.as_str()),
+            ("BETTER_AUTH_SECRET", server.secret.as_str()),
+            ("BETTER_AUTH_COOKIE_PREFIX", "myapp"),
+        ],
+    );
+    let custom = format!("myapp.session_token={value}");
+    assert_accepted(&call(&prefixed, SESSION, &cookie_header(&custom)));
+
+    let output = function.process.all_output();
+    for secret in [&user.session_token, &value, &raw, &server.secret] {
+        assert!(
+            !output.contains(secret.as_str()),
+            "a token or secret reached the log"
+        );
+    }
+}
+
+#[test]
+fn postgres_down_is_a_503_and_a_forged_signature_never_reaches_it() {
+    let secret = unique_secret("down");
+    let database = unreachable_database();
+    let function = start(
+        AUTH_SESSION,
+        &[
+            ("DATABASE_URL", database.as_str()),
+            ("BETTER_AUTH_SECRET", secret.as_str()),
+            ("DATABASE_CONNECT_TIMEOUT_SECS", "1"),
+        ],
+    );
+    // Validly signed: the lookup is needed, and the store is down.
+    use aws_lc_rs::hmac;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    let token = "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MDEy";
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    let signature = hmac::sign(&key, token.as_bytes());
+    let value = format!("{token}.{}", STANDARD.encode(signature.as_ref()));
+    let response = call(
+        &function,
+        SESSION,
+        &cookie_header(&format!("better-auth.session_token={value}")),
+    );
+    assert_refused(
+        &response,
+        "session_store_unavailable",
+        &["could not be read"],
+        &[],
+    );
+
+    // Forged: refused as such, not as the store's outage.
+    let response = call(
+        &function,
+        SESSION,
+        &cookie_header(&format!(
+            "better-auth.session_token={}",
+            better_auth_session_token(true)
+        )),
+    );
+    assert_refused(
+        &response,
+        "cookie_signature_invalid",
+        &[],
+        &["BETTER_AUTH_SECRET"],
+    );
+}
+
+fn revocation_env<'a>(db: &'a TestDb, secret: &'a str) -> [(&'static str, &'a str); 2] {
+    [("DATABASE_URL", db.url.as_str()), ("JWT_SECRET", secret)]
+}
+
+#[test]
+fn a_revoked_token_is_refused_by_another_process_at_once() {
+    let db = block_on(TestDb::create());
+    block_on(db.migrate());
+    let secret = unique_secret("revoke");
+    let env = revocation_env(&db, &secret);
+    let revoker = start(AUTH_REVOKE, &env);
+    let mut checker = start(AUTH_SESSION, &env);
+
+    let issued = now() - 5;
+    let mint = |sub: &str, extra: Value| {
+        jose_one(secret_spec(
+            "HS256",
+            &secret,
+            &with(
+                &json!({ "sub": sub, "iat": issued, "exp": now() + 600 }),
+                extra,
+            ),
+        ))
+    };
+    let with_jti = mint("alice", json!({ "jti": "jti-1" }));
+    let without_jti = mint("alice", json!({}));
+    let bystander = mint("bob", json!({}));
+    for token in [&with_jti, &without_jti, &bystander] {
+        assert_accepted(&session_with(&checker, token));
+    }
+
+    // By jti.
+    let auth = |token: &str| vec![("authorization", bearer(token))];
+    let response = revoke(&revoker, &auth(&with_jti), &json!({}));
+    assert_eq!(response.status, 200, "{response}");
+    assert_eq!(response.json()["revoked"], "token");
+    assert_eq!(response.json()["by"], "jti");
+    let refused = session_with(&checker, &with_jti);
+    assert_refused(
+        &refused,
+        "token_revoked",
+        &["revoked at"],
+        &["sign in again"],
+    );
+    wait_logged(&mut checker, &refused);
+    // Revoking twice is fine; a revoked token cannot revoke again.
+    let again = revoke(&revoker, &auth(&with_jti), &json!({}));
+    assert_refused(&again, "token_revoked", &[], &[]);
+
+    // By fingerprint, for a token without jti.
+    let response = revoke(&revoker, &auth(&without_jti), &json!({}));
+    assert_eq!(response.json()["by"], "fingerprint", "{response}");
+    assert_refused(
+        &session_with(&checker, &without_jti),
+        "token_revoked",
+        &[],
+        &[],
+    );
+    assert_accepted(&session_with(&checker, &bystander));
+
+    // Every token of a subject issued before now.
+    let later = mint("bob", json!({ "jti": "bob-2" }));
+    let response = revoke(&revoker, &auth(&later), &json!({ "all": true }));
+    assert_eq!(response.status, 200, "{response}");
+    assert_eq!(response.json()["revoked"], "all");
+    for token in [&bystander, &later] {
+        assert_refused(
+            &session_with(&checker, token),
+            "token_revoked",
+            &["sign-out everywhere"],
+            &[],
+        );
+    }
+    // A token issued after the cutoff works.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let fresh = jose_one(secret_spec(
+        "HS256",
+        &secret,
+        &json!({ "sub": "bob", "iat": now(), "exp": now() + 600 }),
+    ));
+    assert_accepted(&session_with(&checker, &fresh));
+
+    // Bad bodies are refused with a reason, not a 500.
+    let response = revoke(&revoker, &auth(&fresh), &json!({ "all": "yes" }));
+    response.assert_problem(400, "request_malformed");
+
+    let output = checker.process.all_output() + &revoker.process.all_output();
+    for token in [&with_jti, &without_jti, &bystander, &later, &fresh] {
+        assert!(!output.contains(token.as_str()), "a token reached the log");
+    }
+}
+
+#[test]
+fn revocation_checks_fail_closed_with_a_503_when_postgres_is_down() {
+    let secret = unique_secret("closed");
+    let database = unreachable_database();
+    let function = start(
+        AUTH_SESSION,
+        &[
+            ("DATABASE_URL", database.as_str()),
+            ("JWT_SECRET", secret.as_str()),
+            ("DATABASE_CONNECT_TIMEOUT_SECS", "1"),
+        ],
+    );
+    let token = jose_one(secret_spec(
+        "HS256",
+        &secret,
+        &json!({ "sub": "carol", "exp": now() + 600 }),
+    ));
+    assert_refused(
+        &session_with(&function, &token),
+        "session_store_unavailable",
+        &[],
+        &[],
+    );
+
+    // Without revocation the same token needs no database.
+    let function = start(
+        AUTH_SESSION,
+        &[
+            ("DATABASE_URL", database.as_str()),
+            ("JWT_SECRET", secret.as_str()),
+            ("TOKEN_REVOCATION", "off"),
+        ],
+    );
+    assert_accepted(&session_with(&function, &token));
+}
