@@ -4,13 +4,17 @@
 //! that counts its fetches, refusals checked in the response and in the log.
 
 mod accepted;
+mod api_keys;
+mod authjs_sessions;
 mod better_auth;
 mod cors;
 mod jwks_fetching;
 mod logs;
 mod refusals;
+mod remote_sessions;
 mod sessions;
 mod token_health;
+mod user_service;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

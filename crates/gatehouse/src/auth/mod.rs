@@ -191,11 +191,10 @@ impl Authenticator {
                 "token accepted with the previous secret (JWT_SECRET_PREVIOUS): its signer must move to JWT_SECRET before the previous secret is removed"
             );
         }
-        let revocation_id = if self.settings.checks_revocation() {
-            revocation::token_id(verified.jwt_id.as_deref(), token.expose())
-        } else {
-            String::new()
-        };
+        let revocation_id = self
+            .settings
+            .checks_revocation()
+            .then(|| revocation::token_id(verified.jwt_id.as_deref(), token.expose()));
         let principal = Principal::from_verified(verified, source, revocation_id);
         self.check_revocation(principal, facts).await
     }

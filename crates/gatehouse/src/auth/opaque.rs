@@ -252,7 +252,7 @@ pub(super) async fn api_key(
         )),
         Err(ApiKeyError::Unknown) => Err(Refusal::new(
             Reason::ApiKeyInvalid,
-            "no API key matches",
+            "no API key matches the presented key (unknown, or its secret part differs)",
             format!(
                 "check that the key was copied whole (it is shown once, at creation), or {create}"
             ),

@@ -47,7 +47,11 @@ pub struct Principal {
 }
 
 impl Principal {
-    pub(crate) fn from_verified(verified: Verified, source: String, revocation_id: String) -> Self {
+    pub(crate) fn from_verified(
+        verified: Verified,
+        source: String,
+        revocation_id: Option<String>,
+    ) -> Self {
         Principal {
             subject: verified.subject,
             issuer: verified.issuer,
@@ -63,7 +67,7 @@ impl Principal {
             session_id: None,
             profile: None,
             issued_at: verified.issued_at.map(|iat| iat as f64),
-            revocation_id: Some(revocation_id),
+            revocation_id,
         }
     }
 

@@ -35,9 +35,17 @@ pub(super) fn session(ctx: Ctx) -> HandlerFuture {
     })
 }
 
-/// Refusals a fresh token from the same issuer would cure.
+/// Refusals a fresh credential from the same issuer would cure: a refresh,
+/// or signing in again.
 fn cured_by_refresh(reason: Reason) -> bool {
-    matches!(reason, Reason::TokenExpired | Reason::TokenNotYetValid)
+    matches!(
+        reason,
+        Reason::TokenExpired
+            | Reason::TokenNotYetValid
+            | Reason::SessionExpired
+            | Reason::SessionNotFound
+            | Reason::TokenRevoked
+    )
 }
 
 /// Always 200: the answer is the document, so a frontend can call it
