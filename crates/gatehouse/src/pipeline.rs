@@ -135,6 +135,13 @@ impl App {
             .state
             .as_ref()
             .map_err(|errors| RequestError::Misconfigured(errors.clone()))?;
+        let origins = &state.config().auth.cors_origins;
+        if let Some(origin) = cors::forged_write(origins, &parts.method, &parts.headers) {
+            return Err(RequestError::OriginNotAllowed {
+                origin: origin.to_owned(),
+                configured: !origins.is_empty(),
+            });
+        }
         // A process serving several routes (the dev server) loads what any
         // route might use; each route is refused only for what it needs.
         let missing = state.config().missing(route.needs);

@@ -192,8 +192,38 @@ fn better_auth_sessions_are_validated_in_postgres_without_an_http_hop() {
     let custom = format!("myapp.session_token={value}");
     assert_accepted(&call(&prefixed, SESSION, &cookie_header(&custom)));
 
-    let output = function.process.all_output();
-    for secret in [&user.session_token, &value, &raw, &server.secret] {
+    // Revoked through this API (by the session token's SHA-256): refused by
+    // the other process on its next request, whichever carrier is used.
+    let revoker = start(AUTH_REVOKE, &env);
+    let fourth = sign_in(&server, "lin@example.com", &user.user_id);
+    assert_accepted(&call(&function, SESSION, &cookie_header(&fourth.cookie)));
+    let response = revoke(&revoker, &cookie_header(&fourth.cookie), &json!({}));
+    assert_eq!(response.status, 200, "{response}");
+    assert_eq!(response.json()["by"], "fingerprint", "{response}");
+    let response = call(&function, SESSION, &cookie_header(&fourth.cookie));
+    assert_refused(
+        &response,
+        "token_revoked",
+        &["revoked at"],
+        &["sign in again"],
+    );
+    assert_refused(
+        &session_with(&function, &fourth.session_token),
+        "token_revoked",
+        &[],
+        &[],
+    );
+    // The user's other sessions are untouched.
+    assert_accepted(&call(&function, SESSION, &cookie_header(&user.cookie)));
+
+    let output = function.process.all_output() + &revoker.process.all_output();
+    for secret in [
+        &user.session_token,
+        &value,
+        &raw,
+        &server.secret,
+        &fourth.session_token,
+    ] {
         assert!(
             !output.contains(secret.as_str()),
             "a token or secret reached the log"
@@ -281,8 +311,22 @@ fn a_revoked_token_is_refused_by_another_process_at_once() {
         assert_accepted(&session_with(&checker, token));
     }
 
-    // By jti.
     let auth = |token: &str| vec![("authorization", bearer(token))];
+    // A write from a foreign page (a forged form) never reaches the handler.
+    let mut forged = auth(&with_jti);
+    forged.push(("origin", "https://evil.example".to_owned()));
+    let response = revoke(&revoker, &forged, &json!({}));
+    let body = response.assert_problem(403, "origin_not_allowed");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("https://evil.example"),
+        "{response}"
+    );
+    assert_accepted(&session_with(&checker, &with_jti));
+
+    // By jti.
     let response = revoke(&revoker, &auth(&with_jti), &json!({}));
     assert_eq!(response.status, 200, "{response}");
     assert_eq!(response.json()["revoked"], "token");

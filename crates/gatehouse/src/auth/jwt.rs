@@ -116,6 +116,8 @@ pub struct JwtVerifier {
     token_version: Option<TokenVersion>,
     /// Claims copied into [`Verified::claims`], for the principal.
     principal_claims: Vec<String>,
+    /// Whether `jti` is read: only revocation needs it.
+    reads_jwt_id: bool,
 }
 
 impl JwtVerifier {
@@ -163,6 +165,7 @@ impl JwtVerifier {
             leeway: i64::try_from(settings.leeway.as_secs()).unwrap_or(30),
             token_version: settings.token_version,
             principal_claims: settings.principal_claims.clone(),
+            reads_jwt_id: settings.checks_revocation(),
         }
     }
 
@@ -656,7 +659,11 @@ impl JwtVerifier {
             signed_with_previous_secret: used.previous_secret,
             token_version,
             issued_at,
-            jwt_id: claims.string("jti").ok().flatten().map(Cow::into_owned),
+            jwt_id: if self.reads_jwt_id {
+                claims.string("jti").ok().flatten().map(Cow::into_owned)
+            } else {
+                None
+            },
         })
     }
 }

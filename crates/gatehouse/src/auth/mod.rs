@@ -144,14 +144,13 @@ impl Authenticator {
         facts: &mut Facts,
     ) -> Result<Principal, Refusal> {
         let token = credential.token.expose();
-        let source = credential.source.to_string();
         if credential.source.is_api_key() || api_keys::looks_like_api_key(token) {
             facts.token_kind = Some("api_key");
-            return self.api_key(token, source).await;
+            return self.api_key(token, credential.source.to_string()).await;
         }
         // A JWS has exactly two dots; nothing else we accept does. Checked
         // before classifying, so a JWT's header is decoded once.
-        if token.bytes().filter(|&b| b == b'.').count() == 2 {
+        if token_kind::segment_count(token) == 3 {
             return self.jwt(credential, now, facts).await;
         }
         match token_kind::classify(token) {
