@@ -102,6 +102,45 @@ fn better_auth_sessions_are_validated_in_postgres_without_an_http_hop() {
         &["BETTER_AUTH_SECRET"],
     );
     wait_logged(&mut function, &response);
+    // Its one log event: the same fixed fields as a JWT refusal, the cookie
+    // by name, the value only as a fingerprint.
+    let events = refusal_events(&function);
+    let event = events
+        .iter()
+        .find(|event| event["request_id"] == response.request_id())
+        .unwrap_or_else(|| panic!("no refusal event: {}", function.process.report()));
+    for field in [
+        "reason",
+        "status",
+        "route",
+        "credential_source",
+        "token_fingerprint",
+        "token_kind",
+        "alg",
+        "kid",
+        "iss_received",
+        "iss_expected",
+        "aud_received",
+        "aud_expected",
+        "exp",
+        "nbf",
+        "iat",
+        "server_time",
+        "keys_tried",
+        "cookies_present",
+        "detail",
+        "hint",
+    ] {
+        assert!(event.get(field).is_some(), "{field} missing: {event}");
+    }
+    assert_eq!(event["reason"], "cookie_signature_invalid");
+    assert_eq!(
+        event["credential_source"],
+        "cookie:better-auth.session_token"
+    );
+    assert_eq!(event["token_kind"], "better_auth_session");
+    assert_eq!(event["token_fingerprint"], fingerprint(&tampered).as_str());
+    assert_eq!(event["cookies_present"], "better-auth.session_token");
 
     // The raw session token (as get-session returns it) carries no signature.
     let raw = user.session_token.split('.').next().unwrap().to_owned();

@@ -27,7 +27,7 @@ use crate::auth::refusal::{Facts, Refusal};
 use crate::auth::settings::{
     ASYMMETRIC, AuthSettings, KeySource, SYMMETRIC, TOKEN_VERSION_CLAIM, TokenVersion,
 };
-use crate::auth::token_kind::{TokenKind, classify};
+use crate::auth::token_kind::{JoseHeader, TokenKind, classify};
 use crate::error::Reason;
 use crate::outbound::Outbound;
 use crate::secret::Secret;
@@ -178,7 +178,23 @@ impl JwtVerifier {
         now: i64,
         facts: &mut Facts,
     ) -> Result<Verified, Refusal> {
-        let result = self.verify_checks(token, now, facts).await;
+        let header = match classify(token) {
+            TokenKind::Jwt(header) => header,
+            other => return Err(not_a_jwt(&other, facts)),
+        };
+        self.verify_jws(token, header, now, facts).await
+    }
+
+    /// As [`JwtVerifier::verify`], for a token the caller has already
+    /// classified as a JWS: its header is not decoded twice.
+    pub async fn verify_jws(
+        &self,
+        token: &str,
+        header: JoseHeader,
+        now: i64,
+        facts: &mut Facts,
+    ) -> Result<Verified, Refusal> {
+        let result = self.verify_checks(token, header, now, facts).await;
         if result.is_err() {
             self.record_token(token, facts);
         }
@@ -249,14 +265,10 @@ impl JwtVerifier {
     async fn verify_checks(
         &self,
         token: &str,
+        header: JoseHeader,
         now: i64,
         facts: &mut Facts,
     ) -> Result<Verified, Refusal> {
-        let header = match classify(token) {
-            TokenKind::Jwt(header) => header,
-            other => return Err(not_a_jwt(&other, facts)),
-        };
-
         // classify() saw exactly three segments.
         let (signing_input, signature) = token.rsplit_once('.').unwrap_or((token, ""));
         let payload = signing_input

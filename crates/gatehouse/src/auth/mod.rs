@@ -148,12 +148,10 @@ impl Authenticator {
             facts.token_kind = Some("api_key");
             return self.api_key(token, credential.source.to_string()).await;
         }
-        // A JWS has exactly two dots; nothing else we accept does. Checked
-        // before classifying, so a JWT's header is decoded once.
-        if token_kind::segment_count(token) == 3 {
-            return self.jwt(credential, now, facts).await;
-        }
         match token_kind::classify(token) {
+            token_kind::TokenKind::Jwt(header) => {
+                self.jwt(credential, Some(header), now, facts).await
+            }
             token_kind::TokenKind::Jwe(_) if !self.settings.authjs_secrets.is_empty() => {
                 facts.token_kind = Some("authjs_session");
                 self.authjs(credential, now, facts).await
@@ -166,18 +164,26 @@ impl Authenticator {
             }
             // Not a kind this deployment is configured for: the JWT
             // verifier names what it is and what to configure.
-            _ => self.jwt(credential, now, facts).await,
+            _ => self.jwt(credential, None, now, facts).await,
         }
     }
 
     async fn jwt(
         &self,
         credential: &Credential,
+        header: Option<token_kind::JoseHeader>,
         now: i64,
         facts: &mut Facts,
     ) -> Result<Principal, Refusal> {
         let token = &credential.token;
-        let verified = self.jwt.verify(token.expose(), now, facts).await?;
+        let verified = match header {
+            Some(header) => {
+                self.jwt
+                    .verify_jws(token.expose(), header, now, facts)
+                    .await?
+            }
+            None => self.jwt.verify(token.expose(), now, facts).await?,
+        };
         let source = credential.source.to_string();
         if verified.signed_with_previous_secret {
             // A rotation in progress: this event says which tokens still

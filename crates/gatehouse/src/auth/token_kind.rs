@@ -90,7 +90,7 @@ pub fn classify(token: &str) -> TokenKind {
 /// The number of `.`-separated segments. `matches(char)` searches with
 /// memchr a word at a time; a byte-by-byte count cost ~3k instructions per
 /// token, a tenth of all our checks.
-pub fn segment_count(token: &str) -> usize {
+fn segment_count(token: &str) -> usize {
     token.matches('.').count() + 1
 }
 
