@@ -21,6 +21,7 @@ pub mod outbound;
 pub mod pipeline;
 pub mod routes;
 pub mod secret;
+pub mod single_flight;
 pub mod state;
 
 pub use config::{Config, Environment, Needs};

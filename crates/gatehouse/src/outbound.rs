@@ -234,12 +234,25 @@ fn parse_url(url: &str) -> Result<Uri, OutboundError> {
     Ok(uri)
 }
 
+/// `scheme://host[:port]/path` of a URL given as text, without user info,
+/// query or fragment: what a message may show. An unparsable URL shows as
+/// its part before any `?` or `#`.
+pub fn display_url(url: &str) -> String {
+    match url.parse::<Uri>() {
+        Ok(uri) if uri.authority().is_some() => display_target(&uri),
+        _ => url.split(['?', '#']).next().unwrap_or_default().to_owned(),
+    }
+}
+
 /// `scheme://host[:port]/path`: what a log line may show of a URL.
 fn display_target(uri: &Uri) -> String {
+    let host = uri
+        .authority()
+        .map(|a| a.as_str().rsplit('@').next().unwrap_or_default())
+        .unwrap_or_default();
     format!(
-        "{}://{}{}",
+        "{}://{host}{}",
         uri.scheme_str().unwrap_or("http"),
-        uri.authority().map(|a| a.as_str()).unwrap_or(""),
         uri.path()
     )
 }

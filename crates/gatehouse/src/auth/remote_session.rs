@@ -24,17 +24,17 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use http::header::{AUTHORIZATION, COOKIE};
-use http::{HeaderMap, HeaderValue, Uri};
+use http::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use crate::outbound::{Outbound, OutboundResponse};
+use crate::outbound::{Outbound, OutboundResponse, display_url};
+use crate::single_flight::{Flights, lock};
 
 /// Default time a valid session is served from the cache.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -130,7 +130,6 @@ type CacheKey = [u8; 32];
 type Outcome = Result<RemoteSession, RemoteError>;
 
 /// A call in progress that later callers with the same credential wait on.
-type Flight = Arc<OnceCell<Outcome>>;
 
 #[derive(Clone)]
 struct Entry {
@@ -161,7 +160,7 @@ pub struct RemoteSessions {
     /// The endpoint as messages may show it (no credentials, no query).
     target: String,
     cache: Mutex<HashMap<CacheKey, Entry>>,
-    flights: Mutex<HashMap<CacheKey, Flight>>,
+    flights: Flights<CacheKey, Outcome>,
     max_entries: usize,
 }
 
@@ -171,7 +170,7 @@ impl fmt::Debug for RemoteSessions {
             .field("settings", &self.settings)
             .field("target", &self.target)
             .field("cached_entries", &lock(&self.cache).len())
-            .field("in_flight", &lock(&self.flights).len())
+            .field("in_flight", &self.flights.len())
             .finish_non_exhaustive()
     }
 }
@@ -182,14 +181,14 @@ impl RemoteSessions {
             "{}{GET_SESSION_PATH}",
             settings.base_url.trim_end_matches('/')
         );
-        let target = display_target(&endpoint);
+        let target = display_url(&endpoint);
         RemoteSessions {
             settings,
             outbound,
             endpoint,
             target,
             cache: Mutex::new(HashMap::new()),
-            flights: Mutex::new(HashMap::new()),
+            flights: Flights::default(),
             max_entries: MAX_ENTRIES,
         }
     }
@@ -208,12 +207,8 @@ impl RemoteSessions {
         if let Some(hit) = self.lookup(&key, now) {
             return hit;
         }
-        let guard = self.join_flight(key);
-        // If the caller running the call is cancelled, `get_or_init` hands
-        // the call to the next waiter, so nobody waits forever.
-        guard
-            .cell
-            .get_or_init(|| async {
+        self.flights
+            .run(key, || async {
                 // A flight that finished between our lookup and joining
                 // has filled the cache: use that rather than call again.
                 if let Some(hit) = self.lookup(&key, now) {
@@ -224,7 +219,6 @@ impl RemoteSessions {
                 outcome
             })
             .await
-            .clone()
     }
 
     fn lookup(&self, key: &CacheKey, now: i64) -> Option<Outcome> {
@@ -240,26 +234,6 @@ impl RemoteSessions {
             }),
             None => Err(RemoteError::NoSession),
         })
-    }
-
-    /// The call in progress for this credential, or a new one.
-    fn join_flight(&self, key: CacheKey) -> FlightGuard<'_> {
-        let mut flights = lock(&self.flights);
-        let cell = match flights.get(&key) {
-            // A finished flight whose waiters have not all left yet: its
-            // outcome is either cached or a failure worth retrying.
-            Some(cell) if !cell.initialized() => cell.clone(),
-            _ => {
-                let cell = Flight::default();
-                flights.insert(key, cell.clone());
-                cell
-            }
-        };
-        FlightGuard {
-            flights: &self.flights,
-            key,
-            cell,
-        }
     }
 
     fn store(&self, key: CacheKey, outcome: &Outcome, now: i64) {
@@ -307,29 +281,6 @@ impl RemoteSessions {
     }
 }
 
-/// Leaves the flight when the caller is done or cancelled. The flight is
-/// removed once it has an outcome, or when its last waiter leaves without
-/// one, so a flood of abandoned requests leaves nothing behind.
-struct FlightGuard<'a> {
-    flights: &'a Mutex<HashMap<CacheKey, Flight>>,
-    key: CacheKey,
-    cell: Flight,
-}
-
-impl Drop for FlightGuard<'_> {
-    fn drop(&mut self) {
-        let mut flights = lock(self.flights);
-        let ours = flights
-            .get(&self.key)
-            .is_some_and(|cell| Arc::ptr_eq(cell, &self.cell));
-        // Two references: the map's and ours. Waiters clone under this lock,
-        // so the count is exact here.
-        if ours && (self.cell.initialized() || Arc::strong_count(&self.cell) <= 2) {
-            flights.remove(&self.key);
-        }
-    }
-}
-
 /// Expired entries go first; if that is not enough, arbitrary ones, down to
 /// 90% so that a flood does not pay a full scan on every insert.
 fn make_room(cache: &mut HashMap<CacheKey, Entry>, max: usize, instant: Instant, now: i64) {
@@ -343,12 +294,6 @@ fn make_room(cache: &mut HashMap<CacheKey, Entry>, max: usize, instant: Instant,
             cache.remove(&key);
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // The maps stay consistent even if a holder panicked (every update is a
-    // single insert or remove).
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Length-prefixed, so that no two different credentials hash the same input.
@@ -465,24 +410,6 @@ fn status_hint(status: u16) -> &'static str {
         300..=399 => ": it redirects; set AUTH_SERVER_URL to the final address",
         500..=599 => ": the auth server is failing",
         _ => "",
-    }
-}
-
-/// `scheme://host[:port]/path` of a URL: what a message may show.
-fn display_target(url: &str) -> String {
-    match url.parse::<Uri>() {
-        Ok(uri) => {
-            let host = uri
-                .authority()
-                .map(|a| a.as_str().rsplit('@').next().unwrap_or(""))
-                .unwrap_or("");
-            format!(
-                "{}://{host}{}",
-                uri.scheme_str().unwrap_or("http"),
-                uri.path()
-            )
-        }
-        Err(_) => "AUTH_SERVER_URL (not a valid URL)".to_owned(),
     }
 }
 
@@ -616,6 +543,8 @@ fn number(digits: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use std::time::Instant as StdInstant;
+
+    use std::sync::Arc;
 
     use super::*;
     use crate::auth::jwt::rfc3339;
@@ -786,7 +715,7 @@ mod tests {
             assert_eq!(task.await.unwrap().unwrap().user_id, "user_1");
         }
         assert_eq!(server.requests(), 1);
-        assert!(lock(&remote.flights).is_empty());
+        assert!(remote.flights.is_empty());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -842,7 +771,7 @@ mod tests {
         // The follower took the call over: the leader's call and its own.
         assert_eq!(server.requests(), 2);
         assert!(remote.validate(cookie(TOKEN), NOW).await.unwrap().cached);
-        assert!(lock(&remote.flights).is_empty());
+        assert!(remote.flights.is_empty());
 
         // A leader cancelled with nobody waiting leaves nothing behind.
         let _ = tokio::time::timeout(
@@ -850,7 +779,7 @@ mod tests {
             remote.validate(cookie("abandoned"), NOW),
         )
         .await;
-        assert!(lock(&remote.flights).is_empty());
+        assert!(remote.flights.is_empty());
     }
 
     #[tokio::test]

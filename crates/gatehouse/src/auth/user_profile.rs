@@ -19,19 +19,19 @@
 //!   user is not resurrected by a later outage.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use http::header::{AUTHORIZATION, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use tokio::sync::OnceCell;
 use tokio_postgres::types::Type;
 
 use crate::auth::unix_now;
 use crate::db::Database;
-use crate::outbound::Outbound;
+use crate::outbound::{Outbound, display_url};
 use crate::secret::Secret;
+use crate::single_flight::{Flights, lock};
 
 /// `USER_SERVICE_CACHE_TTL` when unset: profiles change rarely, and a
 /// change shows within ten minutes.
@@ -123,10 +123,8 @@ pub struct UserProfiles {
     /// Never held across an `.await`.
     cache: Mutex<HashMap<String, Entry>>,
     /// The call in progress per subject.
-    flights: Mutex<HashMap<String, Flight>>,
+    flights: Flights<String, Result<Profile, ProfileError>>,
 }
-
-type Flight = Arc<OnceCell<Result<Profile, ProfileError>>>;
 
 impl std::fmt::Debug for UserProfiles {
     // Counts only: the cache holds users' profiles.
@@ -134,7 +132,7 @@ impl std::fmt::Debug for UserProfiles {
         f.debug_struct("UserProfiles")
             .field("settings", &self.settings)
             .field("cached", &lock(&self.cache).len())
-            .field("in_flight", &lock(&self.flights).len())
+            .field("in_flight", &self.flights.len())
             .finish_non_exhaustive()
     }
 }
@@ -175,7 +173,7 @@ impl UserProfiles {
             authorization,
             capacity: MAX_CACHED,
             cache: Mutex::new(HashMap::new()),
-            flights: Mutex::new(HashMap::new()),
+            flights: Flights::default(),
         }
     }
 
@@ -197,10 +195,9 @@ impl UserProfiles {
         if let Some(hit) = self.cached(subject) {
             return hit;
         }
-        let flight = self.join_flight(subject);
-        let result = flight.get_or_init(|| self.fetch(subject, db)).await.clone();
-        self.leave_flight(subject, &flight);
-        result
+        self.flights
+            .run(subject.to_owned(), || self.fetch(subject, db))
+            .await
     }
 
     /// A fresh cache entry's answer, if there is one.
@@ -233,25 +230,6 @@ impl UserProfiles {
                 fetched_at: *fetched_at,
             }),
             EntryState::Missing { .. } => None,
-        }
-    }
-
-    fn join_flight(&self, subject: &str) -> Flight {
-        lock(&self.flights)
-            .entry(subject.to_owned())
-            .or_default()
-            .clone()
-    }
-
-    /// Ends the flight so the next cache miss calls again. Only this flight:
-    /// a newer one for the same subject is left alone.
-    fn leave_flight(&self, subject: &str, flight: &Flight) {
-        let mut flights = lock(&self.flights);
-        if flights
-            .get(subject)
-            .is_some_and(|current| Arc::ptr_eq(current, flight))
-        {
-            flights.remove(subject);
         }
     }
 
@@ -379,7 +357,7 @@ impl UserProfiles {
     /// One GET to the user service, classified.
     async fn call(&self, subject: &str) -> Result<serde_json::Value, CallError> {
         let url = profile_url(&self.settings.url, subject);
-        let target = display_target(&url);
+        let target = display_url(&url);
         let Some(authorization) = self.authorization.clone() else {
             return Err(CallError::Unavailable(
                 "USER_SERVICE_API_KEY contains characters that cannot be sent in an HTTP header"
@@ -462,10 +440,6 @@ impl UserProfiles {
 
 /// A poisoned lock only means another request panicked mid-update of a
 /// cache; the map itself is still usable.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// Upserts the profile, unless a newer one (from another instance) is there.
 async fn store(
     db: &Database,
@@ -521,11 +495,6 @@ pub fn profile_url(template: &str, subject: &str) -> String {
     url
 }
 
-/// The URL without query or fragment: what a log line may show.
-fn display_target(url: &str) -> &str {
-    url.split(['?', '#']).next().unwrap_or(url)
-}
-
 fn json_kind(value: &serde_json::Value) -> &'static str {
     match value {
         serde_json::Value::Null => "null",
@@ -544,6 +513,8 @@ mod tests {
     use serde_json::json;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
+
+    use std::sync::Arc;
 
     use super::*;
     use crate::config::DatabaseConfig;
@@ -613,7 +584,7 @@ mod tests {
             assert_eq!(profile_url(template, id), want, "{template} {id}");
         }
         assert_eq!(
-            display_target("https://u.example/users/42?token=x#f"),
+            display_url("https://u.example/users/42?token=x#f"),
             "https://u.example/users/42"
         );
     }
@@ -823,7 +794,7 @@ mod tests {
             assert_eq!(result.unwrap().data, json!({"name": "Ada"}));
         }
         assert_eq!(server.requests(), 1);
-        assert!(lock(&profiles.flights).is_empty());
+        assert!(profiles.flights.is_empty());
     }
 
     #[tokio::test]
@@ -851,7 +822,7 @@ mod tests {
             profiles.profile("u2", None).await.unwrap().data,
             json!({"name": "Bo"})
         );
-        assert!(lock(&profiles.flights).is_empty());
+        assert!(profiles.flights.is_empty());
     }
 
     #[tokio::test]
