@@ -1,5 +1,6 @@
 //! `gatehouse api-keys create|list|revoke`: manages the keys that
-//! server-to-server callers present as `Authorization: Bearer gk_...`.
+//! server-to-server callers present as `X-API-Key: gk_...` (or
+//! `Authorization: ApiKey gk_...`).
 //!
 //! A new key goes to stdout alone on its line (so `KEY=$(gatehouse api-keys
 //! create ...)` captures exactly the key); everything meant for a person goes

@@ -1,5 +1,6 @@
 //! API keys for server-to-server callers: created and revoked with
-//! `gatehouse api-keys`, presented as `Authorization: Bearer gk_...`.
+//! `gatehouse api-keys`, presented as `X-API-Key: gk_...` or
+//! `Authorization: ApiKey gk_...` (a `gk_` bearer token is recognised too).
 //!
 //! A key is `gk_<lookup>_<secret>`: 12 base64url characters (9 random bytes)
 //! that find the row and may be shown in lists, then 43 (32 random bytes)
