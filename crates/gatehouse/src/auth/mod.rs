@@ -388,11 +388,6 @@ impl Authenticator {
     }
 }
 
-/// The refusal for a revocation store failure, for the revoke route.
-pub fn opaque_refusal(err: revocation::RevocationError) -> Refusal {
-    opaque::revocation_unavailable(err)
-}
-
 pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -296,7 +296,7 @@ pub(super) fn store_unavailable(err: &DbError) -> Refusal {
     )
 }
 
-pub(super) fn revocation_unavailable(err: RevocationError) -> Refusal {
+pub(crate) fn revocation_unavailable(err: RevocationError) -> Refusal {
     match err {
         RevocationError::TablesMissing => Refusal::revealing(
             Reason::SessionStoreUnavailable,

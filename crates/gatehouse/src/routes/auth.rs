@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::{Ctx, HandlerFuture};
 use crate::auth::jwt::{Method, rfc3339};
+use crate::auth::opaque::revocation_unavailable;
 use crate::auth::refusal::Refusal;
 use crate::auth::revocation;
 use crate::auth::unix_now;
@@ -148,7 +149,7 @@ pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
             .into());
         }
         let db = ctx.state.database()?;
-        let stored = |err| RequestError::Refused(Box::new(crate::auth::opaque_refusal(err)));
+        let stored = |err| RequestError::Refused(Box::new(revocation_unavailable(err)));
         if all {
             let not_before = revocation::revoke_subject(&db, &principal.subject)
                 .await
