@@ -376,9 +376,9 @@ impl RequestError {
                 if !shows_details {
                     problem
                 } else if *configured {
-                    problem.hint(format!("add {origin} (or a pattern covering it, e.g. for preview deployments) to CORS_ORIGINS"))
+                    problem.hint(format!("if {origin} is your frontend, add it (or a pattern covering it, e.g. for preview deployments) to CORS_ORIGINS; pages of other sites stay refused, since a cross-site write with the user's cookies is how request forgery works"))
                 } else {
-                    problem.hint(format!("CORS_ORIGINS is not set, so no browser origin may call this API: set CORS_ORIGINS={origin}"))
+                    problem.hint(format!("CORS_ORIGINS is not set, so no browser origin may call this API: if {origin} is your frontend, set CORS_ORIGINS={origin}; pages of other sites stay refused"))
                 }
             }
             RequestError::Misconfigured(errors) => {
