@@ -15,6 +15,12 @@ usage:
   gatehouse api-keys revoke ID-OR-LOOKUP [--env-file FILE]
                                                   revoke a key (by id, lookup or the whole key); callers
                                                   using it are refused from then on
+  gatehouse explain [--cookie NAME] [--json] [--env-file FILE] CREDENTIAL
+                                                  what the functions would make of a token, session
+                                                  cookie value or API key (CREDENTIAL, or - to read it
+                                                  from stdin), check by check; exit 0 when accepted,
+                                                  1 when refused; the credential is shown only as its
+                                                  fingerprint
   gatehouse help                                  show this
 
 Every command reads the process environment and FILE (default: .env, if
@@ -29,6 +35,12 @@ pub enum Command {
     Dev(Options),
     Migrate(Options),
     ApiKeys(Options, ApiKeysCommand),
+    Explain {
+        options: Options,
+        credential: String,
+        cookie: Option<String>,
+        json: bool,
+    },
     Help,
 }
 
@@ -60,6 +72,9 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
     };
     if name == "api-keys" {
         return parse_api_keys(args);
+    }
+    if name == "explain" {
+        return parse_explain(args);
     }
     let mut options = Options {
         port: 3000,
@@ -95,6 +110,40 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(format!("unknown command `{other}`")),
     }
+}
+
+/// `explain [--cookie NAME] [--json] [--env-file FILE] CREDENTIAL`.
+fn parse_explain(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
+    let mut options = Options {
+        port: 3000,
+        env_file: None,
+    };
+    let (mut cookie, mut json, mut credential) = (None, false, None);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--cookie" => cookie = Some(args.next().ok_or("--cookie needs a cookie name")?),
+            "--env-file" => {
+                options.env_file = Some(PathBuf::from(
+                    args.next().ok_or("--env-file needs a value")?,
+                ));
+            }
+            "--json" => json = true,
+            "-h" | "--help" => return Ok(Command::Help),
+            flag if flag.starts_with("--") => {
+                return Err(format!("unknown option {flag} for `explain`"));
+            }
+            _ if credential.is_none() => credential = Some(arg),
+            _ => return Err("`explain` takes one credential".to_owned()),
+        }
+    }
+    let credential = credential
+        .ok_or("`explain` needs the credential (a token, a cookie value, or - to read stdin)")?;
+    Ok(Command::Explain {
+        options,
+        credential,
+        cookie,
+        json,
+    })
 }
 
 /// `api-keys` takes its own flags, so it is parsed apart from `dev` and

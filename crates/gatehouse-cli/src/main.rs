@@ -11,6 +11,7 @@
 
 mod api_keys;
 mod args;
+mod explain;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -48,6 +49,12 @@ fn main() -> ExitCode {
         Command::Dev(options) => runtime.block_on(dev(options)),
         Command::Migrate(options) => runtime.block_on(migrate(options)),
         Command::ApiKeys(options, command) => runtime.block_on(api_keys::run(options, command)),
+        Command::Explain {
+            options,
+            credential,
+            cookie,
+            json,
+        } => runtime.block_on(explain::run(options, credential, cookie, json)),
     }
 }
 

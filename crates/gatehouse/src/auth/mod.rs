@@ -15,6 +15,7 @@ pub mod authjs;
 pub mod better_auth_session;
 pub mod claims;
 pub mod credential;
+pub mod explain;
 pub mod jwks;
 pub mod jwt;
 pub mod keys;
