@@ -13,6 +13,7 @@ mod bad_input;
 mod config_logs;
 mod database;
 mod dev_server;
+mod doctor_cli;
 mod explain_cli;
 mod lambda_host;
 mod route_table;

@@ -15,6 +15,9 @@ usage:
   gatehouse api-keys revoke ID-OR-LOOKUP [--env-file FILE]
                                                   revoke a key (by id, lookup or the whole key); callers
                                                   using it are refused from then on
+  gatehouse doctor [--json] [--env-file FILE]     check the configuration, Postgres (latency, migrations,
+                                                  Better Auth's tables), every JWKS and the auth server;
+                                                  each problem with its fix; exit 1 on any failure
   gatehouse explain [--cookie NAME] [--json] [--env-file FILE] CREDENTIAL
                                                   what the functions would make of a token, session
                                                   cookie value or API key (CREDENTIAL, or - to read it
@@ -35,6 +38,7 @@ pub enum Command {
     Dev(Options),
     Migrate(Options),
     ApiKeys(Options, ApiKeysCommand),
+    Doctor(Options, bool),
     Explain {
         options: Options,
         credential: String,
@@ -81,6 +85,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
         env_file: None,
     };
     let allows_port = name == "dev";
+    let mut json = false;
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
@@ -100,6 +105,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
                     .map_err(|_| format!("--port {raw} is not a port number (1-65535)"))?;
             }
             "--env-file" => options.env_file = Some(PathBuf::from(value("--env-file")?)),
+            "--json" if name == "doctor" => json = true,
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown option {other} for `{name}`")),
         }
@@ -107,6 +113,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
     match name.as_str() {
         "dev" => Ok(Command::Dev(options)),
         "migrate" => Ok(Command::Migrate(options)),
+        "doctor" => Ok(Command::Doctor(options, json)),
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(format!("unknown command `{other}`")),
     }

@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         Command::Dev(options) => runtime.block_on(dev(options)),
         Command::Migrate(options) => runtime.block_on(migrate(options)),
         Command::ApiKeys(options, command) => runtime.block_on(api_keys::run(options, command)),
+        Command::Doctor(options, json) => runtime.block_on(doctor(options, json)),
         Command::Explain {
             options,
             credential,
@@ -98,6 +99,44 @@ fn load(options: &Options, needs: Needs) -> Result<Config, ExitCode> {
         }
         ExitCode::FAILURE
     })
+}
+
+/// `gatehouse doctor`: pass/warn/fail lines, each problem with its fix.
+async fn doctor(options: Options, json: bool) -> ExitCode {
+    let env = match environment(&options) {
+        Ok(env) => env,
+        Err(message) => {
+            eprintln!("gatehouse: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = gatehouse::doctor::examine(&env).await;
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(err) => {
+                eprintln!("gatehouse: could not write JSON: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        for finding in &report.findings {
+            let level = match finding.level {
+                gatehouse::doctor::Level::Pass => "PASS",
+                gatehouse::doctor::Level::Warn => "WARN",
+                gatehouse::doctor::Level::Fail => "FAIL",
+            };
+            println!("{level}  {:<14} {}", finding.area, finding.message);
+            if let Some(fix) = &finding.fix {
+                println!("      {:<14} fix: {fix}", "");
+            }
+        }
+    }
+    if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 async fn migrate(options: Options) -> ExitCode {

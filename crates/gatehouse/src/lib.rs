@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod doctor;
 pub mod error;
 pub mod host;
 pub mod http;

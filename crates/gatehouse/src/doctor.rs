@@ -1,0 +1,276 @@
+//! `gatehouse doctor`: a deployment's configuration and dependencies,
+//! checked before its users find out. Every check runs the code the
+//! functions run (the cold-start validator, the pool, the migrations
+//! ledger, the JWKS cache, the remote session client), so the doctor cannot
+//! disagree with production.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::auth::jwks::{JwksCache, JwksSettings};
+use crate::auth::settings::KeySource;
+use crate::config::{Config, ConfigProblem, Env, Needs};
+use crate::db::{Database, migrations};
+use crate::outbound::{Outbound, display_url};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Pass,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub area: &'static str,
+    pub level: Level,
+    pub message: String,
+    /// What to do; absent on a pass.
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    pub fn failed(&self) -> bool {
+        self.findings.iter().any(|f| f.level == Level::Fail)
+    }
+
+    fn pass(&mut self, area: &'static str, message: impl Into<String>) {
+        self.push(area, Level::Pass, message, None::<String>);
+    }
+
+    fn push(
+        &mut self,
+        area: &'static str,
+        level: Level,
+        message: impl Into<String>,
+        fix: Option<impl Into<String>>,
+    ) {
+        self.findings.push(Finding {
+            area,
+            level,
+            message: message.into(),
+            fix: fix.map(Into::into),
+        });
+    }
+
+    fn problem(&mut self, level: Level, problem: &ConfigProblem) {
+        self.push(
+            "configuration",
+            level,
+            format!("{}: {}", problem.variable, problem.problem),
+            Some(problem.fix.clone()),
+        );
+    }
+}
+
+/// Examines the deployment `env` describes.
+pub async fn examine(env: &Env) -> Report {
+    let mut report = Report::default();
+    let config = match Config::load(env, Needs::NONE) {
+        Ok(config) => config,
+        Err(errors) => {
+            for problem in &errors.problems {
+                report.problem(Level::Fail, problem);
+            }
+            for warning in &errors.warnings {
+                report.problem(Level::Warn, warning);
+            }
+            return report;
+        }
+    };
+    report.pass(
+        "configuration",
+        format!("valid for the {} environment", config.environment.as_str()),
+    );
+    for warning in &config.warnings {
+        report.problem(Level::Warn, warning);
+    }
+    if !config.auth.can_verify() {
+        report.push(
+            "configuration",
+            Level::Warn,
+            "no credential can be verified: the auth routes answer `misconfigured`",
+            Some("set BETTER_AUTH_URL, JWT_JWKS_URL (with JWT_ISSUER and JWT_AUDIENCE), JWT_SECRET, BETTER_AUTH_SECRET with DATABASE_URL, AUTH_SERVER_URL or AUTH_SECRET"),
+        );
+    }
+    database(&config, &mut report).await;
+    jwks(&config, &mut report).await;
+    auth_server(&config, &mut report).await;
+    report
+}
+
+async fn database(config: &Config, report: &mut Report) {
+    let Some(settings) = &config.database else {
+        report.pass(
+            "postgres",
+            "DATABASE_URL is not set: database sessions, API keys and revocation are off",
+        );
+        return;
+    };
+    let target = settings.url.display_target();
+    let db = match Database::new(settings) {
+        Ok(db) => db,
+        Err(err) => {
+            report.push(
+                "postgres",
+                Level::Fail,
+                err.public_detail(),
+                Some(err.hint()),
+            );
+            return;
+        }
+    };
+    let started = Instant::now();
+    if let Err(err) = db.query("SELECT 1", &[]).await {
+        report.push(
+            "postgres",
+            Level::Fail,
+            format!("{target}: {}", err.public_detail()),
+            Some(err.hint()),
+        );
+        db.close();
+        return;
+    }
+    report.pass(
+        "postgres",
+        format!(
+            "{target} answered in {:.1} ms (sslmode {:?})",
+            started.elapsed().as_secs_f64() * 1000.0,
+            settings.url.tls_mode()
+        ),
+    );
+    match migrations::current_version(&db).await {
+        Ok(version) if version >= migrations::latest_version() => {
+            report.pass(
+                "postgres",
+                format!("migrations applied (version {version})"),
+            );
+        }
+        Ok(version) => report.push(
+            "postgres",
+            Level::Fail,
+            format!(
+                "the schema is at migration {version}, this build needs {}",
+                migrations::latest_version()
+            ),
+            Some("run `gatehouse migrate` with this DATABASE_URL"),
+        ),
+        Err(err) => report.push(
+            "postgres",
+            Level::Fail,
+            err.public_detail(),
+            Some(err.hint()),
+        ),
+    }
+    if config.auth.sessions_in_database() {
+        let tables = db
+            .query_opt(
+                r#"SELECT to_regclass('"session"') IS NOT NULL AND to_regclass('"user"') IS NOT NULL"#,
+                &[],
+            )
+            .await;
+        match tables {
+            Ok(Some(row)) if row.try_get::<_, bool>(0).unwrap_or(false) => {
+                report.pass("postgres", "Better Auth's \"session\" and \"user\" tables are present");
+            }
+            Ok(_) => report.push(
+                "postgres",
+                Level::Fail,
+                "BETTER_AUTH_SECRET is set, but Better Auth's \"session\" and \"user\" tables are not in this database",
+                Some("point DATABASE_URL at the database Better Auth uses (its migrations create those tables)"),
+            ),
+            Err(err) => report.push("postgres", Level::Fail, err.public_detail(), Some(err.hint())),
+        }
+    }
+    db.close();
+}
+
+async fn jwks(config: &Config, report: &mut Report) {
+    let settings = JwksSettings {
+        fetch_timeout: config.auth.jwks_fetch_timeout,
+        ..JwksSettings::default()
+    };
+    for issuer in &config.auth.issuers {
+        let KeySource::Jwks { url } = &issuer.keys else {
+            continue;
+        };
+        let cache = Arc::new(JwksCache::new(
+            url.clone(),
+            settings.clone(),
+            Outbound::shared(),
+        ));
+        match cache.keys().await {
+            Ok(_) => {
+                let snapshot = cache.snapshot();
+                report.pass(
+                    "jwks",
+                    format!(
+                        "{} ({}): {} key(s): {}{}",
+                        snapshot.url,
+                        issuer.label,
+                        snapshot.keys.len(),
+                        snapshot.keys_tried(),
+                        snapshot
+                            .ttl
+                            .map(|ttl| format!("; cached for {} s", ttl.as_secs()))
+                            .unwrap_or_default()
+                    ),
+                );
+                for skipped in snapshot.skipped {
+                    report.push(
+                        "jwks",
+                        Level::Warn,
+                        format!("{}: {skipped}", snapshot.url),
+                        Some("such keys are ignored; remove them from the JWKS if tokens should verify with them"),
+                    );
+                }
+            }
+            Err(err) => report.push(
+                "jwks",
+                Level::Fail,
+                format!("{} ({}): {err}", display_url(url), issuer.label),
+                Some("check JWT_JWKS_URL / BETTER_AUTH_URL: it must answer the issuer's JWKS JSON over https"),
+            ),
+        }
+    }
+}
+
+async fn auth_server(config: &Config, report: &mut Report) {
+    let Some(remote) = &config.auth.remote_sessions else {
+        return;
+    };
+    let url = format!("{}/api/auth/get-session", remote.base_url);
+    match Outbound::shared().get(&url, remote.timeout).await {
+        Ok(response)
+            if response.status.is_success()
+                && serde_json::from_slice::<serde_json::Value>(&response.body).is_ok() =>
+        {
+            report.pass("auth server", format!("{} answers get-session", display_url(&url)));
+        }
+        Ok(response) => report.push(
+            "auth server",
+            Level::Fail,
+            format!(
+                "{} answered {} {}",
+                display_url(&url),
+                response.status.as_u16(),
+                response.content_type().unwrap_or("(no content type)")
+            ),
+            Some("AUTH_SERVER_URL must be the Better Auth server's base URL (its /api/auth/get-session answers JSON)"),
+        ),
+        Err(err) => report.push(
+            "auth server",
+            Level::Fail,
+            err.to_string(),
+            Some("start the auth server or fix AUTH_SERVER_URL"),
+        ),
+    }
+}

@@ -1,0 +1,107 @@
+//! `gatehouse doctor` against a real PostgreSQL and a local JWKS server:
+//! a healthy deployment passes; a wrong JWKS URL, an unmigrated database and
+//! a missing Better Auth schema each fail with their fix, and the exit code
+//! says so.
+
+use std::process::{Command, Output, Stdio};
+
+use crate::auth::{AUDIENCE, ISSUER, standard_keys, unique_secret};
+use crate::support::db::TestDb;
+use crate::support::function::{block_on, gatehouse_cli};
+use crate::support::jwks_server::{JwksServer, Reply};
+
+/// `gatehouse doctor <args>` with only `env`, in an empty directory (no `.env`).
+fn doctor(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let dir = std::env::temp_dir().join(format!("gh-doctor-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let output = Command::new(gatehouse_cli())
+        .arg("doctor")
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("gatehouse doctor runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    output
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn a_healthy_deployment_passes_and_each_broken_part_fails_with_its_fix() {
+    let db = block_on(TestDb::create());
+    block_on(db.migrate());
+    let server = JwksServer::start(Reply::jwks(&standard_keys()));
+    let jwks_url = server.url();
+    let healthy = doctor(
+        &[],
+        &[
+            ("DATABASE_URL", &db.url),
+            ("JWT_JWKS_URL", &jwks_url),
+            ("JWT_ISSUER", ISSUER),
+            ("JWT_AUDIENCE", AUDIENCE),
+        ],
+    );
+    let out = text(&healthy);
+    assert_eq!(healthy.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("PASS  postgres") && out.contains("migrations applied"),
+        "{out}"
+    );
+    assert!(
+        out.contains("PASS  jwks") && out.contains("key(s)"),
+        "{out}"
+    );
+    assert!(!out.contains("FAIL"), "{out}");
+
+    // An unmigrated database that is not Better Auth's, and a JWKS URL
+    // that answers 404: three failures, each with its fix.
+    let bare = block_on(TestDb::create());
+    let missing = JwksServer::start(Reply::status(404));
+    let secret = unique_secret("doctor");
+    let broken = doctor(
+        &["--json"],
+        &[
+            ("DATABASE_URL", &bare.url),
+            ("BETTER_AUTH_SECRET", &secret),
+            ("JWT_JWKS_URL", &missing.url()),
+            ("JWT_ISSUER", ISSUER),
+            ("JWT_AUDIENCE", AUDIENCE),
+        ],
+    );
+    assert_eq!(broken.status.code(), Some(1), "{}", text(&broken));
+    let report: serde_json::Value = serde_json::from_slice(&broken.stdout).expect("JSON");
+    let failures: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["level"] == "fail")
+        .map(|f| format!("{} | {}", f["message"], f["fix"]))
+        .collect();
+    let all = failures.join("\n");
+    assert_eq!(failures.len(), 3, "{all}");
+    assert!(all.contains("gatehouse migrate"), "{all}");
+    assert!(all.contains("404"), "{all}");
+    assert!(
+        all.contains("\\\"session\\\" and \\\"user\\\" tables are not"),
+        "{all}"
+    );
+    assert!(!text(&broken).contains(&secret), "a secret was printed");
+
+    // A configuration the functions would refuse: the validator's problems.
+    let invalid = doctor(&[], &[("JWT_SECRET", "short")]);
+    assert_eq!(invalid.status.code(), Some(1), "{}", text(&invalid));
+    assert!(
+        text(&invalid).contains("FAIL  configuration  JWT_SECRET"),
+        "{}",
+        text(&invalid)
+    );
+}
