@@ -16,5 +16,6 @@ mod dev_server;
 mod doctor_cli;
 mod explain_cli;
 mod lambda_host;
+mod probe_cli;
 mod route_table;
 mod vercel_host;

@@ -18,6 +18,11 @@ usage:
   gatehouse doctor [--json] [--env-file FILE]     check the configuration, Postgres (latency, migrations,
                                                   Better Auth's tables), every JWKS and the auth server;
                                                   each problem with its fix; exit 1 on any failure
+  gatehouse probe URL [--token TOKEN] [--cookie NAME=VALUE] [--origin ORIGIN] [--json]
+                                                  what a client of the running deployment at URL
+                                                  experiences: health, token health and session with the
+                                                  credential, and the CORS preflight and cookie rules a
+                                                  browser at ORIGIN applies; exit 1 on any failure
   gatehouse explain [--cookie NAME] [--json] [--env-file FILE] CREDENTIAL
                                                   what the functions would make of a token, session
                                                   cookie value or API key (CREDENTIAL, or - to read it
@@ -39,6 +44,13 @@ pub enum Command {
     Migrate(Options),
     ApiKeys(Options, ApiKeysCommand),
     Doctor(Options, bool),
+    Probe {
+        url: String,
+        token: Option<String>,
+        cookie: Option<String>,
+        origin: Option<String>,
+        json: bool,
+    },
     Explain {
         options: Options,
         credential: String,
@@ -80,6 +92,9 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
     if name == "explain" {
         return parse_explain(args);
     }
+    if name == "probe" {
+        return parse_probe(args);
+    }
     let mut options = Options {
         port: 3000,
         env_file: None,
@@ -117,6 +132,36 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(format!("unknown command `{other}`")),
     }
+}
+
+/// `probe URL [--token T] [--cookie NAME=VALUE] [--origin O] [--json]`.
+fn parse_probe(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
+    let (mut url, mut token, mut cookie, mut origin, mut json) = (None, None, None, None, false);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--token" => token = Some(args.next().ok_or("--token needs a value")?),
+            "--cookie" => cookie = Some(args.next().ok_or("--cookie needs NAME=VALUE")?),
+            "--origin" => origin = Some(args.next().ok_or("--origin needs a value")?),
+            "--json" => json = true,
+            "-h" | "--help" => return Ok(Command::Help),
+            flag if flag.starts_with("--") => {
+                return Err(format!("unknown option {flag} for `probe`"));
+            }
+            _ if url.is_none() => url = Some(arg),
+            _ => return Err("`probe` takes one deployment URL".to_owned()),
+        }
+    }
+    let url = url.ok_or("`probe` needs the deployment's URL, e.g. https://api.example.com")?;
+    if cookie.as_deref().is_some_and(|c| !c.contains('=')) {
+        return Err("--cookie takes NAME=VALUE, as the browser sends it".to_owned());
+    }
+    Ok(Command::Probe {
+        url,
+        token,
+        cookie,
+        origin,
+        json,
+    })
 }
 
 /// `explain [--cookie NAME] [--json] [--env-file FILE] CREDENTIAL`.

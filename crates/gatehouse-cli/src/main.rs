@@ -50,6 +50,13 @@ fn main() -> ExitCode {
         Command::Migrate(options) => runtime.block_on(migrate(options)),
         Command::ApiKeys(options, command) => runtime.block_on(api_keys::run(options, command)),
         Command::Doctor(options, json) => runtime.block_on(doctor(options, json)),
+        Command::Probe {
+            url,
+            token,
+            cookie,
+            origin,
+            json,
+        } => runtime.block_on(probe(url, token, cookie, origin, json)),
         Command::Explain {
             options,
             credential,
@@ -121,11 +128,7 @@ async fn doctor(options: Options, json: bool) -> ExitCode {
         }
     } else {
         for finding in &report.findings {
-            let level = match finding.level {
-                gatehouse::doctor::Level::Pass => "PASS",
-                gatehouse::doctor::Level::Warn => "WARN",
-                gatehouse::doctor::Level::Fail => "FAIL",
-            };
+            let level = level_label(finding.level);
             println!("{level}  {:<14} {}", finding.area, finding.message);
             if let Some(fix) = &finding.fix {
                 println!("      {:<14} fix: {fix}", "");
@@ -136,6 +139,59 @@ async fn doctor(options: Options, json: bool) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// `gatehouse probe`: a running deployment as a client (and a browser at
+/// `--origin`) experiences it.
+async fn probe(
+    url: String,
+    token: Option<String>,
+    cookie: Option<String>,
+    origin: Option<String>,
+    json: bool,
+) -> ExitCode {
+    let target = gatehouse::probe::ProbeTarget {
+        base_url: url,
+        token,
+        cookie,
+        origin,
+        timeout: std::time::Duration::from_secs(10),
+    };
+    let report = gatehouse::probe::probe(&target).await;
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(err) => {
+                eprintln!("gatehouse: could not write JSON: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        for step in &report.steps {
+            println!(
+                "{}  {:<15} {}",
+                level_label(step.level),
+                step.name,
+                step.message
+            );
+            if let Some(fix) = &step.fix {
+                println!("      {:<15} fix: {fix}", "");
+            }
+        }
+    }
+    if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn level_label(level: gatehouse::doctor::Level) -> &'static str {
+    match level {
+        gatehouse::doctor::Level::Pass => "PASS",
+        gatehouse::doctor::Level::Warn => "WARN",
+        gatehouse::doctor::Level::Fail => "FAIL",
     }
 }
 

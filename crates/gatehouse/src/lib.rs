@@ -20,6 +20,7 @@ pub mod http;
 pub mod observability;
 pub mod outbound;
 pub mod pipeline;
+pub mod probe;
 pub mod routes;
 pub mod secret;
 pub mod single_flight;

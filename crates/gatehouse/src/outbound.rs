@@ -142,10 +142,24 @@ impl Outbound {
         headers: HeaderMap,
         timeout: Duration,
     ) -> Result<OutboundResponse, OutboundError> {
+        self.send(http::Method::GET, url, headers, timeout).await
+    }
+
+    /// A bodiless request with any method (`OPTIONS` for a CORS preflight,
+    /// as `gatehouse probe` sends), read as [`Outbound::get`] reads.
+    pub async fn send(
+        &self,
+        method: http::Method,
+        url: &str,
+        headers: HeaderMap,
+        timeout: Duration,
+    ) -> Result<OutboundResponse, OutboundError> {
         let uri = parse_url(url)?;
         let target = display_target(&uri);
         let client = self.client()?;
-        let mut request = Request::get(uri)
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
             .header(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE))
             .header(ACCEPT, HeaderValue::from_static("application/json"))
             .body(Empty::new())

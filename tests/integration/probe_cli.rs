@@ -1,0 +1,132 @@
+//! `gatehouse probe` against `gatehouse dev`: what a client, and a browser
+//! at an origin, would experience, each failure with its fix.
+
+use std::net::SocketAddr;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::auth::{now, unique_secret};
+use crate::support::db::TestDb;
+use crate::support::function::{Process, READY_TIMEOUT, block_on, gatehouse_cli};
+use crate::support::mint::{jose_one, secret_spec};
+
+fn probe(args: &[&str]) -> Output {
+    Command::new(gatehouse_cli())
+        .arg("probe")
+        .args(args)
+        .env_clear()
+        .stdin(Stdio::null())
+        .output()
+        .expect("gatehouse probe runs")
+}
+
+fn steps(output: &Output) -> Vec<Value> {
+    let report: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|err| panic!("{err}: {}", String::from_utf8_lossy(&output.stdout)));
+    report["steps"].as_array().expect("steps").clone()
+}
+
+fn level_of<'a>(steps: &'a [Value], name: &str) -> &'a str {
+    steps
+        .iter()
+        .find(|step| step["name"] == name)
+        .and_then(|step| step["level"].as_str())
+        .unwrap_or_else(|| panic!("no step {name} in {steps:?}"))
+}
+
+#[test]
+fn probe_reports_what_a_client_and_a_browser_would_experience() {
+    let db = block_on(TestDb::create());
+    let secret = unique_secret("probe");
+    let frontend = "http://127.0.0.1:5173";
+    let mut dev = Process::spawn(
+        &gatehouse_cli().to_string_lossy(),
+        &["dev", "--port", "0"],
+        &[
+            ("DATABASE_URL", &db.url),
+            ("JWT_SECRET", &secret),
+            ("CORS_ORIGINS", frontend),
+        ],
+    );
+    let line = dev.wait_stdout_line("gatehouse dev: listening on http://", READY_TIMEOUT);
+    let addr: SocketAddr = line
+        .rsplit("http://")
+        .next()
+        .and_then(|addr| addr.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let base = format!("http://{addr}");
+    let token = jose_one(secret_spec(
+        "HS256",
+        &secret,
+        &json!({ "sub": "ada", "exp": now() + 600 }),
+    ));
+
+    // A good token from an allowed origin: every step passes.
+    let good = probe(&[&base, "--token", &token, "--origin", frontend, "--json"]);
+    let all = steps(&good);
+    assert_eq!(good.status.code(), Some(0), "{all:?}");
+    for name in [
+        "health",
+        "health detailed",
+        "token health",
+        "session",
+        "cors preflight",
+    ] {
+        assert_eq!(level_of(&all, name), "pass", "{name}: {all:?}");
+    }
+
+    // An expired token from an origin CORS_ORIGINS does not list.
+    let expired = jose_one(secret_spec(
+        "HS256",
+        &secret,
+        &json!({ "sub": "ada", "exp": now() - 600 }),
+    ));
+    let bad = probe(&[
+        &base,
+        "--token",
+        &expired,
+        "--origin",
+        "https://evil.example",
+        "--json",
+    ]);
+    let all = steps(&bad);
+    assert_eq!(bad.status.code(), Some(1), "{all:?}");
+    assert_eq!(level_of(&all, "session"), "fail");
+    let session = all.iter().find(|s| s["name"] == "session").unwrap();
+    assert!(
+        session["message"]
+            .as_str()
+            .unwrap()
+            .contains("token_expired"),
+        "{session}"
+    );
+    assert!(
+        session["fix"].as_str().unwrap().contains("fresh token"),
+        "{session}"
+    );
+    let cors = all.iter().find(|s| s["name"] == "cors preflight").unwrap();
+    assert_eq!(cors["level"], "fail");
+    assert!(
+        cors["message"].as_str().unwrap().contains("would block"),
+        "{cors}"
+    );
+    assert!(
+        cors["fix"].as_str().unwrap().contains("CORS_ORIGINS"),
+        "{cors}"
+    );
+
+    // Nothing listening: named, with the fix.
+    drop(dev);
+    let down = probe(&[&base]);
+    let out = String::from_utf8_lossy(&down.stdout).into_owned();
+    assert_eq!(down.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("FAIL  health") && out.contains("fix:"),
+        "{out}"
+    );
+    for output in [&good, &bad, &down] {
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(!text.contains(&token) && !text.contains(&expired) && !text.contains(&secret));
+    }
+}
