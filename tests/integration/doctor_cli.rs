@@ -96,6 +96,30 @@ fn a_healthy_deployment_passes_and_each_broken_part_fails_with_its_fix() {
     );
     assert!(!text(&broken).contains(&secret), "a secret was printed");
 
+    // An issuer whose clock is 5 minutes ahead: named, with the fix.
+    let ahead =
+        httpdate::fmt_http_date(std::time::SystemTime::now() + std::time::Duration::from_secs(300));
+    let skewed = JwksServer::start(Reply::jwks(&standard_keys()).with_date(&ahead));
+    let skew = doctor(
+        &[],
+        &[
+            ("JWT_JWKS_URL", &skewed.url()),
+            ("JWT_ISSUER", ISSUER),
+            ("JWT_AUDIENCE", AUDIENCE),
+        ],
+    );
+    let out = text(&skew);
+    assert_eq!(skew.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("FAIL  clock") && out.contains("ahead of"),
+        "{out}"
+    );
+    assert!(
+        out.contains("not yet valid") && out.contains("NTP"),
+        "{out}"
+    );
+    assert!(text(&healthy).contains("PASS  clock"), "{}", text(&healthy));
+
     // A configuration the functions would refuse: the validator's problems.
     let invalid = doctor(&[], &[("JWT_SECRET", "short")]);
     assert_eq!(invalid.status.code(), Some(1), "{}", text(&invalid));

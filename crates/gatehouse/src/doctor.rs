@@ -224,6 +224,7 @@ async fn jwks(config: &Config, report: &mut Report) {
                             .unwrap_or_default()
                     ),
                 );
+                clock(url, config, report).await;
                 for skipped in snapshot.skipped {
                     report.push(
                         "jwks",
@@ -240,6 +241,65 @@ async fn jwks(config: &Config, report: &mut Report) {
                 Some("check JWT_JWKS_URL / BETTER_AUTH_URL: it must answer the issuer's JWKS JSON over https"),
             ),
         }
+    }
+}
+
+/// The issuer's clock (its `Date` header) against ours: a skew beyond the
+/// leeway refuses every fresh token as not yet valid, or every token as
+/// expired too early.
+async fn clock(url: &str, config: &Config, report: &mut Report) {
+    let leeway = config.auth.leeway.as_secs();
+    let Ok(response) = Outbound::shared()
+        .get(url, config.auth.jwks_fetch_timeout)
+        .await
+    else {
+        return;
+    };
+    let Some(theirs) = response
+        .date()
+        .and_then(|date| httpdate::parse_http_date(date).ok())
+    else {
+        report.push(
+            "clock",
+            Level::Warn,
+            format!(
+                "{} sends no Date header, so its clock cannot be compared",
+                display_url(url)
+            ),
+            Some("make sure the issuer's and this host's clocks are synced with NTP"),
+        );
+        return;
+    };
+    let ours = std::time::SystemTime::now();
+    let (skew, ahead) = match theirs.duration_since(ours) {
+        Ok(ahead) => (ahead.as_secs(), true),
+        Err(behind) => (behind.duration().as_secs(), false),
+    };
+    // The header has one-second resolution and the request takes time.
+    if skew <= leeway.max(2) {
+        report.pass(
+            "clock",
+            format!(
+                "{} is within {skew} s of this host (leeway {leeway} s)",
+                display_url(url)
+            ),
+        );
+    } else {
+        report.push(
+            "clock",
+            Level::Fail,
+            format!(
+                "{}'s clock is {skew} s {} this host's, beyond the {leeway} s leeway: {}",
+                display_url(url),
+                if ahead { "ahead of" } else { "behind" },
+                if ahead {
+                    "fresh tokens are refused as not yet valid"
+                } else {
+                    "tokens are refused as expired before their time"
+                }
+            ),
+            Some("sync both clocks with NTP; JWT_LEEWAY_SECS (at most 300) only hides small skews"),
+        );
     }
 }
 

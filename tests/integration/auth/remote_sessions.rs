@@ -244,6 +244,7 @@ fn sixteen_concurrent_requests_with_one_cookie_make_one_get_session_call() {
         status: 200,
         content_type: Some("application/json".to_owned()),
         cache_control: None,
+        date: None,
         body: GET_SESSION_BODY.to_owned(),
         // Long enough for every request to arrive while the call is out.
         delay: Duration::from_millis(400),

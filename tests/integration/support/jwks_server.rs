@@ -28,6 +28,8 @@ pub struct Reply {
     pub status: u16,
     pub content_type: Option<String>,
     pub cache_control: Option<String>,
+    /// A `Date` header instead of the server's clock (clock-skew tests).
+    pub date: Option<String>,
     pub body: String,
     /// Waited before answering, so concurrent fetches would overlap.
     pub delay: Duration,
@@ -40,6 +42,7 @@ impl Reply {
             status: 200,
             content_type: Some("application/json".to_owned()),
             cache_control: None,
+            date: None,
             body: json!({ "keys": keys }).to_string(),
             delay: Duration::ZERO,
         }
@@ -51,6 +54,7 @@ impl Reply {
             status,
             content_type: Some("application/json".to_owned()),
             cache_control: None,
+            date: None,
             body: json!({ "error": format!("status {status}") }).to_string(),
             delay: Duration::ZERO,
         }
@@ -63,6 +67,7 @@ impl Reply {
             status: 200,
             content_type: Some("text/html; charset=utf-8".to_owned()),
             cache_control: None,
+            date: None,
             body: "<!doctype html><html><head><title>My App</title></head><body><div id=\"root\"></div></body></html>".to_owned(),
             delay: Duration::ZERO,
         }
@@ -70,6 +75,11 @@ impl Reply {
 
     pub fn with_delay(mut self, delay: Duration) -> Reply {
         self.delay = delay;
+        self
+    }
+
+    pub fn with_date(mut self, value: &str) -> Reply {
+        self.date = Some(value.to_owned());
         self
     }
 
@@ -182,6 +192,9 @@ fn response(reply: &Reply) -> hyper::Response<Full<Bytes>> {
     }
     if let Some(cache_control) = &reply.cache_control {
         builder = builder.header("cache-control", cache_control);
+    }
+    if let Some(date) = &reply.date {
+        builder = builder.header("date", date);
     }
     builder
         .body(Full::new(Bytes::from(reply.body.clone())))
