@@ -78,12 +78,8 @@ pub async fn run(
     let now = unix_now();
     let explanation = explain(authenticator, &credential, cookie.as_deref(), now).await;
     if json {
-        match serde_json::to_string_pretty(&explanation) {
-            Ok(text) => println!("{text}"),
-            Err(err) => {
-                eprintln!("gatehouse: could not write JSON: {err}");
-                return ExitCode::FAILURE;
-            }
+        if let Err(code) = crate::print_json(&explanation) {
+            return code;
         }
     } else {
         print_text(&explanation, now);

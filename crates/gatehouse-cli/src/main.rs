@@ -119,12 +119,8 @@ async fn doctor(options: Options, json: bool) -> ExitCode {
     };
     let report = gatehouse::doctor::examine(&env).await;
     if json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
-            Err(err) => {
-                eprintln!("gatehouse: could not write JSON: {err}");
-                return ExitCode::FAILURE;
-            }
+        if let Err(code) = print_json(&report) {
+            return code;
         }
     } else {
         for finding in &report.findings {
@@ -160,12 +156,8 @@ async fn probe(
     };
     let report = gatehouse::probe::probe(&target).await;
     if json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
-            Err(err) => {
-                eprintln!("gatehouse: could not write JSON: {err}");
-                return ExitCode::FAILURE;
-            }
+        if let Err(code) = print_json(&report) {
+            return code;
         }
     } else {
         for step in &report.steps {
@@ -184,6 +176,20 @@ async fn probe(
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// A report as pretty JSON on stdout, for `--json`.
+fn print_json(value: &impl serde::Serialize) -> Result<(), ExitCode> {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            println!("{text}");
+            Ok(())
+        }
+        Err(err) => {
+            eprintln!("gatehouse: could not write JSON: {err}");
+            Err(ExitCode::FAILURE)
+        }
     }
 }
 
