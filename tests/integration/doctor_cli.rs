@@ -3,28 +3,19 @@
 //! a missing Better Auth schema each fail with their fix, and the exit code
 //! says so.
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use crate::auth::{AUDIENCE, ISSUER, standard_keys, unique_secret};
 use crate::support::db::TestDb;
-use crate::support::function::{block_on, gatehouse_cli};
+use crate::support::function::{block_on, run_cli};
 use crate::support::jwks_server::{JwksServer, Reply};
 
-/// `gatehouse doctor <args>` with only `env`, in an empty directory (no `.env`).
+/// `gatehouse doctor <args>` with only `env`.
 fn doctor(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let dir = std::env::temp_dir().join(format!("gh-doctor-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    let output = Command::new(gatehouse_cli())
-        .arg("doctor")
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("gatehouse doctor runs");
-    let _ = std::fs::remove_dir_all(&dir);
-    output
+    let args: Vec<&str> = std::iter::once("doctor")
+        .chain(args.iter().copied())
+        .collect();
+    run_cli(&args, env, "")
 }
 
 fn text(output: &Output) -> String {

@@ -2,40 +2,20 @@
 //! failing check and its fix are the ones a function gives, and the
 //! credential and secret never appear in the output.
 
-use std::io::Write as _;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::{Value, json};
 
 use crate::auth::{better_auth_session_token, now, unique_secret};
-use crate::support::function::gatehouse_cli;
+use crate::support::function::run_cli;
 use crate::support::mint::{jose_one, secret_spec};
 
-/// Runs `gatehouse explain <args>` with only `env` (and no `.env` file:
-/// the working directory is a fresh temporary one), feeding `stdin`.
+/// `gatehouse explain <args>` with only `env`, feeding `stdin`.
 fn explain(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
-    let dir = std::env::temp_dir().join(format!("gh-explain-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    let mut child = Command::new(gatehouse_cli())
-        .arg("explain")
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("gatehouse runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("stdin written");
-    let output = child.wait_with_output().expect("gatehouse finishes");
-    let _ = std::fs::remove_dir_all(&dir);
-    output
+    let args: Vec<&str> = std::iter::once("explain")
+        .chain(args.iter().copied())
+        .collect();
+    run_cli(&args, env, stdin)
 }
 
 fn text(output: &Output) -> String {

@@ -2,23 +2,20 @@
 //! at an origin, would experience, each failure with its fix.
 
 use std::net::SocketAddr;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::{Value, json};
 
 use crate::auth::{now, unique_secret};
 use crate::support::db::TestDb;
-use crate::support::function::{Process, READY_TIMEOUT, block_on, gatehouse_cli};
+use crate::support::function::{Process, READY_TIMEOUT, block_on, gatehouse_cli, run_cli};
 use crate::support::mint::{jose_one, secret_spec};
 
 fn probe(args: &[&str]) -> Output {
-    Command::new(gatehouse_cli())
-        .arg("probe")
-        .args(args)
-        .env_clear()
-        .stdin(Stdio::null())
-        .output()
-        .expect("gatehouse probe runs")
+    let args: Vec<&str> = std::iter::once("probe")
+        .chain(args.iter().copied())
+        .collect();
+    run_cli(&args, &[], "")
 }
 
 fn steps(output: &Output) -> Vec<Value> {

@@ -4,16 +4,12 @@
 //! the real `auth-session` binary: every cookie name and carrier Auth.js
 //! uses, chunked cookies, the secret's alias, and each refusal named.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 
 use super::*;
 use crate::support::function::VercelFunction;
 use crate::support::http_client::{Response, get};
-use crate::support::mint::{interop_dir, node};
+use crate::support::mint::authjs;
 
 const V5: &str = "authjs.session-token";
 const V5_SECURE: &str = "__Secure-authjs.session-token";
@@ -22,70 +18,6 @@ const V4_SECURE: &str = "__Secure-next-auth.session-token";
 
 /// Auth.js's default session lifetime (30 days), as `maxAge` in the specs.
 const MAX_AGE: i64 = 30 * 86_400;
-
-/// How long one run of the minter may take (Node start-up included).
-const MINT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// One JWE per spec, minted by `tests/interop/mint-authjs.mjs` (`@auth/core`'s
-/// `encode`; `"v4": true` for NextAuth v4), in order.
-fn authjs(specs: &[Value]) -> Vec<String> {
-    let core = interop_dir().join("node_modules/@auth/core/package.json");
-    assert!(
-        core.is_file(),
-        "@auth/core is not installed in tests/interop/node_modules: run `npm ci --prefix tests/interop`"
-    );
-    let script = interop_dir().join("mint-authjs.mjs");
-    let mut child = Command::new(node())
-        .arg(&script)
-        .arg(Value::from(specs.to_vec()).to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot run node {}: {err}", script.display()));
-    // Read both pipes while waiting: many large tokens fill a pipe buffer.
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
-    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
-    let deadline = Instant::now() + MINT_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait on the minter") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{} did not finish within {MINT_TIMEOUT:?}",
-                script.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let stdout = stdout.join().unwrap_or_default();
-    let stderr = stderr.join().unwrap_or_default();
-    assert!(
-        status.success(),
-        "{} failed ({status}): {stderr}",
-        script.display()
-    );
-    let tokens: Vec<String> = stdout.lines().map(str::to_owned).collect();
-    assert_eq!(tokens.len(), specs.len(), "{stdout}{stderr}");
-    for token in &tokens {
-        assert_eq!(
-            token.split('.').count(),
-            5,
-            "not a compact JWE: {token}\n{stderr}"
-        );
-    }
-    tokens
-}
 
 /// An Auth.js v5 token for the cookie `salt` (its name) under `secret`.
 fn v5(secret: &str, salt: &str, token: Value, max_age: i64) -> Value {

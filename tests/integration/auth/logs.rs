@@ -15,7 +15,7 @@ use crate::support::jwks_server::{JwksServer, Reply, refused_url};
 use crate::support::mint::{jose, pyjwt, secret_spec};
 
 /// Every field a refusal event always carries.
-const FIXED_FIELDS: [&str; 21] = [
+pub(super) const FIXED_FIELDS: [&str; 21] = [
     "reason",
     "status",
     "request_id",

@@ -63,6 +63,27 @@ fn newest_mtime(dir: &Path) -> Option<SystemTime> {
     newest
 }
 
+/// Runs `gatehouse <args>` to completion with only `env` set, in an empty
+/// temporary directory (so no `.env` is read), with `stdin` as its input.
+pub fn run_cli(args: &[&str], env: &[(&str, &str)], stdin: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let dir = TempDir::new();
+    let mut child = Command::new(gatehouse_cli())
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gatehouse runs");
+    let mut input = child.stdin.take().expect("piped stdin");
+    let _ = input.write_all(stdin.as_bytes());
+    drop(input);
+    child.wait_with_output().expect("gatehouse finishes")
+}
+
 /// Runs a future to completion on a private runtime, for the async database
 /// helpers in otherwise synchronous tests.
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {

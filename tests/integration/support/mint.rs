@@ -80,13 +80,25 @@ pub fn venv_python() -> PathBuf {
 /// Mints one token per spec with `jose` (see `tests/interop/mint-jose.mjs`).
 pub fn jose(specs: &[Value]) -> Vec<String> {
     let script = interop_dir().join("mint-jose.mjs");
-    run_minter(&node(), &script, specs)
+    run_minter(&node(), &script, specs, 3)
+}
+
+/// One Auth.js session JWE per spec with `@auth/core`'s `encode` (see
+/// `tests/interop/mint-authjs.mjs`; `"v4": true` for NextAuth v4).
+pub fn authjs(specs: &[Value]) -> Vec<String> {
+    let core = interop_dir().join("node_modules/@auth/core/package.json");
+    assert!(
+        core.is_file(),
+        "@auth/core is missing from tests/interop/node_modules: {FIX}"
+    );
+    let script = interop_dir().join("mint-authjs.mjs");
+    run_minter(&node(), &script, specs, 5)
 }
 
 /// Mints one token per spec with PyJWT (see `tests/interop/mint_pyjwt.py`).
 pub fn pyjwt(specs: &[Value]) -> Vec<String> {
     let script = interop_dir().join("mint_pyjwt.py");
-    run_minter(&venv_python(), &script, specs)
+    run_minter(&venv_python(), &script, specs, 3)
 }
 
 pub fn jose_one(spec: Value) -> String {
@@ -113,7 +125,9 @@ pub fn secret_spec(alg: &str, secret: &str, claims: &Value) -> Value {
     serde_json::json!({ "alg": alg, "key": { "secret": secret }, "claims": claims })
 }
 
-fn run_minter(program: &Path, script: &Path, specs: &[Value]) -> Vec<String> {
+/// Runs a minter with the specs on stdin; each printed token must have
+/// `segments` parts (3 for a JWS, 5 for a JWE).
+fn run_minter(program: &Path, script: &Path, specs: &[Value], segments: usize) -> Vec<String> {
     let input = serde_json::to_vec(specs).expect("specs as JSON");
     let mut child = Command::new(program)
         .arg(script)
@@ -173,8 +187,8 @@ fn run_minter(program: &Path, script: &Path, specs: &[Value]) -> Vec<String> {
     for token in &tokens {
         assert_eq!(
             token.split('.').count(),
-            3,
-            "{} printed something that is not a compact JWS: {token}",
+            segments,
+            "{} printed something that is not a compact JWS/JWE: {token}",
             script.display()
         );
     }
