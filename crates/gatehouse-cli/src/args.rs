@@ -15,9 +15,14 @@ usage:
   gatehouse api-keys revoke ID-OR-LOOKUP [--env-file FILE]
                                                   revoke a key (by id, lookup or the whole key); callers
                                                   using it are refused from then on
-  gatehouse doctor [--json] [--env-file FILE]     check the configuration, Postgres (latency, migrations,
-                                                  Better Auth's tables), every JWKS and the auth server;
-                                                  each problem with its fix; exit 1 on any failure
+  gatehouse doctor [--token SAMPLE] [--url API_URL] [--json] [--env-file FILE]
+                                                  check the configuration, Postgres (latency, migrations,
+                                                  Better Auth's tables), every JWKS and the issuer's clock,
+                                                  the auth server, issuer/audience against BETTER_AUTH_URL,
+                                                  a SAMPLE credential from the auth server (a token, cookie
+                                                  value, NAME=VALUE or whole Set-Cookie header; - reads
+                                                  stdin) and the cookie and CORS rules browsers apply to
+                                                  API_URL; each problem with its fix; exit 1 on any failure
   gatehouse probe URL [--token TOKEN] [--cookie NAME=VALUE] [--origin ORIGIN] [--json]
                                                   what a client of the running deployment at URL
                                                   experiences: health, token health and session with the
@@ -43,7 +48,14 @@ pub enum Command {
     Dev(Options),
     Migrate(Options),
     ApiKeys(Options, ApiKeysCommand),
-    Doctor(Options, bool),
+    Doctor {
+        options: Options,
+        json: bool,
+        /// A sample credential, or `-` for stdin.
+        token: Option<String>,
+        /// The API's public URL.
+        url: Option<String>,
+    },
     Probe {
         url: String,
         token: Option<String>,
@@ -101,6 +113,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
     };
     let allows_port = name == "dev";
     let mut json = false;
+    let (mut token, mut url) = (None, None);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
@@ -121,6 +134,16 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
             }
             "--env-file" => options.env_file = Some(PathBuf::from(value("--env-file")?)),
             "--json" if name == "doctor" => json = true,
+            "--token" if name == "doctor" => token = Some(value("--token")?),
+            "--url" if name == "doctor" => {
+                let raw = value("--url")?;
+                if !raw.starts_with("https://") && !raw.starts_with("http://") {
+                    return Err(format!(
+                        "--url {raw} is not an http(s) URL; pass the API's public URL, e.g. https://api.example.com"
+                    ));
+                }
+                url = Some(raw);
+            }
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown option {other} for `{name}`")),
         }
@@ -128,7 +151,12 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
     match name.as_str() {
         "dev" => Ok(Command::Dev(options)),
         "migrate" => Ok(Command::Migrate(options)),
-        "doctor" => Ok(Command::Doctor(options, json)),
+        "doctor" => Ok(Command::Doctor {
+            options,
+            json,
+            token,
+            url,
+        }),
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(format!("unknown command `{other}`")),
     }

@@ -20,6 +20,16 @@ use crate::args::Options;
 /// Credentials larger than this are not read from stdin.
 const MAX_CREDENTIAL_BYTES: u64 = 64 * 1024;
 
+/// A credential from stdin (`-`), which keeps it out of shell history.
+pub fn read_stdin() -> Result<String, String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .take(MAX_CREDENTIAL_BYTES)
+        .read_to_string(&mut text)
+        .map_err(|err| format!("could not read the credential from stdin: {err}"))?;
+    Ok(text.trim().to_owned())
+}
+
 pub async fn run(
     options: Options,
     credential: String,
@@ -27,16 +37,13 @@ pub async fn run(
     json: bool,
 ) -> ExitCode {
     let credential = if credential == "-" {
-        // `-` reads stdin, which keeps the credential out of shell history.
-        let mut text = String::new();
-        if let Err(err) = std::io::stdin()
-            .take(MAX_CREDENTIAL_BYTES)
-            .read_to_string(&mut text)
-        {
-            eprintln!("gatehouse: could not read the credential from stdin: {err}");
-            return ExitCode::from(2);
+        match read_stdin() {
+            Ok(text) => text,
+            Err(message) => {
+                eprintln!("gatehouse: {message}");
+                return ExitCode::from(2);
+            }
         }
-        text.trim().to_owned()
     } else {
         credential.trim().to_owned()
     };

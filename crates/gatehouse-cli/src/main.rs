@@ -49,7 +49,12 @@ fn main() -> ExitCode {
         Command::Dev(options) => runtime.block_on(dev(options)),
         Command::Migrate(options) => runtime.block_on(migrate(options)),
         Command::ApiKeys(options, command) => runtime.block_on(api_keys::run(options, command)),
-        Command::Doctor(options, json) => runtime.block_on(doctor(options, json)),
+        Command::Doctor {
+            options,
+            json,
+            token,
+            url,
+        } => runtime.block_on(doctor(options, json, token, url)),
         Command::Probe {
             url,
             token,
@@ -109,7 +114,12 @@ fn load(options: &Options, needs: Needs) -> Result<Config, ExitCode> {
 }
 
 /// `gatehouse doctor`: pass/warn/fail lines, each problem with its fix.
-async fn doctor(options: Options, json: bool) -> ExitCode {
+async fn doctor(
+    options: Options,
+    json: bool,
+    token: Option<String>,
+    url: Option<String>,
+) -> ExitCode {
     let env = match environment(&options) {
         Ok(env) => env,
         Err(message) => {
@@ -117,14 +127,28 @@ async fn doctor(options: Options, json: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let report = gatehouse::doctor::examine(&env).await;
+    let sample = match token.as_deref() {
+        Some("-") => match explain::read_stdin() {
+            Ok(text) => Some(text),
+            Err(message) => {
+                eprintln!("gatehouse: {message}");
+                return ExitCode::from(2);
+            }
+        },
+        other => other.map(str::to_owned),
+    };
+    let inputs = gatehouse::doctor::Inputs {
+        api_url: url,
+        sample,
+    };
+    let report = gatehouse::doctor::examine(&env, &inputs).await;
     if json {
         if let Err(code) = print_json(&report) {
             return code;
         }
     } else {
         for finding in &report.findings {
-            let level = level_label(finding.level);
+            let level = finding.level.label();
             println!("{level}  {:<14} {}", finding.area, finding.message);
             if let Some(fix) = &finding.fix {
                 println!("      {:<14} fix: {fix}", "");
@@ -161,12 +185,7 @@ async fn probe(
         }
     } else {
         for step in &report.steps {
-            println!(
-                "{}  {:<15} {}",
-                level_label(step.level),
-                step.name,
-                step.message
-            );
+            println!("{}  {:<15} {}", step.level.label(), step.name, step.message);
             if let Some(fix) = &step.fix {
                 println!("      {:<15} fix: {fix}", "");
             }
@@ -190,14 +209,6 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), ExitCode> {
             eprintln!("gatehouse: could not write JSON: {err}");
             Err(ExitCode::FAILURE)
         }
-    }
-}
-
-fn level_label(level: gatehouse::doctor::Level) -> &'static str {
-    match level {
-        gatehouse::doctor::Level::Pass => "PASS",
-        gatehouse::doctor::Level::Warn => "WARN",
-        gatehouse::doctor::Level::Fail => "FAIL",
     }
 }
 

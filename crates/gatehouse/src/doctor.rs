@@ -4,6 +4,8 @@
 //! ledger, the JWKS cache, the remote session client), so the doctor cannot
 //! disagree with production.
 
+mod consistency;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,6 +13,7 @@ use serde::Serialize;
 
 use crate::auth::jwks::{JwksCache, JwksSettings};
 use crate::auth::settings::KeySource;
+use crate::browser_rules::Origin;
 use crate::config::{Config, ConfigProblem, Env, Needs};
 use crate::db::{Database, migrations};
 use crate::outbound::{Outbound, display_url};
@@ -21,6 +24,32 @@ pub enum Level {
     Pass,
     Warn,
     Fail,
+    /// Not checked, for want of an input (said in the message).
+    Skip,
+}
+
+impl Level {
+    pub fn label(self) -> &'static str {
+        match self {
+            Level::Pass => "PASS",
+            Level::Warn => "WARN",
+            Level::Fail => "FAIL",
+            Level::Skip => "SKIP",
+        }
+    }
+}
+
+/// What the doctor is given besides the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// The API's public URL, for the browser rules. Defaults to Vercel's
+    /// system variables when the project exposes them.
+    pub api_url: Option<String>,
+    /// A sample credential from the auth server (`--token`): a token, a
+    /// cookie value, `name=value`, or a whole `Set-Cookie` header. It proves
+    /// the secret, issuer and audience agree, and its cookie attributes are
+    /// judged as a browser judges them.
+    pub sample: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,11 +71,11 @@ impl Report {
         self.findings.iter().any(|f| f.level == Level::Fail)
     }
 
-    fn pass(&mut self, area: &'static str, message: impl Into<String>) {
+    pub(crate) fn pass(&mut self, area: &'static str, message: impl Into<String>) {
         self.push(area, Level::Pass, message, None::<String>);
     }
 
-    fn push(
+    pub(crate) fn push(
         &mut self,
         area: &'static str,
         level: Level,
@@ -72,7 +101,7 @@ impl Report {
 }
 
 /// Examines the deployment `env` describes.
-pub async fn examine(env: &Env) -> Report {
+pub async fn examine(env: &Env, inputs: &Inputs) -> Report {
     let mut report = Report::default();
     let config = match Config::load(env, Needs::NONE) {
         Ok(config) => config,
@@ -104,7 +133,39 @@ pub async fn examine(env: &Env) -> Report {
     database(&config, &mut report).await;
     jwks(&config, &mut report).await;
     auth_server(&config, &mut report).await;
+    let api = inputs
+        .api_url
+        .clone()
+        .or_else(|| vercel_url(env))
+        .map(|url| Origin::parse(&url));
+    consistency::issuers(&config, env, &mut report);
+    let set_cookie = match &inputs.sample {
+        Some(sample) => consistency::sample(config.clone(), sample, &mut report).await,
+        None => {
+            report.push(
+                "consistency",
+                Level::Skip,
+                "no sample credential: whether this deployment and the auth server hold the same secret, issuer and audience is not checked",
+                Some("pass a session cookie or token the auth server issued with --token (or --token - to read it from stdin)"),
+            );
+            None
+        }
+    };
+    consistency::browser(&config, env, api.as_ref(), set_cookie.as_ref(), &mut report);
     report
+}
+
+/// The deployment's own URL from Vercel's system variables, when exposed:
+/// the production domain in production, else the branch URL, else the
+/// deployment URL.
+fn vercel_url(env: &Env) -> Option<String> {
+    let production = env.get("VERCEL_ENV") == Some("production");
+    let host = production
+        .then(|| env.get("VERCEL_PROJECT_PRODUCTION_URL"))
+        .flatten()
+        .or_else(|| env.get("VERCEL_BRANCH_URL"))
+        .or_else(|| env.get("VERCEL_URL"))?;
+    Some(format!("https://{host}"))
 }
 
 async fn database(config: &Config, report: &mut Report) {

@@ -9,6 +9,7 @@ use http::{HeaderMap, HeaderValue, Method};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::browser_rules::{Origin, judge_origins};
 use crate::doctor::Level;
 use crate::outbound::{Outbound, OutboundResponse, display_url};
 
@@ -289,54 +290,10 @@ async fn preflight(
 
 /// Whether the browser at `origin` would send this API's cookies at all.
 fn cookie_rules(base: &str, origin: &str, has_cookie: bool, report: &mut ProbeReport) {
-    let api_host = host_of(base);
-    let front_host = host_of(origin);
-    let site = |host: &str| {
-        let labels: Vec<&str> = host.split('.').collect();
-        // `*.vercel.app` is a public suffix: each deployment is its own site.
-        if host.ends_with(".vercel.app") {
-            return host.to_owned();
-        }
-        labels[labels.len().saturating_sub(2)..].join(".")
-    };
-    if api_host == front_host {
-        report.add(
-            "cookies",
-            Level::Pass,
-            "same host: cookies flow as first-party".to_owned(),
-            None,
-        );
-    } else if site(&api_host) == site(&front_host) {
-        report.add(
-            "cookies",
-            Level::Pass,
-            format!(
-                "{front_host} and {api_host} are the same site: cookies with SameSite=Lax are sent"
-            ),
-            None,
-        );
-    } else {
-        let vercel = api_host.ends_with(".vercel.app") && front_host.ends_with(".vercel.app");
-        report.add(
-            "cookies",
-            if has_cookie { Level::Warn } else { Level::Pass },
-            format!(
-                "{front_host} and {api_host} are different sites{}: a cookie reaches this API only if set with SameSite=None; Secure, and browsers that block third-party cookies drop it anyway",
-                if vercel { " (*.vercel.app is a public suffix)" } else { "" }
-            ),
-            has_cookie.then(|| "send the credential in Authorization: Bearer, or serve the API under the frontend's own domain".to_owned()),
-        );
+    let api = Origin::parse(base);
+    for rule in judge_origins(&api, &[Origin::parse(origin)], has_cookie) {
+        report.add("cookies", rule.level, rule.message, rule.fix);
     }
-}
-
-fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit('@').next().unwrap_or_default();
-    host.rsplit_once(':')
-        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(host, |(host, _)| host)
-        .to_ascii_lowercase()
 }
 
 fn json(response: &OutboundResponse) -> Value {
@@ -348,7 +305,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sites_follow_the_public_suffix_rule_for_vercel_app() {
+    fn cookie_rules_follow_the_public_suffix_rule_for_vercel_app() {
         let mut report = ProbeReport::default();
         cookie_rules(
             "https://api.example.com",
@@ -372,9 +329,5 @@ mod tests {
         assert_eq!(report.steps[1].level, Level::Warn);
         assert!(report.steps[1].message.contains("public suffix"));
         assert_eq!(report.steps[2].level, Level::Pass);
-        assert_eq!(
-            host_of("https://user@Api.Example.com:8443/x"),
-            "api.example.com"
-        );
     }
 }
