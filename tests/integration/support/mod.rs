@@ -7,3 +7,4 @@ pub mod jwks_server;
 pub mod lambda_emulator;
 pub mod mint;
 pub mod tcp_proxy;
+pub mod vercel_edge;
