@@ -18,4 +18,5 @@ mod explain_cli;
 mod lambda_host;
 mod probe_cli;
 mod route_table;
+mod scenarios;
 mod vercel_host;

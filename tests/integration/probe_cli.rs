@@ -12,8 +12,8 @@ use crate::support::db::TestDb;
 use crate::support::function::{
     HEALTH, HEALTH_DETAILED, Process, READY_TIMEOUT, block_on, gatehouse_cli, run_cli,
 };
-use crate::support::vercel_edge::VercelEdge;
 use crate::support::mint::{jose_one, secret_spec};
+use crate::support::vercel_edge::VercelEdge;
 
 fn probe(args: &[&str]) -> Output {
     let args: Vec<&str> = std::iter::once("probe")
@@ -161,7 +161,14 @@ fn probe_works_against_the_vercel_protocol_binaries() {
         &secret,
         &json!({ "sub": "grace", "exp": now() + 600 }),
     ));
-    let good = probe(&[&edge.url(), "--token", &token, "--origin", frontend, "--json"]);
+    let good = probe(&[
+        &edge.url(),
+        "--token",
+        &token,
+        "--origin",
+        frontend,
+        "--json",
+    ]);
     let all = steps(&good);
     assert_eq!(good.status.code(), Some(0), "{all:?}");
     for name in [

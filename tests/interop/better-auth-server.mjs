@@ -7,6 +7,8 @@
 //   DATABASE_URL        PostgreSQL database it owns (its tables are created here)
 //   BETTER_AUTH_SECRET  at least 32 characters
 //   PORT                port on 127.0.0.1; 0 (default) picks a free one
+//   COOKIE_SAME_SITE    optional: the session cookie's SameSite (lax, strict,
+//                       none), to reproduce browser-rule misconfigurations
 //
 // Prints `better-auth ready {"port":N,"baseURL":"http://127.0.0.1:N"}` on
 // stdout once it serves; anything that goes wrong before that exits 1.
@@ -53,6 +55,11 @@ const auth = betterAuth({
   emailAndPassword: { enabled: true },
   plugins: [jwt(), bearer()],
   telemetry: { enabled: false },
+  advanced: {
+    defaultCookieAttributes: {
+      ...(process.env.COOKIE_SAME_SITE ? { sameSite: process.env.COOKIE_SAME_SITE } : {}),
+    },
+  },
 });
 
 try {

@@ -30,20 +30,24 @@ pub struct BetterAuth {
 
 impl BetterAuth {
     pub fn start() -> BetterAuth {
+        BetterAuth::start_with(&[])
+    }
+
+    /// With extra environment, e.g. `COOKIE_SAME_SITE`.
+    pub fn start_with(extra: &[(&str, &str)]) -> BetterAuth {
         let db = block_on(TestDb::create());
         let secret = unique_secret("better-auth");
         let script = interop_dir().join("better-auth-server.mjs");
         let node = node();
-        let mut process = Process::spawn(
-            &node.to_string_lossy(),
-            &[&script.to_string_lossy()],
-            &[
-                ("DATABASE_URL", db.url.as_str()),
-                ("BETTER_AUTH_SECRET", secret.as_str()),
-                ("PORT", "0"),
-                ("NODE_ENV", "test"),
-            ],
-        );
+        let mut env = vec![
+            ("DATABASE_URL", db.url.as_str()),
+            ("BETTER_AUTH_SECRET", secret.as_str()),
+            ("PORT", "0"),
+            ("NODE_ENV", "test"),
+        ];
+        env.extend_from_slice(extra);
+        let mut process =
+            Process::spawn(&node.to_string_lossy(), &[&script.to_string_lossy()], &env);
         let line = process.wait_stdout_line("better-auth ready", START_TIMEOUT);
         let ready: Value =
             serde_json::from_str(line.trim_start_matches("better-auth ready").trim())
@@ -100,6 +104,8 @@ pub struct SignedIn {
     pub user_id: String,
     pub session_token: String,
     pub cookie: String,
+    /// The whole `Set-Cookie` header of the session cookie.
+    pub set_cookie: String,
 }
 
 pub fn sign_up_and_in(server: &BetterAuth, email: &str) -> SignedIn {
@@ -146,6 +152,7 @@ fn signed_in(user_id: String, response: &Response) -> SignedIn {
         user_id,
         session_token,
         cookie,
+        set_cookie: set_cookie.to_owned(),
     }
 }
 

@@ -6,7 +6,7 @@
 mod accepted;
 mod api_keys;
 mod authjs_sessions;
-mod better_auth;
+pub mod better_auth;
 mod cors;
 mod jwks_fetching;
 mod logs;

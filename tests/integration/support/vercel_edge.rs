@@ -119,7 +119,11 @@ fn serve(
     let mut content_length = 0usize;
     let mut headers = String::new();
     for line in lines.filter(|line| !line.is_empty()) {
-        let name = line.split(':').next().unwrap_or_default().to_ascii_lowercase();
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         if name == "content-length" {
             content_length = line
                 .split_once(':')

@@ -350,10 +350,12 @@ impl Authenticator {
         Err(Box::new(Refusal::new(
             Reason::InsufficientScope,
             format!(
-                "this API key has the scopes [{}], and this route needs `{scope}`",
+                "an API key arrived: it stands for a service, not a user, and its scopes [{}] do not include `{scope}`, which this route needs",
                 principal.scopes.join(", ")
             ),
-            format!("create a key with `gatehouse api-keys create --name <name> --scope {scope}`"),
+            format!(
+                "to act for a user, send the user's session cookie or token instead; for a service, create a key with `gatehouse api-keys create --name <name> --scope {scope}`"
+            ),
         )))
     }
 
@@ -377,7 +379,7 @@ impl Authenticator {
                 self.settings.cookie_names.join(", ")
             )
         } else if cookies_present.is_empty() {
-            "send `Authorization: Bearer <token>`; if you rely on a session cookie, none arrived: from another site the browser sends cookies only with fetch(..., { credentials: 'include' }) and a cookie set with SameSite=None; Secure (never between two *.vercel.app hosts, a public suffix)".to_owned()
+            "send `Authorization: Bearer <token>`; if you rely on a session cookie, none arrived: from another site the browser sends cookies only with fetch(..., { credentials: 'include' }) and a cookie set with SameSite=None; Secure (never between two *.vercel.app hosts, a public suffix); `gatehouse doctor --token '<the Set-Cookie header>'` shows what a browser does with it".to_owned()
         } else {
             "send `Authorization: Bearer <token>`, or the session cookie; other cookies arrived but no session cookie".to_owned()
         };

@@ -41,24 +41,20 @@ pub(super) fn issuers(config: &Config, env: &Env, report: &mut Report) {
             }
         }
         if config.environment == Environment::Production {
-            for (variable, list) in [("issuer", &issuer.issuer), ("audience", &issuer.audiences)] {
-                if let Some(preview) = list.0.iter().find(|p| names_preview(p.as_str())) {
-                    agree = false;
-                    report.push(
-                        "consistency",
-                        Level::Warn,
-                        format!(
-                            "the {} {variable} {} names a preview deployment, and this is production: production tokens carry the production URL",
-                            issuer.label,
-                            preview.as_str()
-                        ),
-                        Some("set the production URL in this environment's JWT_ISSUER / JWT_AUDIENCE / BETTER_AUTH_URL, and keep preview URLs in the preview environment's variables"),
-                    );
-                }
-            }
+            agree &=
+                !preview_in_production(&issuer.label, [&issuer.issuer, &issuer.audiences], report);
         }
     }
-    if agree && !config.auth.issuers.is_empty() {
+    if let Some(shared) = &config.auth.shared_secret
+        && config.environment == Environment::Production
+    {
+        agree &= !preview_in_production(
+            "shared-secret",
+            [&shared.issuer, &shared.audiences].into_iter().flatten(),
+            report,
+        );
+    }
+    if agree && (!config.auth.issuers.is_empty() || config.auth.shared_secret.is_some()) {
         report.pass(
             "consistency",
             if better_auth.is_some() {
@@ -68,6 +64,31 @@ pub(super) fn issuers(config: &Config, env: &Env, report: &mut Report) {
             },
         );
     }
+}
+
+/// Warns about each issuer or audience naming a preview deployment;
+/// whether any did.
+fn preview_in_production<'a>(
+    label: &str,
+    lists: impl IntoIterator<Item = &'a PatternList>,
+    report: &mut Report,
+) -> bool {
+    let mut found = false;
+    for list in lists {
+        if let Some(preview) = list.0.iter().find(|p| names_preview(p.as_str())) {
+            found = true;
+            report.push(
+                "consistency",
+                Level::Warn,
+                format!(
+                    "the {label} issuer or audience {} names a preview deployment, and this is production: production tokens carry the production URL",
+                    preview.as_str()
+                ),
+                Some("set the production URL in this environment's JWT_ISSUER / JWT_AUDIENCE / BETTER_AUTH_URL, and keep preview URLs in the preview environment's variables"),
+            );
+        }
+    }
+    found
 }
 
 /// A Vercel preview URL: `<project>-git-<branch>-<team>.vercel.app`.

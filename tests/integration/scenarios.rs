@@ -1,0 +1,503 @@
+//! Real failure stories, end to end: each sets up the mistake teams make,
+//! then asserts that the 401 itself, `gatehouse doctor` or `gatehouse
+//! explain` names the cause and the fix. Tokens come from real issuers (a
+//! Better Auth server, `jose`), and the functions are the compiled binaries.
+
+use std::process::Output;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+
+use crate::auth::better_auth::{BetterAuth, sign_up_and_in};
+use crate::auth::{
+    AUDIENCE, AUTH_SESSION, ISSUER, KID_RSA, assert_accepted, assert_refused, bearer, claims, now,
+    session_with, spec, standard_keys, start, start_with_jwks, unique_secret, with,
+};
+use crate::support::db::TestDb;
+use crate::support::function::{block_on, run_cli};
+use crate::support::http_client::get;
+use crate::support::jwks_server::{JwksServer, Reply, refused_url};
+use crate::support::mint::{jose_one, secret_spec};
+
+/// `gatehouse <args> --json` with only `env`: the exit code and the report.
+fn cli_json(args: &[&str], env: &[(&str, &str)], stdin: &str) -> (Option<i32>, Value, String) {
+    let output: Output = run_cli(args, env, stdin);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let all = format!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let report =
+        serde_json::from_str(&stdout).unwrap_or_else(|err| panic!("not JSON ({err}): {all}"));
+    (output.status.code(), report, all)
+}
+
+/// `gatehouse doctor --json <args>`: the exit code and the findings.
+fn doctor(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, Vec<Value>, String) {
+    let mut full = vec!["doctor", "--json"];
+    full.extend_from_slice(args);
+    let (code, report, all) = cli_json(&full, env, "");
+    let findings = report["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no findings: {all}"))
+        .clone();
+    (code, findings, all)
+}
+
+/// The findings of `area` at `level`, as `message | fix` lines.
+fn findings(all: &[Value], area: &str, level: &str) -> Vec<String> {
+    all.iter()
+        .filter(|f| f["area"] == area && f["level"] == level)
+        .map(|f| {
+            format!(
+                "{} | {}",
+                f["message"].as_str().unwrap_or_default(),
+                f["fix"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// `gatehouse explain --json -` with the credential on stdin.
+fn explain(env: &[(&str, &str)], credential: &str) -> (Option<i32>, Value, String) {
+    cli_json(&["explain", "--json", "-"], env, credential)
+}
+
+#[track_caller]
+fn assert_mentions(text: &str, fragments: &[&str]) {
+    for fragment in fragments {
+        assert!(text.contains(fragment), "{fragment:?} not in: {text}");
+    }
+}
+
+#[track_caller]
+fn assert_never_printed(output: &str, secrets: &[&str]) {
+    for secret in secrets {
+        assert!(
+            !output.contains(secret),
+            "a secret or token was printed: {output}"
+        );
+    }
+}
+
+#[test]
+fn an_opaque_session_token_sent_where_a_jwt_is_expected() {
+    // The frontend sends Better Auth's session token; the API only trusts
+    // the jwt plugin's JWTs.
+    let server = BetterAuth::start();
+    let user = sign_up_and_in(&server, "opaque@example.com");
+    let env = [("BETTER_AUTH_URL", server.base_url.as_str())];
+    let function = start(AUTH_SESSION, &env);
+    assert_refused(
+        &session_with(&function, &user.session_token),
+        "token_malformed",
+        &["Better Auth session token", "not a JWT"],
+        &["GET /api/auth/token", "BETTER_AUTH_SECRET"],
+    );
+    let (code, report, all) = explain(&env, &user.session_token);
+    assert_eq!(code, Some(1), "{all}");
+    assert_eq!(
+        report["kind"], "a Better Auth signed session token (opaque, not a JWT)",
+        "{all}"
+    );
+    assert_eq!(report["verdict"]["reason"], "token_malformed", "{all}");
+    assert_mentions(
+        report["verdict"]["hint"].as_str().unwrap(),
+        &["GET /api/auth/token"],
+    );
+    assert_never_printed(&all, &[&user.session_token]);
+}
+
+#[test]
+fn the_auth_server_and_the_api_hold_different_secrets() {
+    // The API reads Better Auth's sessions from its database, but was given
+    // another BETTER_AUTH_SECRET.
+    let server = BetterAuth::start();
+    let user = sign_up_and_in(&server, "secrets@example.com");
+    block_on(server.db.migrate());
+    let wrong = unique_secret("not-the-auth-servers");
+    let env = [
+        ("DATABASE_URL", server.db.url.as_str()),
+        ("BETTER_AUTH_SECRET", wrong.as_str()),
+    ];
+    let function = start(AUTH_SESSION, &env);
+    let response = get(
+        function.addr(),
+        "/api/auth/session",
+        &[("cookie", &user.cookie)],
+    );
+    assert_refused(
+        &response,
+        "cookie_signature_invalid",
+        &["does not verify"],
+        &["BETTER_AUTH_SECRET here differs from the auth server's"],
+    );
+    // The doctor, given the auth server's Set-Cookie, says the same.
+    let (code, all_findings, all) = doctor(&["--token", &user.set_cookie], &env);
+    assert_eq!(code, Some(1), "{all}");
+    let failed = findings(&all_findings, "consistency", "fail").join("\n");
+    assert_mentions(
+        &failed,
+        &["cookie_signature_invalid", "differs from the auth server's"],
+    );
+    // With the auth server's secret, the same sample passes.
+    let right = [
+        ("DATABASE_URL", server.db.url.as_str()),
+        ("BETTER_AUTH_SECRET", server.secret.as_str()),
+    ];
+    let (_, all_findings, all) = doctor(&["--token", &user.set_cookie], &right);
+    let passed = findings(&all_findings, "consistency", "pass").join("\n");
+    assert_mentions(&passed, &["is accepted for subject", &user.user_id]);
+    assert_never_printed(&all, &[&user.session_token, &server.secret, &wrong]);
+
+    // Shared-secret JWTs: the 401 names the secret's fingerprint to compare.
+    let minted_with = unique_secret("issuer-side");
+    let api_secret = unique_secret("api-side");
+    let token = jose_one(secret_spec(
+        "HS256",
+        &minted_with,
+        &json!({ "sub": "ada", "exp": now() + 600 }),
+    ));
+    let function = start(AUTH_SESSION, &[("JWT_SECRET", &api_secret)]);
+    assert_refused(
+        &session_with(&function, &token),
+        "signature_invalid",
+        &["different secret than this deployment's JWT_SECRET"],
+        &["compare secret fingerprints", "sha256:"],
+    );
+}
+
+#[test]
+fn a_secret_rotated_without_keeping_the_previous_one() {
+    let old = unique_secret("old");
+    let new = unique_secret("new");
+    let token = jose_one(secret_spec(
+        "HS256",
+        &old,
+        &json!({ "sub": "ada", "exp": now() + 600 }),
+    ));
+    // Redeployed with the new secret only: every live token fails.
+    let rotated = start(AUTH_SESSION, &[("JWT_SECRET", &new)]);
+    assert_refused(
+        &session_with(&rotated, &token),
+        "signature_invalid",
+        &["different secret"],
+        &["rotated without JWT_SECRET_PREVIOUS"],
+    );
+    let (code, report, all) = explain(&[("JWT_SECRET", &new)], &token);
+    assert_eq!(code, Some(1), "{all}");
+    assert_eq!(report["verdict"]["reason"], "signature_invalid");
+    assert_never_printed(&all, &[&token, &old, &new]);
+    // The fix the hint names: keep the previous secret during the rotation.
+    let fixed = start(
+        AUTH_SESSION,
+        &[("JWT_SECRET", &new), ("JWT_SECRET_PREVIOUS", &old)],
+    );
+    let principal = assert_accepted(&session_with(&fixed, &token));
+    assert_eq!(principal["signed_with_previous_secret"], true);
+}
+
+#[test]
+fn issuer_or_audience_set_to_another_environments_url() {
+    let jwks = JwksServer::start(Reply::jwks(&standard_keys()));
+    let preview = "https://myapp-git-feature-team.vercel.app";
+    // A token from the preview deployment's auth, sent to production.
+    let from_preview = jose_one(spec(
+        "RS256",
+        KID_RSA,
+        &with(&claims("ada"), json!({ "iss": preview })),
+    ));
+    let function = start_with_jwks(AUTH_SESSION, &jwks.url(), &[]);
+    assert_refused(
+        &session_with(&function, &from_preview),
+        "issuer_mismatch",
+        &[preview],
+        &[ISSUER],
+    );
+    let for_preview_api = jose_one(spec(
+        "RS256",
+        KID_RSA,
+        &with(&claims("ada"), json!({ "aud": preview })),
+    ));
+    assert_refused(
+        &session_with(&function, &for_preview_api),
+        "audience_mismatch",
+        &[preview],
+        &[AUDIENCE],
+    );
+    // The API configured with the preview's audience: a sample of the
+    // production auth server's tokens shows the disagreement...
+    let jwks_url = jwks.url();
+    let production_token = jose_one(spec("RS256", KID_RSA, &claims("ada")));
+    let (code, all_findings, all) = doctor(
+        &["--token", &production_token],
+        &[
+            ("JWT_JWKS_URL", &jwks_url),
+            ("JWT_ISSUER", ISSUER),
+            ("JWT_AUDIENCE", preview),
+        ],
+    );
+    assert_eq!(code, Some(1), "{all}");
+    assert_mentions(
+        &findings(&all_findings, "consistency", "fail").join("\n"),
+        &["audience_mismatch", preview, "JWT_AUDIENCE"],
+    );
+    assert_never_printed(&all, &[&production_token]);
+    // ...and in production the setting alone is flagged.
+    let prod_secret = unique_secret("prod");
+    let (_, all_findings, all) = doctor(
+        &[],
+        &[
+            ("ENVIRONMENT", "production"),
+            ("JWT_SECRET", &prod_secret),
+            ("JWT_ISSUER", preview),
+        ],
+    );
+    assert_mentions(
+        &findings(&all_findings, "consistency", "warn").join("\n"),
+        &["names a preview deployment", "production URL"],
+    );
+    assert_never_printed(&all, &[&prod_secret]);
+}
+
+#[test]
+fn a_jwks_url_that_answers_404_or_html() {
+    for (reply, named) in [(Reply::status(404), "404"), (Reply::html(), "HTML")] {
+        let jwks = JwksServer::start(reply);
+        let function = start_with_jwks(AUTH_SESSION, &jwks.url(), &[]);
+        let token = jose_one(spec("RS256", KID_RSA, &claims("ada")));
+        assert_refused(
+            &session_with(&function, &token),
+            "jwks_unavailable",
+            &[named],
+            &["not your token", "JWKS URL"],
+        );
+        let jwks_url = jwks.url();
+        let (code, all_findings, all) = doctor(
+            &[],
+            &[
+                ("JWT_JWKS_URL", &jwks_url),
+                ("JWT_ISSUER", ISSUER),
+                ("JWT_AUDIENCE", AUDIENCE),
+            ],
+        );
+        assert_eq!(code, Some(1), "{all}");
+        assert_mentions(
+            &findings(&all_findings, "jwks", "fail").join("\n"),
+            &[named, "JWT_JWKS_URL"],
+        );
+    }
+}
+
+#[test]
+fn an_expired_token() {
+    let secret = unique_secret("expiry");
+    let expired_at = now() - 3600;
+    let token = jose_one(secret_spec(
+        "HS256",
+        &secret,
+        &json!({ "sub": "ada", "exp": expired_at }),
+    ));
+    let function = start(AUTH_SESSION, &[("JWT_SECRET", &secret)]);
+    assert_refused(
+        &session_with(&function, &token),
+        "token_expired",
+        &["the token expired at", "s ago"],
+        &["get a fresh token"],
+    );
+    let (code, report, all) = explain(&[("JWT_SECRET", &secret)], &token);
+    assert_eq!(code, Some(1), "{all}");
+    let expiry = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["name"] == "expiry and clock")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(expiry["status"], "fail", "{all}");
+    assert_eq!(report["unverified_claims"]["exp"], expired_at, "{all}");
+    assert_never_printed(&all, &[&token, &secret]);
+}
+
+#[test]
+fn a_clock_5_minutes_off() {
+    // The issuer's clock runs 5 minutes ahead: its fresh tokens are issued
+    // "in the future".
+    let ahead = now() + 300;
+    let jwks = JwksServer::start(Reply::jwks(&standard_keys()).with_date(
+        &httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(300)),
+    ));
+    let token = jose_one(spec(
+        "RS256",
+        KID_RSA,
+        &with(
+            &claims("ada"),
+            json!({ "iat": ahead, "nbf": ahead, "exp": ahead + 900 }),
+        ),
+    ));
+    let function = start_with_jwks(AUTH_SESSION, &jwks.url(), &[]);
+    assert_refused(
+        &session_with(&function, &token),
+        "token_not_yet_valid",
+        &["from now"],
+        &["clock", "NTP"],
+    );
+    let jwks_url = jwks.url();
+    let (code, all_findings, all) = doctor(
+        &[],
+        &[
+            ("JWT_JWKS_URL", &jwks_url),
+            ("JWT_ISSUER", ISSUER),
+            ("JWT_AUDIENCE", AUDIENCE),
+        ],
+    );
+    assert_eq!(code, Some(1), "{all}");
+    assert_mentions(
+        &findings(&all_findings, "clock", "fail").join("\n"),
+        &["ahead of this host's", "not yet valid", "NTP"],
+    );
+}
+
+#[test]
+fn a_cross_site_cookie_without_secure() {
+    // A cookie made SameSite=None to reach a frontend on another site, but
+    // not Secure: browsers drop it, and every call is a 401. Better Auth
+    // itself adds Secure to SameSite=None (checked here); the header below is
+    // what a hand-written auth route or a proxy that strips Secure sends.
+    let server = BetterAuth::start_with(&[("COOKIE_SAME_SITE", "none")]);
+    let user = sign_up_and_in(&server, "cookies@example.com");
+    assert!(
+        user.set_cookie.contains("; Secure") && user.set_cookie.contains("SameSite=None"),
+        "Better Auth set: {}",
+        user.set_cookie
+    );
+    let without_secure = user.set_cookie.replace("; Secure", "");
+    block_on(server.db.migrate());
+    let env = [
+        ("DATABASE_URL", server.db.url.as_str()),
+        ("BETTER_AUTH_SECRET", server.secret.as_str()),
+        ("AUTH_SERVER_URL", server.base_url.as_str()),
+        ("CORS_ORIGINS", "https://app.example.com"),
+    ];
+    let (code, all_findings, all) = doctor(
+        // The API shares the auth server's host; the frontend is elsewhere.
+        &["--token", &without_secure, "--url", &server.base_url],
+        &env,
+    );
+    assert_eq!(code, Some(1), "{all}");
+    let browser = findings(&all_findings, "browser", "fail").join("\n");
+    assert_mentions(
+        &browser,
+        &[
+            "SameSite=None without Secure",
+            "browsers reject",
+            "add Secure",
+        ],
+    );
+    // The cookie itself is genuine: the secrets agree.
+    assert!(
+        !findings(&all_findings, "consistency", "pass").is_empty(),
+        "{all}"
+    );
+    // The request the browser then sends carries no cookie: the 401 says
+    // so, and that the browser dropped it.
+    let function = start(AUTH_SESSION, &env);
+    let response = get(
+        function.addr(),
+        "/api/auth/session",
+        &[("origin", "https://app.example.com")],
+    );
+    assert_refused(
+        &response,
+        "credentials_missing",
+        &["no session cookie"],
+        &["SameSite=None; Secure", "gatehouse doctor --token"],
+    );
+    assert_never_printed(&all, &[&user.session_token, &server.secret]);
+}
+
+#[test]
+fn postgres_unreachable() {
+    let secret = unique_secret("pg-down");
+    let unreachable = refused_url().replace("http://", "postgres://postgres@") + "/gatehouse";
+    let env = [
+        ("DATABASE_URL", unreachable.as_str()),
+        ("BETTER_AUTH_SECRET", secret.as_str()),
+        ("DATABASE_CONNECT_TIMEOUT_SECS", "2"),
+    ];
+    let token = signed_session_token(&secret);
+    let function = start(AUTH_SESSION, &env);
+    let response = session_with(&function, &token);
+    let body = assert_refused(&response, "session_store_unavailable", &["Postgres"], &[]);
+    assert_ne!(body["reason"], "session_not_found");
+    let (code, all_findings, all) = doctor(&[], &env);
+    assert_eq!(code, Some(1), "{all}");
+    assert_mentions(
+        &findings(&all_findings, "postgres", "fail").join("\n"),
+        &["DATABASE_URL"],
+    );
+    assert_never_printed(&all, &[&secret]);
+}
+
+/// A Better Auth session token signed with `secret`, as its bearer plugin
+/// hands it out: `<token>.<base64 HMAC-SHA256>`.
+fn signed_session_token(secret: &str) -> String {
+    use aws_lc_rs::hmac;
+    use base64::Engine;
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    let signature =
+        base64::engine::general_purpose::STANDARD.encode(hmac::sign(&key, token.as_bytes()));
+    format!("{token}.{signature}")
+}
+
+#[test]
+fn an_api_key_sent_where_a_user_token_is_expected() {
+    let db = block_on(TestDb::create());
+    block_on(db.migrate());
+    let output = run_cli(
+        &["api-keys", "create", "--name", "nightly-job"],
+        &[("DATABASE_URL", &db.url)],
+        "",
+    );
+    let key = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert!(
+        key.starts_with("gk_"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let secret = unique_secret("users");
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("JWT_SECRET", secret.as_str()),
+    ];
+    let function = start(AUTH_SESSION, &env);
+    // Sent as if it were the user's bearer token.
+    let body = assert_refused(
+        &get(
+            function.addr(),
+            "/api/auth/session",
+            &[("authorization", &bearer(&key))],
+        ),
+        "insufficient_scope",
+        &["an API key arrived", "not a user"],
+        &["send the user's session cookie or token"],
+    );
+    assert_never_printed(&body.to_string(), &[&key]);
+    let (code, report, all) = explain(&env, &key);
+    assert_eq!(code, Some(0), "the key itself is valid: {all}");
+    assert_eq!(report["kind"], "an API key");
+    assert_never_printed(&all, &[&key]);
+    // A deployment that takes only user JWTs says what arrived.
+    let jwt_only = start(AUTH_SESSION, &[("JWT_SECRET", &secret)]);
+    assert_refused(
+        &session_with(&jwt_only, &key),
+        "api_key_invalid",
+        &["an API key arrived", "does not accept API keys"],
+        &["DATABASE_URL"],
+    );
+    let someone_elses = "sk_live_51Habcdefghijklmnopqrstuvwxyz0123456789";
+    assert_refused(
+        &session_with(&jwt_only, someone_elses),
+        "token_malformed",
+        &["opaque token", "not a JWT"],
+        &["send the JWT"],
+    );
+}
