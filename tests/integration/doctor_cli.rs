@@ -5,10 +5,13 @@
 
 use std::process::Output;
 
-use crate::auth::{AUDIENCE, ISSUER, standard_keys, unique_secret};
+use serde_json::json;
+
+use crate::auth::{AUDIENCE, ISSUER, now, standard_keys, unique_secret};
 use crate::support::db::TestDb;
 use crate::support::function::{block_on, run_cli};
 use crate::support::jwks_server::{JwksServer, Reply};
+use crate::support::mint::{jose_one, secret_spec};
 
 /// `gatehouse doctor <args>` with only `env`.
 fn doctor(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -118,5 +121,67 @@ fn a_healthy_deployment_passes_and_each_broken_part_fails_with_its_fix() {
         text(&invalid).contains("FAIL  configuration  JWT_SECRET"),
         "{}",
         text(&invalid)
+    );
+}
+
+#[test]
+fn a_sample_from_stdin_is_verified_and_a_vercel_app_pair_is_named() {
+    let secret = unique_secret("doctor-sample");
+    let token = jose_one(secret_spec(
+        "HS256",
+        &secret,
+        &json!({ "sub": "ada", "exp": now() + 600 }),
+    ));
+    let env = [
+        ("JWT_SECRET", secret.as_str()),
+        ("CORS_ORIGINS", "https://myapp-*-team.vercel.app"),
+    ];
+    let output = run_cli(
+        &[
+            "doctor",
+            "--json",
+            "--url",
+            "https://api-team.vercel.app",
+            "--token",
+            "-",
+        ],
+        &env,
+        &token,
+    );
+    let out = text(&output);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let line = |area: &str, level: &str| {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["area"] == area && f["level"] == level)
+            .map(|f| f["message"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        line("consistency", "pass").contains("is accepted for subject ada"),
+        "{out}"
+    );
+    // Bearer tokens only: another site is fine, and the reason is named.
+    let browser = line("browser", "pass");
+    assert!(
+        browser.contains("vercel.app is a public suffix")
+            && browser.contains("fine while credentials go in Authorization"),
+        "{out}"
+    );
+    assert!(!out.contains(&token) && !out.contains(&secret), "{out}");
+
+    // Without the inputs, the checks that need them say so.
+    let bare = doctor(&[], &env);
+    let out = text(&bare);
+    assert!(
+        out.contains("SKIP  consistency") && out.contains("--token"),
+        "{out}"
+    );
+    assert!(
+        out.contains("SKIP  browser") && out.contains("--url"),
+        "{out}"
     );
 }
