@@ -19,4 +19,5 @@ mod lambda_host;
 mod probe_cli;
 mod route_table;
 mod scenarios;
+mod tasks;
 mod vercel_host;

@@ -47,6 +47,13 @@ pub enum Reason {
     SchemaOutdated,
     // The request itself.
     RequestMalformed,
+    ValidationFailed,
+    UnsupportedMediaType,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    IdempotencyKeyReused,
+    IdempotencyKeyInUse,
     HeaderInvalid,
     HeadersTooLarge,
     BodyTooLarge,
@@ -87,6 +94,13 @@ impl Reason {
         Reason::DatabaseUnavailable,
         Reason::SchemaOutdated,
         Reason::RequestMalformed,
+        Reason::ValidationFailed,
+        Reason::UnsupportedMediaType,
+        Reason::NotFound,
+        Reason::PreconditionFailed,
+        Reason::PreconditionRequired,
+        Reason::IdempotencyKeyReused,
+        Reason::IdempotencyKeyInUse,
         Reason::HeaderInvalid,
         Reason::HeadersTooLarge,
         Reason::BodyTooLarge,
@@ -216,6 +230,37 @@ impl Reason {
                 S::BAD_REQUEST,
                 "The request is malformed",
             ),
+            Reason::ValidationFailed => (
+                "validation_failed",
+                S::UNPROCESSABLE_ENTITY,
+                "The request has invalid fields",
+            ),
+            Reason::UnsupportedMediaType => (
+                "unsupported_media_type",
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "The body must be JSON",
+            ),
+            Reason::NotFound => ("not_found", S::NOT_FOUND, "No such resource"),
+            Reason::PreconditionFailed => (
+                "precondition_failed",
+                S::PRECONDITION_FAILED,
+                "The resource changed since it was read",
+            ),
+            Reason::PreconditionRequired => (
+                "precondition_required",
+                S::PRECONDITION_REQUIRED,
+                "An If-Match header is required",
+            ),
+            Reason::IdempotencyKeyReused => (
+                "idempotency_key_reused",
+                S::UNPROCESSABLE_ENTITY,
+                "The Idempotency-Key was used for a different request",
+            ),
+            Reason::IdempotencyKeyInUse => (
+                "idempotency_key_in_use",
+                S::CONFLICT,
+                "A request with this Idempotency-Key is in progress",
+            ),
             Reason::HeaderInvalid => (
                 "header_invalid",
                 S::BAD_REQUEST,
@@ -313,8 +358,47 @@ pub enum RequestError {
     DatabaseUnavailable(#[from] DbError),
     #[error("refused ({}): {}", .0.reason.as_str(), .0.detail)]
     Refused(Box<Refusal>),
+    #[error("invalid request: {} field(s)", errors.len())]
+    Invalid { errors: Vec<FieldError> },
+    #[error("unsupported media type {content_type:?}")]
+    UnsupportedMediaType { content_type: String },
+    #[error("not found: {detail}")]
+    NotFound { detail: String },
+    #[error("precondition failed: current ETag {current_etag}")]
+    PreconditionFailed { current_etag: String },
+    #[error("{method} needs If-Match")]
+    PreconditionRequired { method: Method },
+    #[error("Idempotency-Key reused with a different body")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is in progress")]
+    IdempotencyKeyInUse,
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// One field of a request that failed validation, named as the client
+/// sent it (`title`, `limit`, `body` for the document as a whole).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub problem: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+impl From<FieldError> for RequestError {
+    fn from(error: FieldError) -> Self {
+        RequestError::Invalid {
+            errors: vec![error],
+        }
+    }
 }
 
 impl From<Refusal> for RequestError {
@@ -339,6 +423,13 @@ impl RequestError {
             ) => Reason::SchemaOutdated,
             RequestError::DatabaseUnavailable(_) => Reason::DatabaseUnavailable,
             RequestError::Refused(refusal) => refusal.reason,
+            RequestError::Invalid { .. } => Reason::ValidationFailed,
+            RequestError::UnsupportedMediaType { .. } => Reason::UnsupportedMediaType,
+            RequestError::NotFound { .. } => Reason::NotFound,
+            RequestError::PreconditionFailed { .. } => Reason::PreconditionFailed,
+            RequestError::PreconditionRequired { .. } => Reason::PreconditionRequired,
+            RequestError::IdempotencyKeyReused => Reason::IdempotencyKeyReused,
+            RequestError::IdempotencyKeyInUse => Reason::IdempotencyKeyInUse,
             RequestError::Internal(_) => Reason::InternalError,
         }
     }
@@ -401,6 +492,34 @@ impl RequestError {
                 }
             }
             RequestError::Refused(refusal) => refusal.to_problem(shows_details),
+            RequestError::Invalid { errors } => problem
+                .detail(
+                    errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.problem))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+                .hint("correct the named fields and send the request again")
+                .extension("errors", json!(errors)),
+            RequestError::UnsupportedMediaType { content_type } => problem
+                .detail(format!("the body was sent as {content_type:?}"))
+                .hint("send the body as JSON with Content-Type: application/json"),
+            RequestError::NotFound { detail } => problem.detail(detail.clone()),
+            RequestError::PreconditionFailed { current_etag } => problem
+                .detail(format!("the resource was changed by another request; its ETag is now {current_etag}"))
+                .hint("GET it again, reapply your change to what you get, and send that ETag in If-Match")
+                .header("etag", current_etag),
+            RequestError::PreconditionRequired { method } => problem
+                .detail(format!("{method} needs an If-Match header, so that two clients never overwrite each other's changes unseen"))
+                .hint("send If-Match with the ETag from the last GET (or If-Match: * to overwrite whatever is there)"),
+            RequestError::IdempotencyKeyReused => problem
+                .detail("this Idempotency-Key was first used with a different body")
+                .hint("use a new Idempotency-Key for each distinct request; reuse one only to retry the very same request"),
+            RequestError::IdempotencyKeyInUse => problem
+                .detail("another request with this Idempotency-Key has not finished")
+                .hint("retry after a moment: the first request's result will then be replayed")
+                .header("retry-after", "1"),
             RequestError::Internal(_) => problem.detail(
                 "an unexpected error occurred; the log has the details, under this request id",
             ),

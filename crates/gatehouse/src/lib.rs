@@ -26,6 +26,7 @@ pub mod routes;
 pub mod secret;
 pub mod single_flight;
 pub mod state;
+pub mod tasks;
 
 pub use config::{Config, Environment, Needs};
 pub use error::{Reason, RequestError, StartupError};

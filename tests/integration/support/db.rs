@@ -65,6 +65,19 @@ impl TestDb {
         db.close();
     }
 
+    /// The single `bigint` a query returns (`SELECT count(*) ...`).
+    pub async fn count(&self, sql: &str) -> i64 {
+        let (client, connection) = tokio_postgres::connect(&self.url, NoTls)
+            .await
+            .unwrap_or_else(|err| panic!("connect to {}: {err}", self.name));
+        tokio::spawn(connection);
+        client
+            .query_one(sql, &[])
+            .await
+            .and_then(|row| row.try_get::<_, i64>(0))
+            .unwrap_or_else(|err| panic!("{sql}: {err}"))
+    }
+
     /// Runs SQL on this database (test set-up: expiring a session...).
     pub async fn execute(&self, sql: &str) {
         let (client, connection) = tokio_postgres::connect(&self.url, NoTls)

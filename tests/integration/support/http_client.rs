@@ -115,6 +115,24 @@ pub fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
     exchange(addr, &request("GET", path, headers))
 }
 
+/// `method path` with `headers` and a body (its `content-length` added), on
+/// a new connection.
+#[track_caller]
+pub fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Response {
+    let length = body.len().to_string();
+    let mut all: Vec<(&str, &str)> = headers.to_vec();
+    all.push(("content-length", &length));
+    let mut raw = request(method, path, &all);
+    raw.extend_from_slice(body.as_bytes());
+    exchange(addr, &raw)
+}
+
 /// Sends `raw` on a new connection and reads one response.
 #[track_caller]
 pub fn exchange(addr: SocketAddr, raw: &[u8]) -> Response {

@@ -29,6 +29,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "credentials",
         sql: include_str!("../../migrations/0002_credentials.sql"),
     },
+    Migration {
+        version: 3,
+        name: "tasks_and_sessions",
+        sql: include_str!("../../migrations/0003_tasks_and_sessions.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: "gatehouse" in ASCII, truncated to fit an int8.

@@ -6,6 +6,7 @@
 
 mod auth;
 mod health;
+mod tasks;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -69,6 +70,20 @@ pub static AUTH_REVOKE: Route = Route {
     handler: auth::revoke,
 };
 
+pub static TASKS: Route = Route {
+    pattern: "/api/tasks",
+    methods: &[Method::GET, Method::POST],
+    needs: Needs::AUTH_AND_DATABASE,
+    handler: tasks::collection,
+};
+
+pub static TASKS_ID: Route = Route {
+    pattern: "/api/tasks/[id]",
+    methods: &[Method::GET, Method::PATCH, Method::DELETE],
+    needs: Needs::AUTH_AND_DATABASE,
+    handler: tasks::item,
+};
+
 /// Every route, as served by `gatehouse dev` and built as a binary.
 pub static ROUTES: &[&Route] = &[
     &HEALTH,
@@ -76,6 +91,8 @@ pub static ROUTES: &[&Route] = &[
     &AUTH_SESSION,
     &AUTH_TOKEN_HEALTH,
     &AUTH_REVOKE,
+    &TASKS,
+    &TASKS_ID,
 ];
 
 impl Route {
@@ -211,7 +228,7 @@ mod tests {
         Box::pin(async { Err(RequestError::Internal("unused".into())) })
     }
 
-    static TASK: Route = Route {
+    static DYNAMIC: Route = Route {
         pattern: "/api/tasks/[id]",
         methods: &[Method::GET],
         needs: Needs::NONE,
@@ -220,18 +237,24 @@ mod tests {
 
     #[test]
     fn names_derive_from_the_pattern() {
-        assert_eq!(TASK.source_file(), "api/tasks/[id].rs");
-        assert_eq!(TASK.binary_name(), "tasks-id");
+        assert_eq!(DYNAMIC.source_file(), "api/tasks/[id].rs");
+        assert_eq!(DYNAMIC.binary_name(), "tasks-id");
         assert_eq!(HEALTH_DETAILED.binary_name(), "health-detailed");
         assert_eq!(HEALTH_DETAILED.source_file(), "api/health/detailed.rs");
     }
 
     #[test]
     fn dynamic_segments_match_whole_paths() {
-        assert_eq!(TASK.match_path("/api/tasks/42"), Some(vec![("id", "42")]));
-        assert_eq!(TASK.match_path("/api/tasks/42/"), Some(vec![("id", "42")]));
-        assert_eq!(TASK.match_path("/api/tasks"), None);
-        assert_eq!(TASK.match_path("/api/tasks/42/x"), None);
+        assert_eq!(
+            DYNAMIC.match_path("/api/tasks/42"),
+            Some(vec![("id", "42")])
+        );
+        assert_eq!(
+            DYNAMIC.match_path("/api/tasks/42/"),
+            Some(vec![("id", "42")])
+        );
+        assert_eq!(DYNAMIC.match_path("/api/tasks"), None);
+        assert_eq!(DYNAMIC.match_path("/api/tasks/42/x"), None);
         assert_eq!(HEALTH.match_path("/api/health"), Some(vec![]));
         assert_eq!(HEALTH.match_path("/api/healthz"), None);
     }
@@ -239,10 +262,10 @@ mod tests {
     #[test]
     fn params_come_from_the_query_then_the_path_tail() {
         let uri: http::Uri = "/api/tasks/42?id=42".parse().unwrap();
-        assert_eq!(TASK.params(&uri), Some(vec![("id", "42".to_owned())]));
+        assert_eq!(DYNAMIC.params(&uri), Some(vec![("id", "42".to_owned())]));
         let uri: http::Uri = "/prod/api/tasks/a%20b".parse().unwrap();
-        assert_eq!(TASK.params(&uri), Some(vec![("id", "a b".to_owned())]));
+        assert_eq!(DYNAMIC.params(&uri), Some(vec![("id", "a b".to_owned())]));
         let uri: http::Uri = "/elsewhere".parse().unwrap();
-        assert_eq!(TASK.params(&uri), None);
+        assert_eq!(DYNAMIC.params(&uri), None);
     }
 }

@@ -1,0 +1,143 @@
+//! `/api/tasks` and `/api/tasks/[id]`: the reference routes. A credential
+//! arrives, a principal is established, the data is scoped to it, and the
+//! answer comes from the pooled Postgres. The logic is in [`crate::tasks`].
+
+use http::{HeaderValue, Method, StatusCode, header};
+use serde_json::json;
+
+use super::{Ctx, HandlerFuture, parse_query};
+use crate::auth::Principal;
+use crate::error::RequestError;
+use crate::http::{Response, json_response};
+use crate::tasks::store::{self, Idempotency, StoredTask};
+use crate::tasks::{
+    ListQuery, NewTask, Precondition, READ_SCOPE, TaskPatch, WRITE_SCOPE, idempotency_key,
+    owner_of, parse_id,
+};
+
+/// `GET` lists a page of the caller's tasks; `POST` creates one.
+pub(super) fn collection(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let write = ctx.request.method() == Method::POST;
+        let principal = principal(&ctx, write).await?;
+        let db = ctx.state.database()?;
+        let owner = owner_of(&principal);
+        if !write {
+            let pairs = parse_query(ctx.request.uri().query().unwrap_or_default());
+            let query = ListQuery::parse(&pairs)?;
+            let (tasks, next) = store::list(&db, owner, &query).await?;
+            let items: Vec<&serde_json::Value> = tasks.iter().map(|task| &task.json).collect();
+            return Ok(json_response(
+                StatusCode::OK,
+                &json!({ "items": items, "next_cursor": next.map(|cursor| cursor.encode()) }),
+            ));
+        }
+        require_json(&ctx)?;
+        let task = NewTask::parse(ctx.request.body())?;
+        let idempotency = match ctx.request.headers().get("idempotency-key") {
+            Some(raw) => Some(Idempotency {
+                key: idempotency_key(raw.as_bytes())?,
+                fingerprint: task.fingerprint(),
+            }),
+            None => None,
+        };
+        let created = store::create(&db, owner, &task, idempotency.as_ref()).await?;
+        let mut response = with_etag(StatusCode::CREATED, &created.task);
+        let location = format!("/api/tasks/{}", created.task.cursor.id);
+        if let Ok(value) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, value);
+        }
+        if created.replayed {
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        }
+        Ok(response)
+    })
+}
+
+/// `GET`, `PATCH` (with `If-Match`) and `DELETE` one task.
+pub(super) fn item(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let method = ctx.request.method().clone();
+        let principal = principal(&ctx, method != Method::GET).await?;
+        let db = ctx.state.database()?;
+        let owner = owner_of(&principal);
+        let id = parse_id(ctx.param("id").unwrap_or_default())?;
+        let precondition = ctx
+            .request
+            .headers()
+            .get(header::IF_MATCH)
+            .map(|value| Precondition::parse(value.to_str().unwrap_or_default()));
+        match method {
+            Method::PATCH => {
+                // Validate first: a bad body is the client's to fix whatever
+                // the task's state.
+                require_json(&ctx)?;
+                let patch = TaskPatch::parse(ctx.request.body())?;
+                let Some(precondition) = precondition else {
+                    return Err(RequestError::PreconditionRequired { method });
+                };
+                let task = store::update(&db, owner, id, &patch, precondition).await?;
+                Ok(with_etag(StatusCode::OK, &task))
+            }
+            Method::DELETE => {
+                store::delete(&db, owner, id, precondition).await?;
+                let mut response = Response::new(bytes::Bytes::new());
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                Ok(response)
+            }
+            _ => {
+                let task = store::get(&db, owner, id)
+                    .await?
+                    .ok_or_else(crate::tasks::not_found)?;
+                Ok(with_etag(StatusCode::OK, &task))
+            }
+        }
+    })
+}
+
+/// The caller, with the scope an API key needs for this kind of call.
+async fn principal(ctx: &Ctx, write: bool) -> Result<Principal, RequestError> {
+    let authenticator = ctx.state.authenticator()?;
+    let principal = authenticator
+        .authenticate(ctx.request.headers())
+        .await
+        .map_err(RequestError::Refused)?;
+    tracing::Span::current().record("subject", principal.subject.as_str());
+    authenticator
+        .require_scope(&principal, if write { WRITE_SCOPE } else { READ_SCOPE })
+        .map_err(RequestError::Refused)?;
+    Ok(principal)
+}
+
+/// Bodies are JSON (`application/json`, or JSON Merge Patch for `PATCH`).
+fn require_json(ctx: &Ctx) -> Result<(), RequestError> {
+    let content_type = ctx
+        .request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json" || essence == "application/merge-patch+json" {
+        Ok(())
+    } else {
+        Err(RequestError::UnsupportedMediaType {
+            content_type: content_type.chars().take(100).collect(),
+        })
+    }
+}
+
+fn with_etag(status: StatusCode, task: &StoredTask) -> Response {
+    let mut response = json_response(status, &task.json);
+    if let Ok(value) = HeaderValue::from_str(&task.etag()) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
