@@ -5,6 +5,7 @@
 
 mod accepted;
 mod api_keys;
+mod api_sessions;
 mod authjs_sessions;
 pub mod better_auth;
 mod cors;

@@ -46,6 +46,8 @@ pub enum Method {
     /// Auth.js (NextAuth) encrypted session cookie.
     AuthjsSession,
     ApiKey,
+    /// A session of this API's own (`POST /api/auth/exchange`).
+    GatehouseSession,
 }
 
 /// A token whose signature and claims passed.

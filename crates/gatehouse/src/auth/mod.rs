@@ -11,6 +11,7 @@
 //! in the same principal, refusal reasons and log event.
 
 pub mod api_keys;
+pub mod api_sessions;
 pub mod authjs;
 pub mod better_auth_session;
 pub mod claims;
@@ -145,6 +146,10 @@ impl Authenticator {
         facts: &mut Facts,
     ) -> Result<Principal, Refusal> {
         let token = credential.token.expose();
+        if api_sessions::looks_like_session_token(token) {
+            facts.token_kind = Some("gatehouse_session");
+            return self.api_session(credential, now, facts).await;
+        }
         if credential.source.is_api_key() || api_keys::looks_like_api_key(token) {
             facts.token_kind = Some("api_key");
             return self.api_key(token, credential.source.to_string()).await;
@@ -278,6 +283,18 @@ impl Authenticator {
             facts,
         )?;
         let principal = self.select_claims(principal);
+        self.check_revocation(principal, facts).await
+    }
+
+    async fn api_session(
+        &self,
+        credential: &Credential,
+        now: i64,
+        facts: &mut Facts,
+    ) -> Result<Principal, Refusal> {
+        let db = self.database()?;
+        let principal =
+            opaque::api_session(&db, credential, &self.settings.sessions, now, facts).await?;
         self.check_revocation(principal, facts).await
     }
 

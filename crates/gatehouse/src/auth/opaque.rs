@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use crate::auth::api_keys::{self, ApiKeyError};
+use crate::auth::api_sessions::{self, SessionError, SessionSettings};
 use crate::auth::authjs::{self, AuthJsError};
 use crate::auth::better_auth_session::{self, LookupError, SessionSecrets, SignedTokenError};
 use crate::auth::credential::{Credential, Source};
@@ -222,6 +223,43 @@ pub(super) fn authjs_session(
     }
     principal.claims = claims;
     Ok(principal)
+}
+
+/// A session of this API's own, from `POST /api/auth/exchange`.
+pub(super) async fn api_session(
+    db: &Database,
+    credential: &Credential,
+    settings: &SessionSettings,
+    now: i64,
+    facts: &mut Facts,
+) -> Result<Principal, Refusal> {
+    let source = credential.source.to_string();
+    match api_sessions::authenticate(db, credential.token.expose(), source, settings, now).await {
+        Ok(principal) => Ok(principal),
+        Err(SessionError::NotFound) => Err(Refusal::new(
+            Reason::SessionNotFound,
+            "no session of this API has this token: it was ended by POST /api/auth/logout, or belongs to another deployment's database",
+            "exchange a credential for a new session with POST /api/auth/exchange",
+        )),
+        Err(SessionError::Expired { expires_at }) => {
+            facts.exp = Some(expires_at);
+            Err(Refusal::revealing(
+                Reason::SessionExpired,
+                format!(
+                    "the session expired at {} after {} s unused",
+                    rfc3339(expires_at),
+                    settings.ttl.as_secs()
+                ),
+                "exchange a credential for a new session with POST /api/auth/exchange; SESSION_TTL_SECS sets how long an unused session lasts",
+            ))
+        }
+        Err(SessionError::Store(err)) => Err(store_unavailable(&err)),
+        Err(SessionError::Random) => Err(Refusal::new(
+            Reason::InternalError,
+            "the system random number generator failed",
+            "retry",
+        )),
+    }
 }
 
 /// An API key from `gatehouse api-keys create`.

@@ -22,10 +22,12 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
+use crate::auth::api_sessions::SessionSettings;
 use crate::auth::keys::{self, VerifyingKey};
 use crate::auth::pattern::{Pattern, PatternList};
 use crate::auth::remote_session::RemoteSettings;
 use crate::auth::user_profile::UserServiceSettings;
+use crate::browser_rules::SameSite;
 use crate::config::{Environment, MIN_SECRET_BYTES, Reader};
 use crate::secret::Secret;
 
@@ -75,6 +77,8 @@ pub struct AuthSettings {
     pub revocation: bool,
     /// `API_KEYS` (default on): accept API keys. Needs `DATABASE_URL`.
     pub api_keys: bool,
+    /// `SESSION_*`: this API's own sessions (`POST /api/auth/exchange`).
+    pub sessions: SessionSettings,
     /// Set by the configuration loader: whether `DATABASE_URL` is set, which
     /// database sessions, API keys and revocation need.
     pub has_database: bool,
@@ -210,7 +214,10 @@ pub(crate) fn read(r: &mut Reader<'_>, environment: Environment) -> AuthSettings
     let revocation = r.get("TOKEN_REVOCATION").is_none() || r.bool("TOKEN_REVOCATION");
     let api_keys = r.get("API_KEYS").is_none() || r.bool("API_KEYS");
 
+    let sessions = read_sessions(r);
     let mut cookie_names = cookie_names;
+    // This API's own session cookie is read whatever AUTH_COOKIE_NAMES says.
+    cookie_names.insert(0, sessions.cookie_name().to_owned());
     if let Some(prefix) = r.get("BETTER_AUTH_COOKIE_PREFIX") {
         // A custom `advanced.cookiePrefix`: its names are tried first.
         let custom = [
@@ -237,6 +244,7 @@ pub(crate) fn read(r: &mut Reader<'_>, environment: Environment) -> AuthSettings
         user_service,
         revocation,
         api_keys,
+        sessions,
         has_database: false,
     }
 }
@@ -372,6 +380,55 @@ fn read_user_service(r: &mut Reader<'_>, environment: Environment) -> Option<Use
 }
 
 /// A comma-separated list of names, or the defaults when unset.
+/// Longest session: browsers cap a cookie's lifetime at 400 days.
+const MAX_SESSION_TTL_SECS: u64 = 400 * 24 * 3600;
+
+fn read_sessions(r: &mut Reader<'_>) -> SessionSettings {
+    let mut settings = SessionSettings::default();
+    if let Some(raw) = r.get("SESSION_TTL_SECS") {
+        match raw.parse::<u64>() {
+            Ok(secs) if (60..=MAX_SESSION_TTL_SECS).contains(&secs) => {
+                settings.ttl = Duration::from_secs(secs);
+            }
+            _ => r.error(
+                "SESSION_TTL_SECS",
+                format!("is \"{raw}\", not a number of seconds from 60 to {MAX_SESSION_TTL_SECS} (400 days, the longest cookie browsers keep)"),
+                "set SESSION_TTL_SECS to how long an unused session lasts (default 2592000, 30 days), or unset it",
+            ),
+        }
+    }
+    if let Some(raw) = r.get("SESSION_COOKIE_SAMESITE") {
+        match raw.to_ascii_lowercase().as_str() {
+            "lax" => settings.same_site = SameSite::Lax,
+            "strict" => settings.same_site = SameSite::Strict,
+            // Always with Secure: browsers reject SameSite=None without it.
+            "none" => settings.same_site = SameSite::None,
+            _ => r.error(
+                "SESSION_COOKIE_SAMESITE",
+                format!("is \"{raw}\", not lax, strict or none"),
+                "set lax (default: the frontend is on this API's site), none (a frontend on another site; the cookie is then also Secure, and browsers blocking third-party cookies still drop it, so send the token in Authorization there), or strict",
+            ),
+        }
+    }
+    if let Some(raw) = r.get("SESSION_COOKIE_DOMAIN") {
+        let domain = raw.trim().trim_start_matches('.').to_ascii_lowercase();
+        let valid = domain.contains('.')
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        if !valid || domain.ends_with(".vercel.app") || domain == "vercel.app" {
+            r.error(
+                "SESSION_COOKIE_DOMAIN",
+                format!("is \"{raw}\", not a registrable domain a cookie can be shared under"),
+                "set a domain you own such as example.com (no scheme, no port; never a public suffix like vercel.app), or unset it for a host-only __Host- cookie",
+            );
+        } else {
+            settings.domain = Some(domain);
+        }
+    }
+    settings
+}
+
 fn names(r: &mut Reader<'_>, variable: &'static str, defaults: &[&str]) -> Vec<String> {
     match r.get(variable) {
         Some(raw) => raw

@@ -6,6 +6,7 @@
 
 mod auth;
 mod health;
+mod sessions;
 mod tasks;
 
 use std::future::Future;
@@ -70,6 +71,20 @@ pub static AUTH_REVOKE: Route = Route {
     handler: auth::revoke,
 };
 
+pub static AUTH_EXCHANGE: Route = Route {
+    pattern: "/api/auth/exchange",
+    methods: &[Method::POST],
+    needs: Needs::AUTH_AND_DATABASE,
+    handler: sessions::exchange,
+};
+
+pub static AUTH_LOGOUT: Route = Route {
+    pattern: "/api/auth/logout",
+    methods: &[Method::POST],
+    needs: Needs::AUTH_AND_DATABASE,
+    handler: sessions::logout,
+};
+
 pub static TASKS: Route = Route {
     pattern: "/api/tasks",
     methods: &[Method::GET, Method::POST],
@@ -91,6 +106,8 @@ pub static ROUTES: &[&Route] = &[
     &AUTH_SESSION,
     &AUTH_TOKEN_HEALTH,
     &AUTH_REVOKE,
+    &AUTH_EXCHANGE,
+    &AUTH_LOGOUT,
     &TASKS,
     &TASKS_ID,
 ];

@@ -1,0 +1,125 @@
+//! `POST /api/auth/exchange` (any accepted credential for a session this
+//! API owns) and `POST /api/auth/logout` (end it, or `?all=true` all of the
+//! caller's). The sessions themselves: [`crate::auth::api_sessions`].
+
+use std::time::Duration;
+
+use http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+
+use super::{Ctx, HandlerFuture, parse_query};
+use crate::auth::api_sessions::{self, SessionError};
+use crate::auth::jwt::{Method, rfc3339};
+use crate::auth::refusal::Refusal;
+use crate::auth::unix_now;
+use crate::error::{Reason, RequestError};
+use crate::http::{Response, json_response};
+
+pub(super) fn exchange(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let authenticator = ctx.state.authenticator()?;
+        let principal = authenticator
+            .authenticate(ctx.request.headers())
+            .await
+            .map_err(RequestError::Refused)?;
+        tracing::Span::current().record("subject", principal.subject.as_str());
+        if principal.method == Method::ApiKey {
+            return Err(Refusal::new(
+                Reason::Forbidden,
+                "an API key cannot be exchanged for a session: sessions are for users, and a service calls the API with its key directly",
+                "send the user's session cookie or token to /api/auth/exchange",
+            )
+            .into());
+        }
+        let db = ctx.state.database()?;
+        let settings = &authenticator.settings().sessions;
+        let created = api_sessions::create(&db, &principal, settings)
+            .await
+            .map_err(|err| match err {
+                SessionError::Store(err) => RequestError::DatabaseUnavailable(err),
+                other => RequestError::Internal(other.to_string()),
+            })?;
+        tracing::info!(target: "gatehouse::auth::sessions", subject = principal.subject.as_str(), session_id = %created.id, "session created by exchange");
+        let now = unix_now();
+        let mut response = json_response(
+            StatusCode::CREATED,
+            &json!({
+                "token": created.token,
+                "token_type": "Bearer",
+                "session_id": created.id.to_string(),
+                "expires_at": rfc3339(created.expires_at),
+                "expires_in": created.expires_at - now,
+                "cookie": settings.cookie_name(),
+                "principal": principal,
+            }),
+        );
+        set_cookie(
+            &mut response,
+            &settings.set_cookie(&created.token, settings.ttl),
+        );
+        Ok(response)
+    })
+}
+
+pub(super) fn logout(ctx: Ctx) -> HandlerFuture {
+    Box::pin(async move {
+        let authenticator = ctx.state.authenticator()?;
+        let settings = &authenticator.settings().sessions;
+        let all = parse_query(ctx.request.uri().query().unwrap_or_default())
+            .iter()
+            .any(|(key, value)| key == "all" && (value == "true" || value == "1"));
+        let principal = match authenticator.authenticate(ctx.request.headers()).await {
+            Ok(principal) => principal,
+            // Already over: say so, and clear the browser's stale cookie.
+            Err(refusal)
+                if !all
+                    && refusal.facts.token_kind == Some("gatehouse_session")
+                    && matches!(
+                        refusal.reason,
+                        Reason::SessionNotFound | Reason::SessionExpired
+                    ) =>
+            {
+                return Ok(ended(settings, 0, refusal.reason.as_str()));
+            }
+            Err(refusal) => return Err(RequestError::Refused(refusal)),
+        };
+        tracing::Span::current().record("subject", principal.subject.as_str());
+        let db = ctx.state.database()?;
+        if all {
+            let count = api_sessions::end_all(&db, &principal.subject).await?;
+            tracing::info!(target: "gatehouse::auth::sessions", subject = principal.subject.as_str(), count, "every session of the subject ended");
+            return Ok(ended(settings, count, "logged_out_everywhere"));
+        }
+        let session = principal
+            .session_id
+            .as_deref()
+            .filter(|_| principal.method == Method::GatehouseSession)
+            .and_then(|id| uuid::Uuid::parse_str(id).ok());
+        let Some(session) = session else {
+            return Err(Refusal::new(
+                Reason::Forbidden,
+                "the credential is not a session of this API, so there is no session here to end",
+                "send the session from POST /api/auth/exchange (its cookie or token); to end all of the caller's sessions use ?all=true; sign out of the auth server itself there",
+            )
+            .into());
+        };
+        let count = u64::from(api_sessions::end(&db, session).await?);
+        tracing::info!(target: "gatehouse::auth::sessions", subject = principal.subject.as_str(), session_id = %session, "session ended");
+        Ok(ended(settings, count, "logged_out"))
+    })
+}
+
+fn ended(settings: &api_sessions::SessionSettings, count: u64, outcome: &'static str) -> Response {
+    let mut response = json_response(
+        StatusCode::OK,
+        &json!({ "outcome": outcome, "sessions_ended": count }),
+    );
+    set_cookie(&mut response, &settings.set_cookie("", Duration::ZERO));
+    response
+}
+
+fn set_cookie(response: &mut Response, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
