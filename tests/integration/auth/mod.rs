@@ -9,6 +9,7 @@ mod api_sessions;
 mod authjs_sessions;
 pub mod better_auth;
 mod cors;
+mod debug_session;
 mod jwks_fetching;
 mod logs;
 mod refusals;

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::auth::refusal::Refusal;
 use crate::auth::token_kind::{TokenKind, classify};
-use crate::auth::{Authenticator, Principal, api_keys};
+use crate::auth::{Authenticator, Principal, api_keys, api_sessions};
 use crate::error::Reason;
 use crate::secret::fingerprint;
 
@@ -70,6 +70,7 @@ pub async fn explain(
 ) -> Explanation {
     let kind = classify(credential);
     let api_key = api_keys::looks_like_api_key(credential);
+    let own_session = api_sessions::looks_like_session_token(credential);
     let mut headers = HeaderMap::new();
     let carried = match cookie_name {
         Some(name) => HeaderValue::from_str(&format!("{name}={credential}"))
@@ -92,7 +93,11 @@ pub async fn explain(
         TokenKind::Jwt(_) => decode_unverified(credential),
         _ => (None, None),
     };
-    let names = check_names(&kind, api_key);
+    let names = if own_session {
+        &["recognised", "session lookup", "expiry", "revocation"][..]
+    } else {
+        check_names(&kind, api_key)
+    };
     let checks: Vec<Check> = match &outcome {
         Ok(_) => names
             .iter()
@@ -151,16 +156,51 @@ pub async fn explain(
         }
     };
     Explanation {
-        kind: if api_key {
-            "an API key"
-        } else {
-            kind.describe()
-        },
+        kind: describe_kind(credential),
         fingerprint: fingerprint(credential.as_bytes()),
         unverified_header,
         unverified_claims,
         checks,
         verdict,
+    }
+}
+
+/// What a credential is, in words, as `explain` and the debug route say it.
+pub fn describe_kind(credential: &str) -> &'static str {
+    if api_sessions::looks_like_session_token(credential) {
+        "a session of this API (POST /api/auth/exchange)"
+    } else if api_keys::looks_like_api_key(credential) {
+        "an API key"
+    } else {
+        classify(credential).describe()
+    }
+}
+
+/// One credential as the debug route shows it: never the value.
+#[derive(Debug, Serialize)]
+pub struct CredentialView {
+    /// `authorization_header`, `x-api-key_header` or `cookie:<name>`.
+    pub source: String,
+    pub kind: &'static str,
+    pub fingerprint: String,
+    /// A JWT's header and claims, decoded without any key: unverified.
+    pub unverified_header: Option<Map<String, Value>>,
+    pub unverified_claims: Option<Map<String, Value>>,
+}
+
+impl CredentialView {
+    pub fn new(source: String, credential: &str) -> Self {
+        let (unverified_header, unverified_claims) = match classify(credential) {
+            TokenKind::Jwt(_) => decode_unverified(credential),
+            _ => (None, None),
+        };
+        CredentialView {
+            source,
+            kind: describe_kind(credential),
+            fingerprint: fingerprint(credential.as_bytes()),
+            unverified_header,
+            unverified_claims,
+        }
     }
 }
 

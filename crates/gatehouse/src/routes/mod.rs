@@ -5,6 +5,7 @@
 //! integration test fails if `api/`, `Cargo.toml` and [`ROUTES`] disagree.
 
 mod auth;
+mod debug;
 mod health;
 mod sessions;
 mod tasks;
@@ -85,6 +86,13 @@ pub static AUTH_LOGOUT: Route = Route {
     handler: sessions::logout,
 };
 
+pub static DEBUG_SESSION: Route = Route {
+    pattern: "/api/debug/session",
+    methods: &[Method::GET],
+    needs: Needs::AUTH,
+    handler: debug::session,
+};
+
 pub static TASKS: Route = Route {
     pattern: "/api/tasks",
     methods: &[Method::GET, Method::POST],
@@ -108,6 +116,7 @@ pub static ROUTES: &[&Route] = &[
     &AUTH_REVOKE,
     &AUTH_EXCHANGE,
     &AUTH_LOGOUT,
+    &DEBUG_SESSION,
     &TASKS,
     &TASKS_ID,
 ];
