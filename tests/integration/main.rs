@@ -20,4 +20,5 @@ mod probe_cli;
 mod route_table;
 mod scenarios;
 mod tasks;
+mod tasks_reliability;
 mod vercel_host;

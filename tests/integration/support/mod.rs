@@ -6,5 +6,6 @@ pub mod http_client;
 pub mod jwks_server;
 pub mod lambda_emulator;
 pub mod mint;
+pub mod pg_cluster;
 pub mod tcp_proxy;
 pub mod vercel_edge;

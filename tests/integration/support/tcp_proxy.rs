@@ -1,18 +1,28 @@
 //! A loopback TCP proxy in front of PostgreSQL that can kill its
 //! connections the way a NAT or a frozen instance does: silently, so the
-//! client only finds out when it next writes.
+//! client only finds out when it next writes ([`Proxy::kill_existing`]); or
+//! at once, whatever they are doing, as a crashing pooler or a reset does
+//! ([`Proxy::kill_now`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
 pub struct Proxy {
     pub port: u16,
     /// Connections accepted so far.
     pub accepted: Arc<AtomicUsize>,
+    /// Connections closed by [`Proxy::kill_now`].
+    pub killed: Arc<AtomicUsize>,
+    /// Of those, the ones killed between a client's write and the server's
+    /// answer: a statement was in flight, and may have run.
+    pub killed_in_flight: Arc<AtomicUsize>,
     generation: Arc<AtomicUsize>,
+    /// Bumped by [`Proxy::kill_now`]; every connection watches it.
+    kills: Arc<watch::Sender<usize>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -22,15 +32,22 @@ impl Proxy {
         let port = listener.local_addr().expect("proxy addr").port();
         let accepted = Arc::new(AtomicUsize::new(0));
         let generation = Arc::new(AtomicUsize::new(0));
+        let kills = Arc::new(watch::channel(0).0);
+        let counters = Kills::default();
         let (accepted_in, generation_in) = (accepted.clone(), generation.clone());
+        let (kills_in, counters_in) = (kills.clone(), counters.clone());
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 accepted_in.fetch_add(1, Ordering::SeqCst);
                 let born = generation_in.load(Ordering::SeqCst);
                 let generation = generation_in.clone();
+                // Subscribed before connecting upstream: a kill during the
+                // connect ends this connection too.
+                let kill = kills_in.subscribe();
+                let counters = counters_in.clone();
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
-                        pipe(client, server, born, generation).await;
+                        pipe(client, server, born, generation, kill, counters).await;
                     }
                 });
             }
@@ -38,7 +55,10 @@ impl Proxy {
         Proxy {
             port,
             accepted,
+            killed: counters.killed,
+            killed_in_flight: counters.in_flight,
             generation,
+            kills,
             task,
         }
     }
@@ -47,6 +67,21 @@ impl Proxy {
     pub fn kill_existing(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
+
+    /// Every connection open now is closed at once, both sockets, wherever
+    /// its exchange is: a statement the server already received runs (and
+    /// may commit) while its answer never reaches the client. Connections
+    /// opened afterwards are not affected.
+    pub fn kill_now(&self) {
+        self.kills.send_modify(|kills| *kills += 1);
+    }
+}
+
+/// What [`Proxy::kill_now`] did, shared with every connection.
+#[derive(Clone, Default)]
+struct Kills {
+    killed: Arc<AtomicUsize>,
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl Drop for Proxy {
@@ -60,8 +95,12 @@ async fn pipe(
     mut server: TcpStream,
     born: usize,
     generation: Arc<AtomicUsize>,
+    mut kill: watch::Receiver<usize>,
+    kills: Kills,
 ) {
     let dead = AtomicBool::new(false);
+    // The client wrote and the server has not answered yet.
+    let awaiting_answer = AtomicBool::new(false);
     let (mut client_read, mut client_write) = client.split();
     let (mut server_read, mut server_write) = server.split();
     let upstream = async {
@@ -71,6 +110,7 @@ async fn pipe(
                 dead.store(true, Ordering::SeqCst);
                 break;
             }
+            awaiting_answer.store(true, Ordering::SeqCst);
             if server_write.write_all(&buf[..n]).await.is_err() {
                 break;
             }
@@ -82,11 +122,24 @@ async fn pipe(
             if n == 0 || client_write.write_all(&buf[..n]).await.is_err() {
                 break;
             }
+            awaiting_answer.store(false, Ordering::SeqCst);
+        }
+    };
+    let killed = async {
+        // The proxy is gone (its sender dropped): nothing can kill any more.
+        if kill.changed().await.is_err() {
+            std::future::pending::<()>().await;
         }
     };
     // Whichever side ends first ends both: the client sees its socket close.
     tokio::select! {
         () = upstream => {}
         () = downstream => {}
+        () = killed => {
+            kills.killed.fetch_add(1, Ordering::SeqCst);
+            if awaiting_answer.load(Ordering::SeqCst) {
+                kills.in_flight.fetch_add(1, Ordering::SeqCst);
+            }
+        }
     }
 }

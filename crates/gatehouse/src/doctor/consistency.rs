@@ -259,6 +259,38 @@ pub(super) fn browser(
         );
     }
     push_rules(report, judge_origins(api, &frontends, cookies));
+    if config.database.is_some() {
+        // This API's own session cookie (POST /api/auth/exchange), as its
+        // SESSION_* settings make it.
+        let sessions = &auth.sessions;
+        let own = SetCookie {
+            name: sessions.cookie_name().to_owned(),
+            secure: true,
+            http_only: true,
+            same_site: Some(sessions.same_site),
+            same_site_invalid: false,
+            domain: sessions.domain.clone(),
+            path: Some("/".to_owned()),
+            partitioned: false,
+        };
+        let context = CookieContext {
+            set_by: Some(api),
+            api: Some(api),
+            frontends: &frontends,
+        };
+        for rule in judge_cookie(&own, &context) {
+            // Only frontends that rely on the cookie are affected: a warning.
+            let level = if rule.level == Level::Fail {
+                Level::Warn
+            } else {
+                rule.level
+            };
+            let fix = rule.fix.map(|fix| {
+                format!("{fix} (this API's session cookie: SESSION_COOKIE_SAMESITE=none makes it cross-site, or send the exchange's token in Authorization)")
+            });
+            report.push("browser", level, rule.message, fix);
+        }
+    }
     match set_cookie {
         Some(cookie) => {
             let context = CookieContext {

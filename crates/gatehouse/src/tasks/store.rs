@@ -161,10 +161,15 @@ pub async fn create(
                     (&task.done, Type::BOOL),
                 ],
             )
-            .await?
-            .ok_or_else(|| RequestError::Internal("an insert returned no row".into()))?;
-        let task = StoredTask::from_row(&row, 0)?
-            .ok_or_else(|| RequestError::Internal("an insert returned no task".into()))?;
+            .await?;
+        let task = match row {
+            Some(row) => StoredTask::from_row(&row, 0)?,
+            // A re-run waited on the first run's uncommitted row, which then
+            // committed after this statement's snapshot: a fresh statement
+            // sees it.
+            None => get(db, owner, id).await?,
+        }
+        .ok_or_else(|| RequestError::Internal("an insert returned no task".into()))?;
         return Ok(Created {
             task,
             replayed: false,
