@@ -26,7 +26,7 @@ pub(super) fn collection(ctx: Ctx) -> HandlerFuture {
             let pairs = parse_query(ctx.request.uri().query().unwrap_or_default());
             let query = ListQuery::parse(&pairs)?;
             let (tasks, next) = store::list(&db, owner, &query).await?;
-            let items: Vec<&serde_json::Value> = tasks.iter().map(|task| &task.json).collect();
+            let items: Vec<_> = tasks.iter().map(StoredTask::view).collect();
             return Ok(json_response(
                 StatusCode::OK,
                 &json!({ "items": items, "next_cursor": next.map(|cursor| cursor.encode()) }),
@@ -43,7 +43,7 @@ pub(super) fn collection(ctx: Ctx) -> HandlerFuture {
         };
         let created = store::create(&db, owner, &task, idempotency.as_ref()).await?;
         let mut response = with_etag(StatusCode::CREATED, &created.task);
-        let location = format!("/api/tasks/{}", created.task.cursor.id);
+        let location = format!("/api/tasks/{}", created.task.id);
         if let Ok(value) = HeaderValue::from_str(&location) {
             response.headers_mut().insert(header::LOCATION, value);
         }
@@ -135,7 +135,7 @@ fn require_json(ctx: &Ctx) -> Result<(), RequestError> {
 }
 
 fn with_etag(status: StatusCode, task: &StoredTask) -> Response {
-    let mut response = json_response(status, &task.json);
+    let mut response = json_response(status, &task.view());
     if let Ok(value) = HeaderValue::from_str(&task.etag()) {
         response.headers_mut().insert(header::ETAG, value);
     }

@@ -11,35 +11,43 @@
 //! - `update` treats "already at the version after the expected one, with
 //!   the requested values" as its own earlier success.
 
-use serde_json::Value;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
 use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use super::{Cursor, ListQuery, NewTask, Precondition, TaskPatch, etag, not_found};
+use crate::auth::jwt::rfc3339;
 use crate::db::{Database, DbError};
 use crate::error::RequestError;
 
-/// The task as the API shows it, plus its version and cursor position.
-const COLUMNS: &str = r#"jsonb_build_object(
-        'id', id,
-        'title', title,
-        'done', done,
-        'created_at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-        'updated_at', to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-        'etag', '"v' || version || '"'
-    ) AS task,
-    version,
-    (extract(epoch FROM created_at) * 1000000)::int8 AS created_micros,
-    id"#;
+/// A task row's columns, in [`StoredTask::from_row`]'s order. Timestamps
+/// travel in Postgres's binary form and are formatted here: no `to_char`,
+/// `extract` or `jsonb_build_object` per row on the server.
+const COLUMNS: &str = "id, title, done, created_at, updated_at, version";
 
-/// One task row.
+/// One task row: what the API shows, plus its version and cursor position.
 #[derive(Debug, Clone)]
 pub struct StoredTask {
-    /// The JSON representation, `etag` included.
-    pub json: Value,
+    pub id: Uuid,
+    pub title: String,
+    pub done: bool,
+    pub created_micros: i64,
+    pub updated_micros: i64,
     pub version: i64,
-    pub cursor: Cursor,
+}
+
+/// The task's JSON representation.
+#[derive(Debug, Serialize)]
+pub struct TaskView<'a> {
+    pub id: String,
+    pub title: &'a str,
+    pub done: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub etag: String,
 }
 
 impl StoredTask {
@@ -47,20 +55,67 @@ impl StoredTask {
         etag(self.version)
     }
 
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            created_micros: self.created_micros,
+            id: self.id,
+        }
+    }
+
+    pub fn view(&self) -> TaskView<'_> {
+        TaskView {
+            id: self.id.to_string(),
+            title: &self.title,
+            done: self.done,
+            created_at: rfc3339_micros(self.created_micros),
+            updated_at: rfc3339_micros(self.updated_micros),
+            etag: self.etag(),
+        }
+    }
+
+    /// The row at `offset`, or `None` when its columns are null (a replayed
+    /// key whose task was deleted since).
     fn from_row(row: &Row, offset: usize) -> Result<Option<StoredTask>, DbError> {
-        let json: Option<Value> = row.try_get(offset).map_err(DbError::Query)?;
-        let Some(json) = json else {
+        let id: Option<Uuid> = row.try_get(offset).map_err(DbError::Query)?;
+        let Some(id) = id else {
             return Ok(None);
         };
         Ok(Some(StoredTask {
-            json,
-            version: row.try_get(offset + 1).map_err(DbError::Query)?,
-            cursor: Cursor {
-                created_micros: row.try_get(offset + 2).map_err(DbError::Query)?,
-                id: row.try_get(offset + 3).map_err(DbError::Query)?,
-            },
+            id,
+            title: row.try_get(offset + 1).map_err(DbError::Query)?,
+            done: row.try_get(offset + 2).map_err(DbError::Query)?,
+            created_micros: micros(row.try_get(offset + 3).map_err(DbError::Query)?),
+            updated_micros: micros(row.try_get(offset + 4).map_err(DbError::Query)?),
+            version: row.try_get(offset + 5).map_err(DbError::Query)?,
         }))
     }
+}
+
+/// Microseconds since the Unix epoch, Postgres's own precision.
+fn micros(at: SystemTime) -> i64 {
+    match at.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_micros()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_micros()).unwrap_or(i64::MAX),
+    }
+}
+
+fn system_time(micros: i64) -> SystemTime {
+    let offset = Duration::from_micros(micros.unsigned_abs());
+    if micros >= 0 {
+        UNIX_EPOCH + offset
+    } else {
+        UNIX_EPOCH - offset
+    }
+}
+
+/// `2026-11-30T02:08:25.123456Z` from microseconds since the epoch.
+pub fn rfc3339_micros(micros: i64) -> String {
+    let seconds = rfc3339(micros.div_euclid(1_000_000));
+    format!(
+        "{}.{:06}Z",
+        seconds.trim_end_matches('Z'),
+        micros.rem_euclid(1_000_000)
+    )
 }
 
 /// One page of the owner's tasks, oldest first, and the cursor of the next
@@ -73,12 +128,12 @@ pub async fn list(
     let sql = format!(
         "SELECT {COLUMNS} FROM gatehouse_tasks
          WHERE owner = $1
-           AND ($2::int8 IS NULL
-                OR (created_at, id) > (to_timestamp(0) + $2::float8 * interval '1 microsecond', $3))
+           AND ($2::timestamptz IS NULL
+                OR (created_at, id) > ($2, $3))
          ORDER BY created_at, id
          LIMIT $4"
     );
-    let micros = query.after.map(|cursor| cursor.created_micros);
+    let after = query.after.map(|cursor| system_time(cursor.created_micros));
     let after_id = query.after.map(|cursor| cursor.id);
     // One more than asked: whether a next page exists, without a count.
     let fetch = query.limit + 1;
@@ -87,7 +142,7 @@ pub async fn list(
             &sql,
             &[
                 (&owner, Type::TEXT),
-                (&micros, Type::INT8),
+                (&after, Type::TIMESTAMPTZ),
                 (&after_id, Type::UUID),
                 (&fetch, Type::INT8),
             ],
@@ -102,7 +157,7 @@ pub async fn list(
     let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
     let next = (tasks.len() > limit).then(|| {
         tasks.truncate(limit);
-        tasks.last().map(|task| task.cursor)
+        tasks.last().map(StoredTask::cursor)
     });
     Ok((tasks, next.flatten()))
 }
@@ -142,7 +197,8 @@ pub async fn create(
     let Some(idempotency) = idempotency else {
         let sql = format!(
             "WITH ins AS (
-                INSERT INTO gatehouse_tasks (id, owner, title, done) VALUES ($1, $2, $3, $4)
+                INSERT INTO gatehouse_tasks (id, owner, title, done, created_at, updated_at)
+                SELECT $1, $2, $3, $4, now, now FROM clock_timestamp() AS now
                 ON CONFLICT (id) DO NOTHING
                 RETURNING {COLUMNS}
              )
@@ -182,8 +238,8 @@ pub async fn create(
             ON CONFLICT (owner, key) DO NOTHING
             RETURNING task_id
          ), ins AS (
-            INSERT INTO gatehouse_tasks (id, owner, title, done)
-            SELECT task_id, $2, $3, $4 FROM claim
+            INSERT INTO gatehouse_tasks (id, owner, title, done, created_at, updated_at)
+            SELECT task_id, $2, $3, $4, now, now FROM claim, clock_timestamp() AS now
             RETURNING {COLUMNS}
          )
          SELECT false AS replayed, NULL::bytea AS request_hash, ins.* FROM ins
@@ -277,8 +333,8 @@ pub async fn update(
         && patch
             .title
             .as_ref()
-            .is_none_or(|title| current.json["title"] == *title.as_str())
-        && patch.done.is_none_or(|done| current.json["done"] == done);
+            .is_none_or(|title| current.title == *title)
+        && patch.done.is_none_or(|done| current.done == done);
     if already_applied {
         return Ok(current);
     }
