@@ -109,6 +109,26 @@ struct RevokeRequest {
     all: bool,
 }
 
+impl RevokeRequest {
+    /// The body, read as JSON whatever its `Content-Type`. Only an object:
+    /// serde would also take a struct from an array (`[true]`).
+    fn parse(body: &[u8]) -> Result<RevokeRequest, RequestError> {
+        if body.is_empty() {
+            return Ok(RevokeRequest::default());
+        }
+        let malformed = |problem: String| RequestError::Malformed {
+            detail: format!("the body is not {{\"all\": true|false}}: {problem}"),
+        };
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(object @ serde_json::Value::Object(_)) => {
+                serde_json::from_value(object).map_err(|err| malformed(err.to_string()))
+            }
+            Ok(_) => Err(malformed("not a JSON object".to_owned())),
+            Err(err) => Err(malformed(err.to_string())),
+        }
+    }
+}
+
 /// Revokes the presented credential, or with `{"all": true}` (or `?all=true`)
 /// every credential of the caller issued before now. Recorded in Postgres,
 /// so every instance refuses them from the next request on.
@@ -123,18 +143,11 @@ pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
             )
             .into());
         }
-        let body = ctx.request.body();
-        let request: RevokeRequest = if body.is_empty() {
-            RevokeRequest::default()
-        } else {
-            serde_json::from_slice(body).map_err(|err| RequestError::Malformed {
-                detail: format!("the body is not {{\"all\": true|false}}: {err}"),
-            })?
-        };
-        let all = request.all
-            || super::parse_query(ctx.request.uri().query().unwrap_or_default())
-                .iter()
-                .any(|(key, value)| key == "all" && (value == "true" || value == "1"));
+        if !ctx.request.body().is_empty() {
+            super::require_json(&ctx)?;
+        }
+        let request = RevokeRequest::parse(ctx.request.body())?;
+        let all = super::query_flag(ctx.request.uri(), "all")? || request.all;
         let principal = authenticator
             .authenticate(ctx.request.headers())
             .await
@@ -187,4 +200,35 @@ pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
             }),
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revoke_bodies_are_empty_or_an_object() {
+        assert!(!RevokeRequest::parse(b"").unwrap().all);
+        assert!(RevokeRequest::parse(br#"{"all": true}"#).unwrap().all);
+        assert!(!RevokeRequest::parse(b"{}").unwrap().all);
+        let bad: [&[u8]; 7] = [
+            b"[true]",
+            b"[]",
+            b"true",
+            b"null",
+            br#"{"all": "yes"}"#,
+            br#"{"every": true}"#,
+            b"{",
+        ];
+        for body in bad {
+            assert!(
+                matches!(
+                    RevokeRequest::parse(body),
+                    Err(RequestError::Malformed { .. })
+                ),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
 }

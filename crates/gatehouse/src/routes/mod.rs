@@ -7,6 +7,7 @@
 mod auth;
 mod debug;
 mod health;
+mod openapi;
 mod sessions;
 mod tasks;
 
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use http::Method;
 
 use crate::config::Needs;
-use crate::error::RequestError;
+use crate::error::{FieldError, RequestError};
 use crate::http::request::RequestId;
 use crate::http::{Request, Response};
 use crate::state::State;
@@ -107,6 +108,13 @@ pub static TASKS_ID: Route = Route {
     handler: tasks::item,
 };
 
+pub static OPENAPI_JSON: Route = Route {
+    pattern: "/api/openapi.json",
+    methods: &[Method::GET],
+    needs: Needs::NONE,
+    handler: openapi::document,
+};
+
 /// Every route, as served by `gatehouse dev` and built as a binary.
 pub static ROUTES: &[&Route] = &[
     &HEALTH,
@@ -119,6 +127,7 @@ pub static ROUTES: &[&Route] = &[
     &DEBUG_SESSION,
     &TASKS,
     &TASKS_ID,
+    &OPENAPI_JSON,
 ];
 
 impl Route {
@@ -127,11 +136,12 @@ impl Route {
         format!("{}.rs", self.pattern.trim_start_matches('/'))
     }
 
-    /// The `[[bin]]` name: the path after `/api/`, `/` as `-`, brackets dropped.
+    /// The `[[bin]]` name: the path after `/api/`, `/` and `.` as `-`,
+    /// brackets dropped (`/api/openapi.json` is `openapi-json`).
     pub fn binary_name(&self) -> String {
         self.pattern
             .trim_start_matches("/api/")
-            .replace('/', "-")
+            .replace(['/', '.'], "-")
             .replace(['[', ']'], "")
     }
 
@@ -227,6 +237,52 @@ pub fn parse_query(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A boolean query parameter (`?all=true`): `true` or `1`, `false` or `0`,
+/// in any case; absent is `false`. Any other value is refused (422) rather
+/// than read as `false`: `?all=yes` or `?all=on` asking to sign out
+/// everywhere must not quietly end only the one credential.
+fn query_flag(uri: &http::Uri, name: &str) -> Result<bool, RequestError> {
+    let mut flag = false;
+    for (key, value) in parse_query(uri.query().unwrap_or_default()) {
+        if key != name {
+            continue;
+        }
+        match value.to_ascii_lowercase().as_str() {
+            "true" | "1" => flag = true,
+            "false" | "0" => {}
+            _ => {
+                return Err(FieldError::new(name, "must be true or false (1 or 0 also do)").into());
+            }
+        }
+    }
+    Ok(flag)
+}
+
+/// Bodies are JSON: `application/json`, or JSON Merge Patch for `PATCH`.
+/// Anything else (a form post, no `Content-Type`) is refused with 415
+/// rather than parsed on a guess.
+fn require_json(ctx: &Ctx) -> Result<(), RequestError> {
+    let content_type = ctx
+        .request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json" || essence == "application/merge-patch+json" {
+        Ok(())
+    } else {
+        Err(RequestError::UnsupportedMediaType {
+            content_type: content_type.chars().take(100).collect(),
+        })
+    }
+}
+
 /// What a handler gets: the request, its id, the route's parameters and the
 /// process-wide state (configuration, pool).
 #[derive(Debug)]
@@ -267,6 +323,8 @@ mod tests {
         assert_eq!(DYNAMIC.binary_name(), "tasks-id");
         assert_eq!(HEALTH_DETAILED.binary_name(), "health-detailed");
         assert_eq!(HEALTH_DETAILED.source_file(), "api/health/detailed.rs");
+        assert_eq!(OPENAPI_JSON.binary_name(), "openapi-json");
+        assert_eq!(OPENAPI_JSON.source_file(), "api/openapi.json.rs");
     }
 
     #[test]
@@ -283,6 +341,26 @@ mod tests {
         assert_eq!(DYNAMIC.match_path("/api/tasks/42/x"), None);
         assert_eq!(HEALTH.match_path("/api/health"), Some(vec![]));
         assert_eq!(HEALTH.match_path("/api/healthz"), None);
+    }
+
+    #[test]
+    fn flags_are_true_false_or_refused() {
+        let flag = |uri: &str| query_flag(&uri.parse().unwrap(), "all");
+        assert!(!flag("/api/auth/logout").unwrap());
+        assert!(flag("/api/auth/logout?all=true").unwrap());
+        assert!(flag("/api/auth/logout?all=True&x=1").unwrap());
+        assert!(flag("/api/auth/logout?all=1").unwrap());
+        assert!(!flag("/api/auth/logout?all=false").unwrap());
+        assert!(!flag("/api/auth/logout?all=0").unwrap());
+        for bad in ["all=yes", "all=", "all", "all=null", "all=true&all=maybe"] {
+            assert!(
+                matches!(
+                    flag(&format!("/api/auth/logout?{bad}")),
+                    Err(RequestError::Invalid { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
-use super::{Ctx, HandlerFuture, parse_query};
+use super::{Ctx, HandlerFuture, query_flag};
 use crate::auth::api_sessions::{self, SessionError};
 use crate::auth::jwt::{Method, rfc3339};
 use crate::auth::refusal::Refusal;
@@ -65,9 +65,7 @@ pub(super) fn logout(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let authenticator = ctx.state.authenticator()?;
         let settings = &authenticator.settings().sessions;
-        let all = parse_query(ctx.request.uri().query().unwrap_or_default())
-            .iter()
-            .any(|(key, value)| key == "all" && (value == "true" || value == "1"));
+        let all = query_flag(ctx.request.uri(), "all")?;
         let principal = match authenticator.authenticate(ctx.request.headers()).await {
             Ok(principal) => principal,
             // Already over: say so, and clear the browser's stale cookie.

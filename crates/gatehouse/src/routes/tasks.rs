@@ -5,7 +5,7 @@
 use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::json;
 
-use super::{Ctx, HandlerFuture, parse_query};
+use super::{Ctx, HandlerFuture, parse_query, require_json};
 use crate::auth::Principal;
 use crate::error::RequestError;
 use crate::http::{Response, json_response};
@@ -109,29 +109,6 @@ async fn principal(ctx: &Ctx, write: bool) -> Result<Principal, RequestError> {
         .require_scope(&principal, if write { WRITE_SCOPE } else { READ_SCOPE })
         .map_err(RequestError::Refused)?;
     Ok(principal)
-}
-
-/// Bodies are JSON (`application/json`, or JSON Merge Patch for `PATCH`).
-fn require_json(ctx: &Ctx) -> Result<(), RequestError> {
-    let content_type = ctx
-        .request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
-        .unwrap_or_default();
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    if essence == "application/json" || essence == "application/merge-patch+json" {
-        Ok(())
-    } else {
-        Err(RequestError::UnsupportedMediaType {
-            content_type: content_type.chars().take(100).collect(),
-        })
-    }
 }
 
 fn with_etag(status: StatusCode, task: &StoredTask) -> Response {

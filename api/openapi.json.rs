@@ -1,0 +1,6 @@
+//! `GET /api/openapi.json`: the OpenAPI 3.1 document of every route.
+//! Locally: `cargo run --bin openapi-json` (Vercel protocol on :3000) or `gatehouse dev`.
+
+fn main() -> std::process::ExitCode {
+    gatehouse::host::serve(&gatehouse::routes::OPENAPI_JSON)
+}
