@@ -338,7 +338,7 @@ pub(crate) fn revocation_unavailable(err: RevocationError) -> Refusal {
     match err {
         RevocationError::TablesMissing => Refusal::revealing(
             Reason::SessionStoreUnavailable,
-            "the revocation tables (gatehouse_revoked_tokens) are missing from this database",
+            "the revocation tables or functions (gatehouse_revoked_tokens, gatehouse_revocation_state) are missing from this database: its schema is older than this build",
             "run `gatehouse migrate` against DATABASE_URL, or set TOKEN_REVOCATION=off",
         ),
         RevocationError::Store(err) => store_unavailable(&err),

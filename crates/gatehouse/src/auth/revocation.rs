@@ -77,7 +77,7 @@ pub fn token_id(jti: Option<&str>, token: &str) -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RevocationError {
-    #[error("the revocation tables are missing: run `gatehouse migrate`")]
+    #[error("the revocation tables or functions are missing: run `gatehouse migrate`")]
     TablesMissing,
     #[error(transparent)]
     Store(DbError),
@@ -88,7 +88,10 @@ pub enum RevocationError {
 impl From<DbError> for RevocationError {
     fn from(err: DbError) -> Self {
         match &err {
-            DbError::Query(source) if source.code() == Some(&SqlState::UNDEFINED_TABLE) => {
+            DbError::Query(source)
+                if source.code() == Some(&SqlState::UNDEFINED_TABLE)
+                    || source.code() == Some(&SqlState::UNDEFINED_FUNCTION) =>
+            {
                 RevocationError::TablesMissing
             }
             _ => RevocationError::Store(err),
@@ -96,10 +99,9 @@ impl From<DbError> for RevocationError {
     }
 }
 
-const CHECK: &str = "SELECT (SELECT extract(epoch from revoked_at)::float8
-           FROM gatehouse_revoked_tokens WHERE token_id = $1),
-        (SELECT extract(epoch from not_before)::float8
-           FROM gatehouse_subject_cutoffs WHERE subject = $2)";
+/// A function of migration 3: its plan is kept per connection, where the
+/// same SQL inline would be planned on every request.
+const CHECK: &str = "SELECT revoked_at, not_before FROM gatehouse_revocation_state($1, $2)";
 
 /// Reads the revocation state of one token of `subject`.
 pub async fn check(

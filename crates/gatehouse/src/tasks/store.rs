@@ -3,11 +3,14 @@
 //! retries a statement once when its connection turns out dead, and the
 //! first attempt may have committed.
 //!
-//! - `create` inserts under an id chosen per request with
-//!   `ON CONFLICT DO NOTHING` and reads the row back in the same statement,
-//!   so a re-run returns the first run's task instead of a second one;
-//! - with an `Idempotency-Key`, the key's ledger row and the task are
-//!   inserted by one statement, so a client's retry replays the task;
+//! - `create` calls `gatehouse_task_create` (migration 3), which inserts
+//!   under an id chosen per request with `ON CONFLICT DO NOTHING` and reads
+//!   the row back, so a re-run returns the first run's task instead of a
+//!   second one; with an `Idempotency-Key` it claims the key first, so a
+//!   client's retry replays the task;
+//! - the hot statements (the page, the insert) are PL/pgSQL functions,
+//!   whose plans Postgres keeps per connection: an unnamed statement, which
+//!   transaction-mode poolers require, is planned on every call;
 //! - `update` treats "already at the version after the expected one, with
 //!   the requested values" as its own earlier success.
 
@@ -125,21 +128,15 @@ pub async fn list(
     owner: &str,
     query: &ListQuery,
 ) -> Result<(Vec<StoredTask>, Option<Cursor>), DbError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM gatehouse_tasks
-         WHERE owner = $1
-           AND ($2::timestamptz IS NULL
-                OR (created_at, id) > ($2, $3))
-         ORDER BY created_at, id
-         LIMIT $4"
-    );
+    let sql = "SELECT id, title, done, created_at, updated_at, version
+               FROM gatehouse_tasks_page($1, $2, $3, $4)";
     let after = query.after.map(|cursor| system_time(cursor.created_micros));
     let after_id = query.after.map(|cursor| cursor.id);
     // One more than asked: whether a next page exists, without a count.
     let fetch = query.limit + 1;
     let output = db
         .query(
-            &sql,
+            sql,
             &[
                 (&owner, Type::TEXT),
                 (&after, Type::TIMESTAMPTZ),
@@ -194,81 +191,31 @@ pub async fn create(
     idempotency: Option<&Idempotency>,
 ) -> Result<Created, RequestError> {
     let id = Uuid::new_v4();
-    let Some(idempotency) = idempotency else {
-        let sql = format!(
-            "WITH ins AS (
-                INSERT INTO gatehouse_tasks (id, owner, title, done, created_at, updated_at)
-                SELECT $1, $2, $3, $4, now, now FROM clock_timestamp() AS now
-                ON CONFLICT (id) DO NOTHING
-                RETURNING {COLUMNS}
-             )
-             SELECT * FROM ins
-             UNION ALL
-             SELECT {COLUMNS} FROM gatehouse_tasks
-             WHERE id = $1 AND owner = $2 AND NOT EXISTS (SELECT 1 FROM ins)"
-        );
-        let row = db
-            .query_opt(
-                &sql,
-                &[
-                    (&id, Type::UUID),
-                    (&owner, Type::TEXT),
-                    (&task.title, Type::TEXT),
-                    (&task.done, Type::BOOL),
-                ],
-            )
-            .await?;
-        let task = match row {
-            Some(row) => StoredTask::from_row(&row, 0)?,
-            // A re-run waited on the first run's uncommitted row, which then
-            // committed after this statement's snapshot: a fresh statement
-            // sees it.
-            None => get(db, owner, id).await?,
-        }
-        .ok_or_else(|| RequestError::Internal("an insert returned no task".into()))?;
-        return Ok(Created {
-            task,
-            replayed: false,
-        });
-    };
-    let sql = format!(
-        "WITH claim AS (
-            INSERT INTO gatehouse_idempotency_keys (owner, key, request_hash, task_id)
-            VALUES ($2, $5, $6, $1)
-            ON CONFLICT (owner, key) DO NOTHING
-            RETURNING task_id
-         ), ins AS (
-            INSERT INTO gatehouse_tasks (id, owner, title, done, created_at, updated_at)
-            SELECT task_id, $2, $3, $4, now, now FROM claim, clock_timestamp() AS now
-            RETURNING {COLUMNS}
-         )
-         SELECT false AS replayed, NULL::bytea AS request_hash, ins.* FROM ins
-         UNION ALL
-         {}
-         AND NOT EXISTS (SELECT 1 FROM claim)",
-        replay_sql()
-    );
-    let params: [crate::db::pool::Param<'_>; 6] = [
-        (&id, Type::UUID),
-        (&owner, Type::TEXT),
-        (&task.title, Type::TEXT),
-        (&task.done, Type::BOOL),
-        (&idempotency.key, Type::TEXT),
-        (&idempotency.fingerprint, Type::BYTEA),
-    ];
-    let mut row = db.query_opt(&sql, &params).await?;
-    if row.is_none() {
-        // The key's first request committed after this statement's snapshot
-        // was taken: a fresh statement sees it.
-        row = db.query_opt(&replay_sql(), &params).await?;
-    }
+    let key = idempotency.map(|i| i.key.as_str());
+    let fingerprint = idempotency.map(|i| i.fingerprint.as_slice());
+    let row = db
+        .query_opt(
+            "SELECT replayed, request_hash, id, title, done, created_at, updated_at, version
+             FROM gatehouse_task_create($1, $2, $3, $4, $5, $6)",
+            &[
+                (&id, Type::UUID),
+                (&owner, Type::TEXT),
+                (&task.title, Type::TEXT),
+                (&task.done, Type::BOOL),
+                (&key, Type::TEXT),
+                (&fingerprint, Type::BYTEA),
+            ],
+        )
+        .await?;
     let Some(row) = row else {
+        // Only a key's ledger row can be missing: its first request rolled
+        // back between our conflict and our read.
         return Err(RequestError::IdempotencyKeyInUse);
     };
     let replayed: bool = row.try_get(0).map_err(DbError::Query)?;
     if replayed {
         let hash: Option<Vec<u8>> = row.try_get(1).map_err(DbError::Query)?;
-        if hash.as_deref() != Some(idempotency.fingerprint.as_slice()) {
+        if hash.as_deref() != fingerprint {
             return Err(RequestError::IdempotencyKeyReused);
         }
     }
@@ -278,18 +225,6 @@ pub async fn create(
             detail: "the task this Idempotency-Key created has been deleted since".to_owned(),
         }),
     }
-}
-
-/// The ledger row of `($2 owner, $5 key)` and its task, if it still exists.
-fn replay_sql() -> String {
-    format!(
-        "SELECT true AS replayed, k.request_hash, t.*
-         FROM gatehouse_idempotency_keys k
-         LEFT JOIN LATERAL (
-            SELECT {COLUMNS} FROM gatehouse_tasks WHERE id = k.task_id AND owner = k.owner
-         ) t ON true
-         WHERE k.owner = $2 AND k.key = $5"
-    )
 }
 
 pub async fn update(
