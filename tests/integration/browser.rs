@@ -32,7 +32,7 @@
 //! the test fails with the fix, it is never skipped.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
@@ -44,7 +44,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{now, unique_secret};
 use crate::support::db::TestDb;
-use crate::support::function::{Process, READY_TIMEOUT, block_on, gatehouse_cli};
+use crate::support::function::{Process, block_on, start_dev};
 use crate::support::mint::{interop_dir, jose_one, node, secret_spec};
 
 const COOKIE: &str = "__Host-gatehouse_session";
@@ -91,17 +91,7 @@ fn playwright_installed() {
 fn dev(env: &[(&str, &str)]) -> (Process, String) {
     let mut full = vec![("LOG_FORMAT", "json")];
     full.extend_from_slice(env);
-    let mut dev = Process::spawn(
-        &gatehouse_cli().to_string_lossy(),
-        &["dev", "--port", "0"],
-        &full,
-    );
-    let line = dev.wait_stdout_line("gatehouse dev: listening on http://", READY_TIMEOUT);
-    let addr: SocketAddr = line
-        .rsplit("http://")
-        .next()
-        .and_then(|addr| addr.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let (dev, addr) = start_dev(&full);
     (dev, format!("http://localhost:{}", addr.port()))
 }
 

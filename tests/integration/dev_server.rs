@@ -1,11 +1,10 @@
 //! The `gatehouse` CLI: `gatehouse dev` serves every route from one process
 //! after applying the migrations; `gatehouse migrate` is idempotent.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::support::db::TestDb;
-use crate::support::function::{Process, READY_TIMEOUT, block_on, gatehouse_cli};
+use crate::support::function::{Process, READY_TIMEOUT, block_on, gatehouse_cli, start_dev};
 use crate::support::http_client::get;
 
 fn cli() -> String {
@@ -18,18 +17,8 @@ fn dev_server_migrates_at_start_and_serves_every_route() {
     // The dev server loads every route's needs: the database, and a way to
     // verify tokens (a shared secret is the smallest).
     let secret = uuid::Uuid::new_v4().simple().to_string();
-    let mut dev = Process::spawn(
-        &cli(),
-        &["dev", "--port", "0"],
-        &[("DATABASE_URL", &db.url), ("JWT_SECRET", &secret)],
-    );
-    let line = dev.wait_stdout_line("gatehouse dev: listening on http://", READY_TIMEOUT);
-    let addr: SocketAddr = line
-        .rsplit("http://")
-        .next()
-        .and_then(|addr| addr.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    assert!(addr.ip().is_loopback() && addr.port() != 0, "{line}");
+    let (mut dev, addr) = start_dev(&[("DATABASE_URL", &db.url), ("JWT_SECRET", &secret)]);
+    assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
 
     get(addr, "/api/health", &[]).assert_healthy();
 

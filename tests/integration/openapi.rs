@@ -7,7 +7,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{now, start, unique_secret};
 use crate::support::db::TestDb;
-use crate::support::function::{Process, READY_TIMEOUT, TempDir, block_on, gatehouse_cli};
+use crate::support::function::{TempDir, block_on, start_dev};
 use crate::support::http_client::{get, send};
 use crate::support::mint::{interop_dir, jose_one, secret_spec};
 
@@ -439,22 +438,12 @@ fn schemathesis_finds_no_failure_against_the_dev_server() {
     let db = block_on(TestDb::create());
     block_on(db.migrate());
     let secret = unique_secret("openapi");
-    let mut dev = Process::spawn(
-        &gatehouse_cli().to_string_lossy(),
-        &["dev", "--port", "0"],
-        &[
-            ("DATABASE_URL", &db.url),
-            ("JWT_SECRET", &secret),
-            // Thousands of requests: only warnings and errors (every 5xx) are kept.
-            ("LOG_LEVEL", "warn"),
-        ],
-    );
-    let line = dev.wait_stdout_line("gatehouse dev: listening on http://", READY_TIMEOUT);
-    let addr: SocketAddr = line
-        .rsplit("http://")
-        .next()
-        .and_then(|addr| addr.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let (mut dev, addr) = start_dev(&[
+        ("DATABASE_URL", &db.url),
+        ("JWT_SECRET", &secret),
+        // Thousands of requests: only warnings and errors (every 5xx) are kept.
+        ("LOG_LEVEL", "warn"),
+    ]);
     let base = format!("http://{addr}");
     // The user every request but revocations authenticates as.
     let token = jose_one(secret_spec(

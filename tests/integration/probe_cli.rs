@@ -2,16 +2,13 @@
 //! binaries behind a stand-in for Vercel's edge: what a client, and a
 //! browser at an origin, would experience, each failure with its fix.
 
-use std::net::SocketAddr;
 use std::process::Output;
 
 use serde_json::{Value, json};
 
 use crate::auth::{AUTH_SESSION, AUTH_TOKEN_HEALTH, now, start, unique_secret};
 use crate::support::db::TestDb;
-use crate::support::function::{
-    HEALTH, HEALTH_DETAILED, Process, READY_TIMEOUT, block_on, gatehouse_cli, run_cli,
-};
+use crate::support::function::{HEALTH, HEALTH_DETAILED, block_on, run_cli, start_dev};
 use crate::support::mint::{jose_one, secret_spec};
 use crate::support::vercel_edge::VercelEdge;
 
@@ -41,21 +38,11 @@ fn probe_reports_what_a_client_and_a_browser_would_experience() {
     let db = block_on(TestDb::create());
     let secret = unique_secret("probe");
     let frontend = "http://127.0.0.1:5173";
-    let mut dev = Process::spawn(
-        &gatehouse_cli().to_string_lossy(),
-        &["dev", "--port", "0"],
-        &[
-            ("DATABASE_URL", &db.url),
-            ("JWT_SECRET", &secret),
-            ("CORS_ORIGINS", frontend),
-        ],
-    );
-    let line = dev.wait_stdout_line("gatehouse dev: listening on http://", READY_TIMEOUT);
-    let addr: SocketAddr = line
-        .rsplit("http://")
-        .next()
-        .and_then(|addr| addr.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let (dev, addr) = start_dev(&[
+        ("DATABASE_URL", &db.url),
+        ("JWT_SECRET", &secret),
+        ("CORS_ORIGINS", frontend),
+    ]);
     let base = format!("http://{addr}");
     let token = jose_one(secret_spec(
         "HS256",

@@ -63,6 +63,24 @@ fn newest_mtime(dir: &Path) -> Option<SystemTime> {
     newest
 }
 
+/// `gatehouse dev --port 0` with only `env` set, once it listens: the
+/// process and the loopback address it chose.
+#[track_caller]
+pub fn start_dev(env: &[(&str, &str)]) -> (Process, SocketAddr) {
+    let mut dev = Process::spawn(
+        &gatehouse_cli().to_string_lossy(),
+        &["dev", "--port", "0"],
+        env,
+    );
+    let line = dev.wait_stdout_line("gatehouse dev: listening on http://", READY_TIMEOUT);
+    let addr: SocketAddr = line
+        .rsplit("http://")
+        .next()
+        .and_then(|addr| addr.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    (dev, addr)
+}
+
 /// Runs `gatehouse <args>` to completion with only `env` set, in an empty
 /// temporary directory (so no `.env` is read), with `stdin` as its input.
 pub fn run_cli(args: &[&str], env: &[(&str, &str)], stdin: &str) -> std::process::Output {

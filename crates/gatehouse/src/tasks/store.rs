@@ -190,7 +190,10 @@ pub async fn create(
     task: &NewTask,
     idempotency: Option<&Idempotency>,
 ) -> Result<Created, RequestError> {
-    let id = Uuid::new_v4();
+    // Time-ordered (v7): inserts land on the primary key's rightmost page
+    // instead of a random one, so checkpoints cost far fewer full-page
+    // images in the WAL. The time it reveals is the task's `created_at`.
+    let id = Uuid::now_v7();
     let key = idempotency.map(|i| i.key.as_str());
     let fingerprint = idempotency.map(|i| i.fingerprint.as_slice());
     let row = db
