@@ -20,15 +20,7 @@ pub const SESSION_SCOPE: &str = "auth:session";
 
 pub(super) fn session(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
-        let authenticator = ctx.state.authenticator()?;
-        let principal = authenticator
-            .authenticate(ctx.request.headers())
-            .await
-            .map_err(RequestError::Refused)?;
-        tracing::Span::current().record("subject", principal.subject.as_str());
-        authenticator
-            .require_scope(&principal, SESSION_SCOPE)
-            .map_err(RequestError::Refused)?;
+        let principal = ctx.principal(Some(SESSION_SCOPE)).await?;
         Ok(json_response(
             StatusCode::OK,
             &json!({ "authenticated": true, "principal": principal }),
@@ -148,11 +140,7 @@ pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
         }
         let request = RevokeRequest::parse(ctx.request.body())?;
         let all = super::query_flag(ctx.request.uri(), "all")? || request.all;
-        let principal = authenticator
-            .authenticate(ctx.request.headers())
-            .await
-            .map_err(RequestError::Refused)?;
-        tracing::Span::current().record("subject", principal.subject.as_str());
+        let principal = ctx.principal(None).await?;
         if principal.method == Method::ApiKey {
             return Err(Refusal::new(
                 Reason::Forbidden,

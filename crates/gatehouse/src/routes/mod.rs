@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use http::Method;
 
+use crate::auth::Principal;
 use crate::config::Needs;
 use crate::error::{FieldError, RequestError};
 use crate::http::request::RequestId;
@@ -299,6 +300,23 @@ impl Ctx {
             .iter()
             .find(|(key, _)| *key == name)
             .map(|(_, value)| value.as_str())
+    }
+
+    /// The caller, or the refusal; its subject is recorded on the request's
+    /// span. With `scope`, an API key must carry it (users need none).
+    pub async fn principal(&self, scope: Option<&str>) -> Result<Principal, RequestError> {
+        let authenticator = self.state.authenticator()?;
+        let principal = authenticator
+            .authenticate(self.request.headers())
+            .await
+            .map_err(RequestError::Refused)?;
+        tracing::Span::current().record("subject", principal.subject.as_str());
+        if let Some(scope) = scope {
+            authenticator
+                .require_scope(&principal, scope)
+                .map_err(RequestError::Refused)?;
+        }
+        Ok(principal)
     }
 }
 

@@ -17,12 +17,7 @@ use crate::http::{Response, json_response};
 
 pub(super) fn exchange(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
-        let authenticator = ctx.state.authenticator()?;
-        let principal = authenticator
-            .authenticate(ctx.request.headers())
-            .await
-            .map_err(RequestError::Refused)?;
-        tracing::Span::current().record("subject", principal.subject.as_str());
+        let principal = ctx.principal(None).await?;
         if principal.method == Method::ApiKey {
             return Err(Refusal::new(
                 Reason::Forbidden,
@@ -32,7 +27,7 @@ pub(super) fn exchange(ctx: Ctx) -> HandlerFuture {
             .into());
         }
         let db = ctx.state.database()?;
-        let settings = &authenticator.settings().sessions;
+        let settings = &ctx.state.authenticator()?.settings().sessions;
         let created = api_sessions::create(&db, &principal, settings)
             .await
             .map_err(|err| match err {

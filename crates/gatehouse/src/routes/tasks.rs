@@ -6,7 +6,6 @@ use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::json;
 
 use super::{Ctx, HandlerFuture, parse_query, require_json};
-use crate::auth::Principal;
 use crate::error::RequestError;
 use crate::http::{Response, json_response};
 use crate::tasks::store::{self, Idempotency, StoredTask};
@@ -19,7 +18,7 @@ use crate::tasks::{
 pub(super) fn collection(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let write = ctx.request.method() == Method::POST;
-        let principal = principal(&ctx, write).await?;
+        let principal = ctx.principal(Some(scope(write))).await?;
         let db = ctx.state.database()?;
         let owner = owner_of(&principal);
         if !write {
@@ -60,7 +59,7 @@ pub(super) fn collection(ctx: Ctx) -> HandlerFuture {
 pub(super) fn item(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let method = ctx.request.method().clone();
-        let principal = principal(&ctx, method != Method::GET).await?;
+        let principal = ctx.principal(Some(scope(method != Method::GET))).await?;
         let db = ctx.state.database()?;
         let owner = owner_of(&principal);
         let id = parse_id(ctx.param("id").unwrap_or_default())?;
@@ -97,18 +96,9 @@ pub(super) fn item(ctx: Ctx) -> HandlerFuture {
     })
 }
 
-/// The caller, with the scope an API key needs for this kind of call.
-async fn principal(ctx: &Ctx, write: bool) -> Result<Principal, RequestError> {
-    let authenticator = ctx.state.authenticator()?;
-    let principal = authenticator
-        .authenticate(ctx.request.headers())
-        .await
-        .map_err(RequestError::Refused)?;
-    tracing::Span::current().record("subject", principal.subject.as_str());
-    authenticator
-        .require_scope(&principal, if write { WRITE_SCOPE } else { READ_SCOPE })
-        .map_err(RequestError::Refused)?;
-    Ok(principal)
+/// The scope an API key needs for a read or a write.
+fn scope(write: bool) -> &'static str {
+    if write { WRITE_SCOPE } else { READ_SCOPE }
 }
 
 fn with_etag(status: StatusCode, task: &StoredTask) -> Response {
