@@ -452,3 +452,66 @@ fn api_keys_need_task_scopes_and_own_their_tasks_apart_from_users() {
     api.call("GET", &path, ada, &[], None)
         .assert_problem(404, "not_found");
 }
+
+#[test]
+fn a_revoked_token_is_refused_by_the_tasks_routes_at_once_and_writes_nothing() {
+    // The revocation check rides in the tasks statements: still at once,
+    // from another process, and before anything is written.
+    let api = TasksApi::start();
+    let tokens = api.tokens(&["ada", "grace"]);
+    let (ada, grace) = (&tokens[0], &tokens[1]);
+    api.create(ada, "Before");
+    let revoker = start(
+        crate::auth::sessions::AUTH_REVOKE,
+        &[("DATABASE_URL", &api.db.url), ("JWT_SECRET", &api.secret)],
+    );
+    let revoke = |token: &str, body: &str| {
+        let response = send(
+            revoker.addr(),
+            "POST",
+            "/api/auth/revoke",
+            &[
+                ("authorization", &bearer(token)),
+                ("content-type", "application/json"),
+            ],
+            body,
+        );
+        assert_eq!(response.status, 200, "{response}");
+    };
+    revoke(ada, "{}");
+    for (method, body) in [("GET", None), ("POST", Some(json!({ "title": "After" })))] {
+        let response = api.call(method, "/api/tasks", ada, &[], body.as_ref());
+        let problem = response.assert_problem(401, "token_revoked");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("revoked at"),
+            "{response}"
+        );
+    }
+    assert_eq!(
+        block_on(
+            api.db
+                .count("SELECT count(*) FROM gatehouse_tasks WHERE owner = 'ada'")
+        ),
+        1
+    );
+    // Another user is untouched; then signs out everywhere.
+    api.create(grace, "Mine");
+    revoke(grace, r#"{"all":true}"#);
+    api.call(
+        "POST",
+        "/api/tasks",
+        grace,
+        &[],
+        Some(&json!({ "title": "x" })),
+    )
+    .assert_problem(401, "token_revoked");
+    api.call("GET", "/api/tasks?limit=5", grace, &[], None)
+        .assert_problem(401, "token_revoked");
+    assert_eq!(
+        block_on(
+            api.db
+                .count("SELECT count(*) FROM gatehouse_tasks WHERE owner = 'grace'")
+        ),
+        1
+    );
+}

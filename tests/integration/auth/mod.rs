@@ -14,7 +14,7 @@ mod jwks_fetching;
 mod logs;
 mod refusals;
 mod remote_sessions;
-mod sessions;
+pub mod sessions;
 mod token_health;
 mod user_service;
 

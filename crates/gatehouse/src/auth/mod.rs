@@ -47,6 +47,16 @@ use crate::db::{Database, LazyDatabase};
 use crate::error::Reason;
 use crate::outbound::Outbound;
 
+/// When a credential's revocation is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RevocationCheck {
+    /// By the authenticator, one statement of its own.
+    Now,
+    /// By the route's own statement (Better Auth database sessions are
+    /// checked inside their lookup either way).
+    InRouteStatement,
+}
+
 /// Process-wide: holds the JWKS caches, the session and profile caches and
 /// the HMAC keys, so build it once per process.
 #[derive(Debug)]
@@ -95,6 +105,49 @@ impl Authenticator {
         headers: &HeaderMap,
         now: i64,
     ) -> Result<Principal, Box<Refusal>> {
+        self.authenticate_with(headers, now, RevocationCheck::Now)
+            .await
+    }
+
+    /// As [`Authenticator::authenticate`], leaving the revocation check to
+    /// the route's own database statement, which must then call
+    /// [`Authenticator::check_deferred_revocation`] before it writes or
+    /// answers: one round trip per request instead of two. The principal's
+    /// [`Principal::deferred_revocation`] says what to check.
+    pub async fn authenticate_deferring_revocation(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Principal, Box<Refusal>> {
+        self.authenticate_with(headers, unix_now(), RevocationCheck::InRouteStatement)
+            .await
+    }
+
+    /// The verdict on what a route's statement read for a principal whose
+    /// revocation check was deferred: the same refusal the check gives.
+    pub fn check_deferred_revocation(
+        &self,
+        principal: &Principal,
+        token_revoked_at: Option<f64>,
+        subject_not_before: Option<f64>,
+    ) -> Result<(), Box<Refusal>> {
+        let state = revocation::RevocationState {
+            token_revoked_at,
+            subject_not_before,
+        };
+        match state.verdict(principal.issued_at) {
+            Some(revoked) if principal.revocation_deferred => {
+                Err(Box::new(opaque::revoked(revoked)))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn authenticate_with(
+        &self,
+        headers: &HeaderMap,
+        now: i64,
+        check: RevocationCheck,
+    ) -> Result<Principal, Box<Refusal>> {
         let credential = credential::extract(headers, &self.settings.cookie_names);
         // Facts cost allocations; the cookie names join them only when the
         // request is refused.
@@ -122,7 +175,7 @@ impl Authenticator {
                 ));
             }
         };
-        let verified = match self.verify(&credential, now, &mut facts).await {
+        let verified = match self.verify(&credential, now, &mut facts, check).await {
             Ok(principal) => self.enrich(principal).await,
             Err(refusal) => Err(refusal),
         };
@@ -144,11 +197,12 @@ impl Authenticator {
         credential: &Credential,
         now: i64,
         facts: &mut Facts,
+        check: RevocationCheck,
     ) -> Result<Principal, Refusal> {
         let token = credential.token.expose();
         if api_sessions::looks_like_session_token(token) {
             facts.token_kind = Some("gatehouse_session");
-            return self.api_session(credential, now, facts).await;
+            return self.api_session(credential, now, facts, check).await;
         }
         if credential.source.is_api_key() || api_keys::looks_like_api_key(token) {
             facts.token_kind = Some("api_key");
@@ -156,21 +210,21 @@ impl Authenticator {
         }
         match token_kind::classify(token) {
             token_kind::TokenKind::Jwt(header) => {
-                self.jwt(credential, Some(header), now, facts).await
+                self.jwt(credential, Some(header), now, facts, check).await
             }
             token_kind::TokenKind::Jwe(_) if !self.settings.authjs_secrets.is_empty() => {
                 facts.token_kind = Some("authjs_session");
-                self.authjs(credential, now, facts).await
+                self.authjs(credential, now, facts, check).await
             }
             token_kind::TokenKind::BetterAuthSession | token_kind::TokenKind::Opaque
                 if self.settings.validates_sessions() =>
             {
                 facts.token_kind = Some("better_auth_session");
-                self.session(credential, now, facts).await
+                self.session(credential, now, facts, check).await
             }
             // Not a kind this deployment is configured for: the JWT
             // verifier names what it is and what to configure.
-            _ => self.jwt(credential, None, now, facts).await,
+            _ => self.jwt(credential, None, now, facts, check).await,
         }
     }
 
@@ -180,6 +234,7 @@ impl Authenticator {
         header: Option<token_kind::JoseHeader>,
         now: i64,
         facts: &mut Facts,
+        check: RevocationCheck,
     ) -> Result<Principal, Refusal> {
         let token = &credential.token;
         let verified = match header {
@@ -207,15 +262,16 @@ impl Authenticator {
             .checks_revocation()
             .then(|| revocation::token_id(verified.jwt_id.as_deref(), token.expose()));
         let principal = Principal::from_verified(verified, source, revocation_id);
-        self.check_revocation(principal, facts).await
+        self.check_revocation(principal, facts, check).await
     }
 
     /// Refuses a revoked credential; one indexed query, skipped when
     /// `TOKEN_REVOCATION=off` or without a database.
     async fn check_revocation(
         &self,
-        principal: Principal,
+        mut principal: Principal,
         facts: &mut Facts,
+        check: RevocationCheck,
     ) -> Result<Principal, Refusal> {
         if !self.settings.checks_revocation() {
             return Ok(principal);
@@ -223,6 +279,10 @@ impl Authenticator {
         let Some(id) = principal.revocation_id.as_deref() else {
             return Ok(principal);
         };
+        if check == RevocationCheck::InRouteStatement {
+            principal.revocation_deferred = true;
+            return Ok(principal);
+        }
         let db = self.database()?;
         let state = revocation::check(&db, id, &principal.subject)
             .await
@@ -241,6 +301,7 @@ impl Authenticator {
         credential: &Credential,
         now: i64,
         facts: &mut Facts,
+        check: RevocationCheck,
     ) -> Result<Principal, Refusal> {
         let source = credential.source.to_string();
         if let Some(remote) = &self.remote {
@@ -251,7 +312,7 @@ impl Authenticator {
                 principal.revocation_id = Some(revocation::token_id(None, &token));
             }
             let principal = self.select_claims(principal);
-            return self.check_revocation(principal, facts).await;
+            return self.check_revocation(principal, facts, check).await;
         }
         let db = self.database()?;
         let principal = opaque::database_session(
@@ -272,6 +333,7 @@ impl Authenticator {
         credential: &Credential,
         now: i64,
         facts: &mut Facts,
+        check: RevocationCheck,
     ) -> Result<Principal, Refusal> {
         let leeway = i64::try_from(self.settings.leeway.as_secs()).unwrap_or(30);
         let principal = opaque::authjs_session(
@@ -283,7 +345,7 @@ impl Authenticator {
             facts,
         )?;
         let principal = self.select_claims(principal);
-        self.check_revocation(principal, facts).await
+        self.check_revocation(principal, facts, check).await
     }
 
     async fn api_session(
@@ -291,11 +353,12 @@ impl Authenticator {
         credential: &Credential,
         now: i64,
         facts: &mut Facts,
+        check: RevocationCheck,
     ) -> Result<Principal, Refusal> {
         let db = self.database()?;
         let principal =
             opaque::api_session(&db, credential, &self.settings.sessions, now, facts).await?;
-        self.check_revocation(principal, facts).await
+        self.check_revocation(principal, facts, check).await
     }
 
     async fn api_key(&self, token: &str, source: String) -> Result<Principal, Refusal> {

@@ -44,9 +44,21 @@ pub struct Principal {
     /// never the token itself. `None` for API keys, revoked on their own.
     #[serde(skip)]
     pub revocation_id: Option<String>,
+    /// Set by [`crate::auth::Authenticator::authenticate_deferring_revocation`]:
+    /// the route's statement must still check `revocation_id`.
+    #[serde(skip)]
+    pub revocation_deferred: bool,
 }
 
 impl Principal {
+    /// The revocation id a route's statement must check, when the
+    /// authenticator left that check to it.
+    pub fn deferred_revocation(&self) -> Option<&str> {
+        self.revocation_id
+            .as_deref()
+            .filter(|_| self.revocation_deferred)
+    }
+
     pub(crate) fn from_verified(
         verified: Verified,
         source: String,
@@ -68,6 +80,7 @@ impl Principal {
             profile: None,
             issued_at: verified.issued_at.map(|iat| iat as f64),
             revocation_id,
+            revocation_deferred: false,
         }
     }
 
@@ -89,6 +102,7 @@ impl Principal {
             profile: None,
             issued_at: None,
             revocation_id: None,
+            revocation_deferred: false,
         }
     }
 

@@ -305,11 +305,53 @@ impl Ctx {
     /// The caller, or the refusal; its subject is recorded on the request's
     /// span. With `scope`, an API key must carry it (users need none).
     pub async fn principal(&self, scope: Option<&str>) -> Result<Principal, RequestError> {
+        self.authenticated(scope, false).await
+    }
+
+    /// As [`Ctx::principal`], leaving the revocation check to the route's
+    /// own statement ([`Principal::deferred_revocation`]), whose result the
+    /// route hands to [`Ctx::refuse_revoked`].
+    pub async fn principal_deferring_revocation(
+        &self,
+        scope: Option<&str>,
+    ) -> Result<Principal, RequestError> {
+        self.authenticated(scope, true).await
+    }
+
+    /// The refusal for a caller the route's statement found revoked.
+    pub fn refuse_revoked(
+        &self,
+        principal: &Principal,
+        token_revoked_at: Option<f64>,
+        subject_not_before: Option<f64>,
+    ) -> RequestError {
+        let verdict = self.state.authenticator().map(|authenticator| {
+            authenticator.check_deferred_revocation(principal, token_revoked_at, subject_not_before)
+        });
+        match verdict {
+            Ok(Err(refusal)) => RequestError::Refused(refusal),
+            Ok(Ok(())) => RequestError::Internal(
+                "the statement found the caller revoked, the verdict did not".into(),
+            ),
+            Err(err) => err,
+        }
+    }
+
+    async fn authenticated(
+        &self,
+        scope: Option<&str>,
+        defer_revocation: bool,
+    ) -> Result<Principal, RequestError> {
         let authenticator = self.state.authenticator()?;
-        let principal = authenticator
-            .authenticate(self.request.headers())
-            .await
-            .map_err(RequestError::Refused)?;
+        let headers = self.request.headers();
+        let principal = if defer_revocation {
+            authenticator
+                .authenticate_deferring_revocation(headers)
+                .await
+        } else {
+            authenticator.authenticate(headers).await
+        }
+        .map_err(RequestError::Refused)?;
         tracing::Span::current().record("subject", principal.subject.as_str());
         if let Some(scope) = scope {
             authenticator

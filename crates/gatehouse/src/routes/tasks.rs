@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{Ctx, HandlerFuture, parse_query, require_json};
 use crate::error::RequestError;
 use crate::http::{Response, json_response};
-use crate::tasks::store::{self, Idempotency, StoredTask};
+use crate::tasks::store::{self, DeferredRevocation, Idempotency, StoredTask};
 use crate::tasks::{
     ListQuery, NewTask, Precondition, READ_SCOPE, TaskPatch, WRITE_SCOPE, idempotency_key,
     owner_of, parse_id,
@@ -18,17 +18,33 @@ use crate::tasks::{
 pub(super) fn collection(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let write = ctx.request.method() == Method::POST;
-        let principal = ctx.principal(Some(scope(write))).await?;
+        // The busiest routes: the revocation check rides in their statement.
+        let principal = ctx
+            .principal_deferring_revocation(Some(scope(write)))
+            .await?;
+        let deferred = principal
+            .deferred_revocation()
+            .map(|revocation_id| DeferredRevocation {
+                revocation_id,
+                issued_at: principal.issued_at,
+            });
         let db = ctx.state.database()?;
         let owner = owner_of(&principal);
         if !write {
             let pairs = parse_query(ctx.request.uri().query().unwrap_or_default());
             let query = ListQuery::parse(&pairs)?;
-            let (tasks, next) = store::list(&db, owner, &query).await?;
-            let items: Vec<_> = tasks.iter().map(StoredTask::view).collect();
+            let page = store::list(&db, owner, &query, deferred).await?;
+            if let Some(revoked) = page.revoked {
+                return Err(ctx.refuse_revoked(
+                    &principal,
+                    revoked.token_revoked_at,
+                    revoked.subject_not_before,
+                ));
+            }
+            let items: Vec<_> = page.tasks.iter().map(StoredTask::view).collect();
             return Ok(json_response(
                 StatusCode::OK,
-                &json!({ "items": items, "next_cursor": next.map(|cursor| cursor.encode()) }),
+                &json!({ "items": items, "next_cursor": page.next.map(|cursor| cursor.encode()) }),
             ));
         }
         require_json(&ctx)?;
@@ -40,7 +56,17 @@ pub(super) fn collection(ctx: Ctx) -> HandlerFuture {
             }),
             None => None,
         };
-        let created = store::create(&db, owner, &task, idempotency.as_ref()).await?;
+        let created = match store::create(&db, owner, &task, idempotency.as_ref(), deferred).await?
+        {
+            Ok(created) => created,
+            Err(revoked) => {
+                return Err(ctx.refuse_revoked(
+                    &principal,
+                    revoked.token_revoked_at,
+                    revoked.subject_not_before,
+                ));
+            }
+        };
         let mut response = with_etag(StatusCode::CREATED, &created.task);
         let location = format!("/api/tasks/{}", created.task.id);
         if let Ok(value) = HeaderValue::from_str(&location) {

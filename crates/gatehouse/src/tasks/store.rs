@@ -121,15 +121,56 @@ pub fn rfc3339_micros(micros: i64) -> String {
     )
 }
 
-/// One page of the owner's tasks, oldest first, and the cursor of the next
-/// page when there is one.
+/// A revocation check the authenticator left to the statement
+/// ([`crate::auth::Authenticator::authenticate_deferring_revocation`]): the
+/// credential's revocation id and when it was issued. The subject is the
+/// owner.
+#[derive(Debug, Clone, Copy)]
+pub struct DeferredRevocation<'a> {
+    pub revocation_id: &'a str,
+    pub issued_at: Option<f64>,
+}
+
+/// What the statement read when it found the caller revoked, for
+/// [`crate::auth::Authenticator::check_deferred_revocation`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Revoked {
+    pub token_revoked_at: Option<f64>,
+    pub subject_not_before: Option<f64>,
+}
+
+impl Revoked {
+    /// The revocation columns of a function's row (0 and 1), when set.
+    fn from_row(row: &Row) -> Result<Option<Revoked>, DbError> {
+        let revoked = Revoked {
+            token_revoked_at: row.try_get(0).map_err(DbError::Query)?,
+            subject_not_before: row.try_get(1).map_err(DbError::Query)?,
+        };
+        Ok((revoked != Revoked::default()).then_some(revoked))
+    }
+}
+
+/// One page of the owner's tasks.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// Oldest first.
+    pub tasks: Vec<StoredTask>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<Cursor>,
+    /// Set, with no tasks, when the deferred revocation check refused.
+    pub revoked: Option<Revoked>,
+}
+
+/// One page of the owner's tasks, and the cursor of the next page when
+/// there is one; one statement, the revocation check included.
 pub async fn list(
     db: &Database,
     owner: &str,
     query: &ListQuery,
-) -> Result<(Vec<StoredTask>, Option<Cursor>), DbError> {
-    let sql = "SELECT id, title, done, created_at, updated_at, version
-               FROM gatehouse_tasks_page($1, $2, $3, $4)";
+    revocation: Option<DeferredRevocation<'_>>,
+) -> Result<Page, DbError> {
+    let sql = "SELECT revoked_at, not_before, id, title, done, created_at, updated_at, version
+               FROM gatehouse_tasks_page($1, $2, $3, $4, $5, $6)";
     let after = query.after.map(|cursor| system_time(cursor.created_micros));
     let after_id = query.after.map(|cursor| cursor.id);
     // One more than asked: whether a next page exists, without a count.
@@ -142,21 +183,27 @@ pub async fn list(
                 (&after, Type::TIMESTAMPTZ),
                 (&after_id, Type::UUID),
                 (&fetch, Type::INT8),
+                (&revocation.map(|r| r.revocation_id), Type::TEXT),
+                (&revocation.and_then(|r| r.issued_at), Type::FLOAT8),
             ],
         )
         .await?;
-    let mut tasks = Vec::with_capacity(output.rows.len());
+    let mut page = Page::default();
     for row in &output.rows {
-        if let Some(task) = StoredTask::from_row(row, 0)? {
-            tasks.push(task);
+        if let Some(revoked) = Revoked::from_row(row)? {
+            page.revoked = Some(revoked);
+            return Ok(page);
+        }
+        if let Some(task) = StoredTask::from_row(row, 2)? {
+            page.tasks.push(task);
         }
     }
     let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
-    let next = (tasks.len() > limit).then(|| {
-        tasks.truncate(limit);
-        tasks.last().map(StoredTask::cursor)
-    });
-    Ok((tasks, next.flatten()))
+    if page.tasks.len() > limit {
+        page.tasks.truncate(limit);
+        page.next = page.tasks.last().map(StoredTask::cursor);
+    }
+    Ok(page)
 }
 
 pub async fn get(db: &Database, owner: &str, id: Uuid) -> Result<Option<StoredTask>, DbError> {
@@ -184,12 +231,15 @@ pub struct Idempotency {
     pub fingerprint: Vec<u8>,
 }
 
+/// Creates the task, unless the deferred revocation check refuses
+/// (`Ok(Err(revoked))`): one statement, the check included.
 pub async fn create(
     db: &Database,
     owner: &str,
     task: &NewTask,
     idempotency: Option<&Idempotency>,
-) -> Result<Created, RequestError> {
+    revocation: Option<DeferredRevocation<'_>>,
+) -> Result<Result<Created, Revoked>, RequestError> {
     // Time-ordered (v7): inserts land on the primary key's rightmost page
     // instead of a random one, so checkpoints cost far fewer full-page
     // images in the WAL. The time it reveals is the task's `created_at`.
@@ -198,8 +248,9 @@ pub async fn create(
     let fingerprint = idempotency.map(|i| i.fingerprint.as_slice());
     let row = db
         .query_opt(
-            "SELECT replayed, request_hash, id, title, done, created_at, updated_at, version
-             FROM gatehouse_task_create($1, $2, $3, $4, $5, $6)",
+            "SELECT revoked_at, not_before, replayed, request_hash,
+                    id, title, done, created_at, updated_at, version
+             FROM gatehouse_task_create($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 (&id, Type::UUID),
                 (&owner, Type::TEXT),
@@ -207,6 +258,8 @@ pub async fn create(
                 (&task.done, Type::BOOL),
                 (&key, Type::TEXT),
                 (&fingerprint, Type::BYTEA),
+                (&revocation.map(|r| r.revocation_id), Type::TEXT),
+                (&revocation.and_then(|r| r.issued_at), Type::FLOAT8),
             ],
         )
         .await?;
@@ -215,15 +268,18 @@ pub async fn create(
         // back between our conflict and our read.
         return Err(RequestError::IdempotencyKeyInUse);
     };
-    let replayed: bool = row.try_get(0).map_err(DbError::Query)?;
+    if let Some(revoked) = Revoked::from_row(&row)? {
+        return Ok(Err(revoked));
+    }
+    let replayed: bool = row.try_get(2).map_err(DbError::Query)?;
     if replayed {
-        let hash: Option<Vec<u8>> = row.try_get(1).map_err(DbError::Query)?;
+        let hash: Option<Vec<u8>> = row.try_get(3).map_err(DbError::Query)?;
         if hash.as_deref() != fingerprint {
             return Err(RequestError::IdempotencyKeyReused);
         }
     }
-    match StoredTask::from_row(&row, 2)? {
-        Some(task) => Ok(Created { task, replayed }),
+    match StoredTask::from_row(&row, 4)? {
+        Some(task) => Ok(Ok(Created { task, replayed })),
         None => Err(RequestError::NotFound {
             detail: "the task this Idempotency-Key created has been deleted since".to_owned(),
         }),
