@@ -12,7 +12,7 @@ use crate::auth::{bearer, now, start, unique_secret};
 use crate::support::db::TestDb;
 use crate::support::function::{VercelFunction, block_on, run_cli};
 use crate::support::http_client::{Response, send};
-use crate::support::mint::{jose, secret_spec};
+use crate::support::mint::{jose, jose_one, secret_spec};
 
 pub const TASKS: &str = env!("CARGO_BIN_EXE_tasks");
 pub const TASK: &str = env!("CARGO_BIN_EXE_tasks-id");
