@@ -507,6 +507,16 @@ fn a_revoked_token_is_refused_by_the_tasks_routes_at_once_and_writes_nothing() {
     .assert_problem(401, "token_revoked");
     api.call("GET", "/api/tasks?limit=5", grace, &[], None)
         .assert_problem(401, "token_revoked");
+    // Signing in again after the cutoff works: the statement applies the
+    // same rule as the authenticator (issued at or after the cutoff).
+    let fresh = jose_one(secret_spec(
+        "HS256",
+        &api.secret,
+        &json!({ "sub": "grace", "iat": now() + 2, "exp": now() + 600 }),
+    ));
+    let listed = api.call("GET", "/api/tasks", &fresh, &[], None);
+    assert_eq!(listed.status, 200, "{listed}");
+    assert_eq!(listed.json()["items"].as_array().unwrap().len(), 1);
     assert_eq!(
         block_on(
             api.db
