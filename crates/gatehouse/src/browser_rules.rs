@@ -174,12 +174,7 @@ impl SetCookie {
     /// `Set-Cookie:`. `None` unless it has at least one attribute: a bare
     /// `name=value` is what a browser sends, not what a server sets.
     pub fn parse(line: &str) -> Option<SetCookie> {
-        let line = line.trim();
-        let line = line
-            .get(..11)
-            .filter(|head| head.eq_ignore_ascii_case("set-cookie:"))
-            .map_or(line, |_| line[11..].trim_start());
-        let mut parts = line.split(';');
+        let mut parts = without_header_name(line).split(';');
         let (name, _value) = parts.next()?.split_once('=')?;
         let name = name.trim();
         if name.is_empty() || !name.bytes().all(is_token_byte) {
@@ -223,6 +218,15 @@ impl SetCookie {
         }
         (attributes > 0).then_some(cookie)
     }
+}
+
+/// `line` without a leading `Set-Cookie:`, as pasted from dev tools.
+pub fn without_header_name(line: &str) -> &str {
+    let line = line.trim();
+    line.get(..11)
+        .filter(|head| head.eq_ignore_ascii_case("set-cookie:"))
+        .and_then(|_| line.get(11..))
+        .map_or(line, str::trim_start)
 }
 
 /// RFC 6265 `token` characters.

@@ -9,7 +9,9 @@ use super::{Level, Report};
 use crate::auth::explain::{Verdict, explain};
 use crate::auth::pattern::PatternList;
 use crate::auth::unix_now;
-use crate::browser_rules::{CookieContext, Origin, SetCookie, judge_cookie, judge_origins};
+use crate::browser_rules::{
+    CookieContext, Origin, SetCookie, judge_cookie, judge_origins, without_header_name,
+};
 use crate::config::{Config, Env, Environment};
 use crate::state::State;
 
@@ -188,10 +190,7 @@ fn split_sample(
     sample: &str,
     known_names: &[String],
 ) -> (String, Option<String>, Option<SetCookie>) {
-    let first = sample
-        .get(..11)
-        .filter(|head| head.eq_ignore_ascii_case("set-cookie:"))
-        .map_or(sample, |_| sample[11..].trim_start());
+    let first = without_header_name(sample);
     if let Some(cookie) = SetCookie::parse(sample) {
         let pair = first.split(';').next().unwrap_or_default();
         let value = pair.split_once('=').map_or("", |(_, value)| value).trim();
