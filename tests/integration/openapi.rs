@@ -6,7 +6,6 @@
 //! no response that departs from the document.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{now, start, unique_secret};
 use crate::support::db::TestDb;
-use crate::support::function::{TempDir, block_on, start_dev};
+use crate::support::function::{TempDir, block_on, finish_within, start_dev};
 use crate::support::http_client::{get, send};
 use crate::support::mint::{interop_dir, jose_one, secret_spec};
 
@@ -354,7 +353,7 @@ fn schemathesis(dir: &Path, base: &str, secret: &str, extra: &[&str]) -> (bool, 
         "false",
     ];
     args.extend_from_slice(extra);
-    let mut child = Command::new(&program)
+    let child = Command::new(&program)
         .args(&args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -370,36 +369,9 @@ fn schemathesis(dir: &Path, base: &str, secret: &str, extra: &[&str]) -> (bool, 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|err| panic!("cannot run {}: {err}", program.display()));
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait on schemathesis") {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let output = format!(
-        "{}{}",
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default()
-    );
-    match status {
+    let finished = finish_within(child, None, RUN_TIMEOUT);
+    let output = format!("{}{}", finished.stdout, finished.stderr);
+    match finished.status {
         Some(status) => (status.success(), output),
         None => (
             false,

@@ -102,6 +102,71 @@ pub fn run_cli(args: &[&str], env: &[(&str, &str)], stdin: &str) -> std::process
     child.wait_with_output().expect("gatehouse finishes")
 }
 
+/// What a child printed, once it exited or was killed at its deadline.
+pub struct Finished {
+    /// `None` when the deadline passed and the child was killed.
+    pub status: Option<ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Feeds `input` to a child spawned with piped stdin (when given), stdout and
+/// stderr, reads both outputs on their own threads (so a full pipe never
+/// stalls it), and waits at most `timeout`, killing it then.
+pub fn finish_within(
+    mut child: std::process::Child,
+    input: Option<Vec<u8>>,
+    timeout: Duration,
+) -> Finished {
+    use std::io::Write as _;
+    let writer = child.stdin.take().map(|mut stdin| {
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&input.unwrap_or_default());
+        })
+    });
+    let read = |stream: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut stream) = stream {
+                let _ = stream.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let out = read(
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let err = read(
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    if let Some(writer) = writer {
+        let _ = writer.join();
+    }
+    Finished {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}
+
 /// Runs a future to completion on a private runtime, for the async database
 /// helpers in otherwise synchronous tests.
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {

@@ -4,12 +4,13 @@
 //! `tests/interop/node_modules`, a venv in `tests/interop/.venv`); when they
 //! are missing a test fails with that fix, it is never skipped.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+
+use crate::support::function::{Finished, finish_within};
 
 /// How long one minter run may take (Node and Python start-up included).
 const MINT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -129,47 +130,24 @@ pub fn secret_spec(alg: &str, secret: &str, claims: &Value) -> Value {
 /// `segments` parts (3 for a JWS, 5 for a JWE).
 fn run_minter(program: &Path, script: &Path, specs: &[Value], segments: usize) -> Vec<String> {
     let input = serde_json::to_vec(specs).expect("specs as JSON");
-    let mut child = Command::new(program)
+    let child = Command::new(program)
         .arg(script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|err| panic!("cannot run {}: {err}; {FIX}", program.display()));
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + MINT_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait on the minter") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{} did not finish within {MINT_TIMEOUT:?}",
-                script.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    let Finished {
+        status,
+        stdout,
+        stderr,
+    } = finish_within(child, Some(input), MINT_TIMEOUT);
+    let Some(status) = status else {
+        panic!(
+            "{} did not finish within {MINT_TIMEOUT:?}",
+            script.display()
+        );
     };
-    let _ = writer.join();
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
     assert!(
         status.success(),
         "{} failed ({status}): {stderr}\nIf a module is missing: {FIX}",
