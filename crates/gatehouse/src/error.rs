@@ -418,9 +418,9 @@ impl RequestError {
             RequestError::RouteNotFound { .. } => Reason::RouteNotFound,
             RequestError::OriginNotAllowed { .. } => Reason::OriginNotAllowed,
             RequestError::Misconfigured(_) => Reason::Misconfigured,
-            RequestError::DatabaseUnavailable(
-                DbError::MigrationChanged { .. } | DbError::SchemaBehind { .. },
-            ) => Reason::SchemaOutdated,
+            RequestError::DatabaseUnavailable(err) if err.is_schema_outdated() => {
+                Reason::SchemaOutdated
+            }
             RequestError::DatabaseUnavailable(_) => Reason::DatabaseUnavailable,
             RequestError::Refused(refusal) => refusal.reason,
             RequestError::Invalid { .. } => Reason::ValidationFailed,
@@ -485,7 +485,9 @@ impl RequestError {
             }
             RequestError::DatabaseUnavailable(err) => {
                 let problem = problem.detail(err.public_detail());
-                if shows_details {
+                // The fix for an unmigrated database names no secret or
+                // host, so production shows it too.
+                if shows_details || err.is_schema_outdated() {
                     problem.hint(err.hint())
                 } else {
                     problem

@@ -456,7 +456,7 @@ async fn touch(db: &Database, id: Uuid, lookup: &str) {
 /// Whether `err` says the API key table does not exist, i.e. the migrations
 /// have not run; decided by SQLSTATE (42P01), never by message text.
 pub fn table_missing(err: &DbError) -> bool {
-    matches!(err, DbError::Query(source) if source.code() == Some(&SqlState::UNDEFINED_TABLE))
+    matches!(err, DbError::SchemaMissing(source) if source.code() == Some(&SqlState::UNDEFINED_TABLE))
 }
 
 /// `records` as pretty JSON, so every caller (the CLI today) prints the same

@@ -238,12 +238,12 @@ pub async fn lookup(
     match decode() {
         Ok(Some(row)) => Ok(row),
         Ok(None) => Err(LookupError::NotFound),
-        Err(err) => Err(LookupError::Store(DbError::Query(err))),
+        Err(err) => Err(classify(DbError::query(err))),
     }
 }
 
 fn classify(err: DbError) -> LookupError {
-    if let DbError::Query(source) = &err
+    if let DbError::SchemaMissing(source) = &err
         && source.code() == Some(&SqlState::UNDEFINED_TABLE)
     {
         let message = source

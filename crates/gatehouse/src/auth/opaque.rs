@@ -324,8 +324,13 @@ pub(super) fn api_keys_not_configured(settings: &AuthSettings) -> Refusal {
 
 /// Our database failing is a 503: the credential may be fine.
 pub(super) fn store_unavailable(err: &DbError) -> Refusal {
+    let reason = if err.is_schema_outdated() {
+        Reason::SchemaOutdated
+    } else {
+        Reason::SessionStoreUnavailable
+    };
     Refusal::revealing(
-        Reason::SessionStoreUnavailable,
+        reason,
         format!(
             "the credential store (Postgres) could not be read: {}",
             err.public_detail()
@@ -337,7 +342,7 @@ pub(super) fn store_unavailable(err: &DbError) -> Refusal {
 pub(crate) fn revocation_unavailable(err: RevocationError) -> Refusal {
     match err {
         RevocationError::TablesMissing => Refusal::revealing(
-            Reason::SessionStoreUnavailable,
+            Reason::SchemaOutdated,
             "the revocation tables or functions (gatehouse_revoked_tokens, gatehouse_revocation_state) are missing from this database: its schema is older than this build",
             "run `gatehouse migrate` against DATABASE_URL, or set TOKEN_REVOCATION=off",
         ),

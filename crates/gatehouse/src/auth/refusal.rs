@@ -227,6 +227,10 @@ fn generic_texts(reason: Reason) -> (&'static str, &'static str) {
             "the session or credential store could not be read",
             "this is our dependency failing, not your credential: retry shortly",
         ),
+        Reason::SchemaOutdated => (
+            "the database schema is older than this build",
+            "run `gatehouse migrate` against this deployment's DATABASE_URL; this is the deployment's fault, not your credential",
+        ),
         Reason::AuthServerUnavailable => (
             "the auth server could not validate the session",
             "this is our dependency failing, not your session: retry shortly",

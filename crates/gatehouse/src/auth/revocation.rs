@@ -12,7 +12,6 @@
 //! it rides along with the session lookup itself.
 
 use sha2::{Digest, Sha256};
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 
 use crate::db::{Database, DbError};
@@ -87,14 +86,10 @@ pub enum RevocationError {
 
 impl From<DbError> for RevocationError {
     fn from(err: DbError) -> Self {
-        match &err {
-            DbError::Query(source)
-                if source.code() == Some(&SqlState::UNDEFINED_TABLE)
-                    || source.code() == Some(&SqlState::UNDEFINED_FUNCTION) =>
-            {
-                RevocationError::TablesMissing
-            }
-            _ => RevocationError::Store(err),
+        if matches!(err, DbError::SchemaMissing(_)) {
+            RevocationError::TablesMissing
+        } else {
+            RevocationError::Store(err)
         }
     }
 }
@@ -121,7 +116,7 @@ pub async fn check(
             subject_not_before: row.try_get(1)?,
         })
     };
-    read().map_err(|err| RevocationError::Store(DbError::Query(err)))
+    read().map_err(|err| RevocationError::from(DbError::query(err)))
 }
 
 /// Revokes one token until `expires_at` (Unix seconds). Idempotent.

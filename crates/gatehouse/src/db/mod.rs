@@ -29,8 +29,12 @@ pub enum DbError {
     PoolExhausted { max: usize, timeout: Duration },
     #[error("a query ran past the statement timeout of {timeout:?} and was cancelled")]
     StatementTimeout { timeout: Duration },
-    #[error("query failed: {0}")]
+    #[error("query failed: {}", describe(.0))]
     Query(#[source] tokio_postgres::Error),
+    /// A table, column or function this build uses does not exist: the
+    /// database was never migrated, or is older than this build.
+    #[error("the database schema is older than this build: {}", describe(.0))]
+    SchemaMissing(#[source] tokio_postgres::Error),
     #[error("TLS could not be set up: {0}")]
     Tls(String),
     #[error("migration {version} ({name}) differs from the one applied to this database")]
@@ -40,6 +44,34 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// A failed statement, classified by SQLSTATE (never by message text): a
+    /// missing table, column or function means migrations have not run, and
+    /// is [`DbError::SchemaMissing`], answered `schema_outdated` with the fix.
+    pub fn query(err: tokio_postgres::Error) -> DbError {
+        const MISSING: [SqlState; 4] = [
+            SqlState::UNDEFINED_TABLE,
+            SqlState::UNDEFINED_COLUMN,
+            SqlState::UNDEFINED_FUNCTION,
+            SqlState::UNDEFINED_OBJECT,
+        ];
+        if err.code().is_some_and(|code| MISSING.contains(code)) {
+            DbError::SchemaMissing(err)
+        } else {
+            DbError::Query(err)
+        }
+    }
+
+    /// Whether this failure means the schema lags this build: answered
+    /// `schema_outdated`, fixed by `gatehouse migrate`.
+    pub fn is_schema_outdated(&self) -> bool {
+        matches!(
+            self,
+            DbError::SchemaMissing(_)
+                | DbError::MigrationChanged { .. }
+                | DbError::SchemaBehind { .. }
+        )
+    }
+
     /// Safe for any response, production included.
     pub fn public_detail(&self) -> String {
         match self {
@@ -55,7 +87,9 @@ impl DbError {
             }
             DbError::Query(_) => "a database query failed".to_owned(),
             DbError::Tls(_) => "the TLS connection to the database could not be set up".to_owned(),
-            DbError::MigrationChanged { .. } | DbError::SchemaBehind { .. } => {
+            DbError::SchemaMissing(_)
+            | DbError::MigrationChanged { .. }
+            | DbError::SchemaBehind { .. } => {
                 "the database schema does not match this build".to_owned()
             }
         }
@@ -86,9 +120,25 @@ impl DbError {
             DbError::Tls(_) => {
                 "check sslmode and sslrootcert in DATABASE_URL; providers with a private CA need sslrootcert=/path/to/ca.pem".to_owned()
             }
-            DbError::MigrationChanged { .. } | DbError::SchemaBehind { .. } => {
-                "run `gatehouse migrate` against this database".to_owned()
+            DbError::SchemaMissing(_)
+            | DbError::MigrationChanged { .. }
+            | DbError::SchemaBehind { .. } => {
+                "run `gatehouse migrate` against this database (DATABASE_URL) before serving this build".to_owned()
             }
         }
+    }
+}
+
+/// A statement's failure for the log: tokio-postgres says only "db error",
+/// the SQLSTATE and the server's message say what happened. The message is
+/// kept only for class 42 (syntax or access rule: it names the missing
+/// relation or function); other messages may quote a parameter's value.
+fn describe(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) if db.code().code().starts_with("42") => {
+            format!("SQLSTATE {} ({})", db.code().code(), db.message())
+        }
+        Some(db) => format!("SQLSTATE {}", db.code().code()),
+        None => err.to_string(),
     }
 }

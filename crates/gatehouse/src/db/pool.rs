@@ -163,7 +163,7 @@ impl Database {
                 drop(Object::take(client));
                 Err(Failure::DeadConnection(err))
             }
-            Ok(Err(err)) => Err(Failure::Other(DbError::Query(err))),
+            Ok(Err(err)) => Err(Failure::Other(DbError::query(err))),
             Err(_elapsed) => {
                 // Stop the work on the server, and never reuse a connection
                 // whose protocol state is unknown.

@@ -90,7 +90,7 @@ pub(super) fn detailed(ctx: Ctx) -> HandlerFuture {
         if let (Some(failing), Some(problem)) = (failing, problem) {
             body["failing"] = json!([failing]);
             body["detail"] = json!(problem.public_detail());
-            if shows_details {
+            if shows_details || problem.is_schema_outdated() {
                 body["hint"] = json!(problem.hint());
             }
             body["reason"] = json!(RequestError::from(problem).reason().as_str());
