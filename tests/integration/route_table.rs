@@ -31,28 +31,38 @@ fn api_files() -> BTreeSet<String> {
     files
 }
 
-/// `(name, path)` of every `[[bin]]` in the root `Cargo.toml`.
-fn cargo_bins() -> Vec<(String, String)> {
+/// A `[[bin]]` of the root `Cargo.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Bin {
+    name: String,
+    path: String,
+    /// Set for test-only binaries (`required-features = [...]`).
+    required_features: bool,
+}
+
+/// Every `[[bin]]` in the root `Cargo.toml`.
+fn cargo_bins() -> Vec<Bin> {
     let manifest = std::fs::read_to_string(root().join("Cargo.toml")).expect("root Cargo.toml");
     let mut bins = Vec::new();
-    let mut current: Option<(Option<String>, Option<String>)> = None;
-    let mut finish = |current: &mut Option<(Option<String>, Option<String>)>| {
-        if let Some((name, path)) = current.take() {
-            bins.push((
-                name.expect("a [[bin]] without a name"),
-                path.expect("a [[bin]] without a path"),
-            ));
+    let mut current: Option<(Option<String>, Option<String>, bool)> = None;
+    let mut finish = |current: &mut Option<(Option<String>, Option<String>, bool)>| {
+        if let Some((name, path, required_features)) = current.take() {
+            bins.push(Bin {
+                name: name.expect("a [[bin]] without a name"),
+                path: path.expect("a [[bin]] without a path"),
+                required_features,
+            });
         }
     };
     for line in manifest.lines().map(str::trim) {
         if line.starts_with('[') {
             finish(&mut current);
             if line == "[[bin]]" {
-                current = Some((None, None));
+                current = Some((None, None, false));
             }
             continue;
         }
-        let Some((name, path)) = current.as_mut() else {
+        let Some((name, path, required_features)) = current.as_mut() else {
             continue;
         };
         let Some((key, value)) = line.split_once('=') else {
@@ -62,11 +72,31 @@ fn cargo_bins() -> Vec<(String, String)> {
         match key.trim() {
             "name" => *name = Some(value),
             "path" => *path = Some(value),
+            "required-features" => *required_features = true,
             _ => {}
         }
     }
     finish(&mut current);
     bins
+}
+
+/// Binaries outside `api/` are test-only: Vercel never builds them (it
+/// builds `api/**`), and cargo-lambda skips them unless their feature is on.
+#[test]
+fn only_api_binaries_build_without_a_feature() {
+    let bins = cargo_bins();
+    for bin in &bins {
+        assert_eq!(
+            bin.path.starts_with("api/"),
+            !bin.required_features,
+            "{bin:?}: a [[bin]] outside api/ must be test-only (required-features), and a function under api/ must build by default"
+        );
+    }
+    assert!(
+        bins.iter()
+            .any(|bin| bin.name == "panic-probe" && bin.required_features),
+        "the panic-probe test function is missing from Cargo.toml: {bins:?}"
+    );
 }
 
 #[test]
@@ -92,11 +122,15 @@ fn api_files_bins_and_routes_agree() {
         .iter()
         .map(|route| (route.binary_name(), route.source_file()))
         .collect();
-    let actual: BTreeSet<(String, String)> = bins.iter().cloned().collect();
+    let functions: Vec<&Bin> = bins.iter().filter(|bin| !bin.required_features).collect();
+    let actual: BTreeSet<(String, String)> = functions
+        .iter()
+        .map(|bin| (bin.name.clone(), bin.path.clone()))
+        .collect();
     assert_eq!(
         actual.len(),
-        bins.len(),
-        "duplicate [[bin]] entries: {bins:?}"
+        functions.len(),
+        "duplicate [[bin]] entries: {functions:?}"
     );
     assert_eq!(
         actual, expected,

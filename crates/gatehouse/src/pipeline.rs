@@ -2,8 +2,10 @@
 //! the misconfiguration guard, the handler, and the one mapping from
 //! [`RequestError`] to a response, all inside a span carrying the request id.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures_util::FutureExt as _;
 use http::{HeaderValue, Method, StatusCode, header};
 use tracing::Instrument;
 
@@ -76,7 +78,17 @@ impl App {
         let origin = request.headers().get(http::header::ORIGIN).cloned();
         async {
             let started = std::time::Instant::now();
-            let mut response = match self.dispatch(route, request, &request_id).await {
+            // A panicking handler ends its own request with a 500, not the
+            // process: Vercel serves concurrent requests from one process,
+            // and a warm Lambda instance keeps its pool. The release profile
+            // keeps `panic = "unwind"` for this (cargo-lambda would inject
+            // "abort" otherwise). Shared state is either lock-free or
+            // tolerates poisoned locks.
+            let outcome = AssertUnwindSafe(self.dispatch(route, request, &request_id))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| Err(RequestError::Internal(panic_message(&*panic))));
+            let mut response = match outcome {
                 Ok(response) => with_request_id(response, &request_id),
                 Err(err) => self.refuse_on(route.pattern, &err, &request_id),
             };
@@ -217,6 +229,17 @@ fn request_span(request_id: &RequestId, method: &Method, route: &str) -> tracing
         route,
         subject = tracing::field::Empty,
     )
+}
+
+/// What a caught panic said, for the log only (`internal_error` bodies never
+/// carry it). Panic payloads are the `&str` or `String` given to `panic!`.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-text payload");
+    format!("the handler panicked: {text}")
 }
 
 fn log_warnings(warnings: &[crate::config::ConfigProblem]) {

@@ -49,6 +49,46 @@ pub fn gatehouse_cli() -> PathBuf {
     cli
 }
 
+/// The test-only `panic-probe` function (cargo feature `panic-probe`, which
+/// `tests/run` enables), or the binary `GATEHOUSE_PANIC_PROBE` names:
+/// `deploy/aws/check` points it at the one cargo-lambda built with the
+/// release profile. Missing is a failure with the fix, never a skip.
+#[track_caller]
+pub fn panic_probe() -> PathBuf {
+    if let Some(path) = std::env::var_os("GATEHOUSE_PANIC_PROBE") {
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "GATEHOUSE_PANIC_PROBE={} is not a file",
+            path.display()
+        );
+        return path;
+    }
+    let probe = Path::new(HEALTH).with_file_name("panic-probe");
+    let Ok(built) = std::fs::metadata(&probe).and_then(|meta| meta.modified()) else {
+        panic!(
+            "{} does not exist: build it with `cargo build --features panic-probe` (tests/run does)",
+            probe.display()
+        );
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let newest = [
+        root.join("crates/gatehouse/src"),
+        root.join("tests/functions"),
+    ]
+    .iter()
+    .filter_map(|dir| newest_mtime(dir))
+    .max();
+    if let Some(newest) = newest {
+        assert!(
+            built >= newest,
+            "{} is older than its sources: run `cargo build --features panic-probe` (tests/run does)",
+            probe.display()
+        );
+    }
+    probe
+}
+
 fn newest_mtime(dir: &Path) -> Option<SystemTime> {
     let mut newest = None;
     for entry in std::fs::read_dir(dir).ok()?.flatten() {
