@@ -9,104 +9,41 @@ use serde_json::{Value, json};
 use crate::support::function::{HEALTH, Process, READY_TIMEOUT};
 use crate::support::lambda_emulator::LambdaEmulator;
 
+/// The example events shipped for `cargo lambda invoke --data-file` (each a
+/// `GET /api/health`): the tests send the very files the README points to.
+pub const HTTP_API_V2: &str = include_str!("../../deploy/aws/events/apigw-http-v2.json");
+pub const REST_API_V1: &str = include_str!("../../deploy/aws/events/apigw-rest-v1.json");
+pub const ALB: &str = include_str!("../../deploy/aws/events/alb.json");
+
+fn event(file: &str) -> Value {
+    serde_json::from_str(file).expect("deploy/aws/events holds JSON")
+}
+
 /// An API Gateway HTTP API (v2, same as Function URLs) event.
-fn http_api_v2(method: &str, path: &str, body: Option<&str>) -> Value {
-    json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {
-            "accept": "*/*",
-            "host": "abc123.execute-api.us-east-1.amazonaws.com",
-            "user-agent": "curl/8.5.0",
-            "x-forwarded-for": "203.0.113.7",
-            "x-forwarded-proto": "https"
-        },
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abc123",
-            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "abc123",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.7",
-                "userAgent": "curl/8.5.0"
-            },
-            "requestId": "JKJaXmPLvHcESHA=",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "10/Mar/2025:10:00:00 +0000",
-            "timeEpoch": 1_741_600_800_000u64
-        },
-        "body": body,
-        "isBase64Encoded": false
-    })
+pub fn http_api_v2(method: &str, path: &str, body: Option<&str>) -> Value {
+    let mut event = event(HTTP_API_V2);
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["path"] = json!(path);
+    event["requestContext"]["http"]["method"] = json!(method);
+    event["body"] = json!(body);
+    event
 }
 
 /// An API Gateway REST API (v1) proxy event.
 fn rest_api_v1(path: &str) -> Value {
-    json!({
-        "resource": path,
-        "path": path,
-        "httpMethod": "GET",
-        "headers": {
-            "Accept": "*/*",
-            "Host": "wt6mne2s9k.execute-api.us-west-2.amazonaws.com",
-            "User-Agent": "curl/8.5.0",
-            "X-Forwarded-For": "203.0.113.7",
-            "X-Forwarded-Proto": "https"
-        },
-        "multiValueHeaders": {
-            "Accept": ["*/*"],
-            "Host": ["wt6mne2s9k.execute-api.us-west-2.amazonaws.com"]
-        },
-        "queryStringParameters": null,
-        "multiValueQueryStringParameters": null,
-        "pathParameters": null,
-        "stageVariables": null,
-        "requestContext": {
-            "accountId": "123456789012",
-            "resourceId": "us4z18",
-            "stage": "prod",
-            "requestId": "41b45ea3-70b5-11e6-b7bd-69b5aaebc7d9",
-            "requestTimeEpoch": 1_741_600_800_000u64,
-            "identity": { "sourceIp": "203.0.113.7", "userAgent": "curl/8.5.0" },
-            "resourcePath": path,
-            "httpMethod": "GET",
-            "apiId": "wt6mne2s9k",
-            "path": format!("/prod{path}"),
-            "protocol": "HTTP/1.1"
-        },
-        "body": null,
-        "isBase64Encoded": false
-    })
+    let mut event = event(REST_API_V1);
+    event["resource"] = json!(path);
+    event["path"] = json!(path);
+    event["requestContext"]["resourcePath"] = json!(path);
+    event["requestContext"]["path"] = json!(format!("/prod{path}"));
+    event
 }
 
 /// An Application Load Balancer target-group event.
 fn alb(path: &str) -> Value {
-    json!({
-        "requestContext": {
-            "elb": {
-                "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gatehouse/6d0ecf831eec9f09"
-            }
-        },
-        "httpMethod": "GET",
-        "path": path,
-        "queryStringParameters": {},
-        "headers": {
-            "accept": "*/*",
-            "host": "gatehouse-123.us-east-1.elb.amazonaws.com",
-            "user-agent": "curl/8.5.0",
-            "x-forwarded-for": "203.0.113.7",
-            "x-forwarded-port": "443",
-            "x-forwarded-proto": "https"
-        },
-        "isBase64Encoded": false,
-        "body": ""
-    })
+    let mut event = event(ALB);
+    event["path"] = json!(path);
+    event
 }
 
 fn start(emulator: &LambdaEmulator) -> Process {
@@ -235,6 +172,46 @@ fn refusals_keep_their_status_reason_and_request_id() {
         "{}",
         function.report()
     );
+}
+
+/// Lambda Managed Instances send up to `AWS_LAMBDA_MAX_CONCURRENCY` events
+/// at once; classic Lambda (and `cargo lambda watch`) sets 1 or nothing. The
+/// function polls with that many loops, and never logs lambda_runtime's
+/// "concurrency-tokio feature is not enabled" warning.
+#[test]
+fn managed_instance_concurrency_is_honoured() {
+    for (limit, loops) in [(None, 1), (Some("1"), 1), (Some("3"), 3)] {
+        let mut emulator = LambdaEmulator::start();
+        let mut env = emulator.function_env();
+        if let Some(limit) = limit {
+            env.push(("AWS_LAMBDA_MAX_CONCURRENCY".into(), limit.into()));
+        }
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut function = Process::spawn(HEALTH, &[], &env);
+        let ids: Vec<String> = (0..6)
+            .map(|_| emulator.invoke(http_api_v2("GET", "/api/health", None)))
+            .collect();
+        for id in &ids {
+            assert_eq!(emulator.response(id, &mut function)["statusCode"], 200);
+        }
+        // Every loop is back waiting for the next event.
+        let deadline = std::time::Instant::now() + READY_TIMEOUT;
+        while emulator.most_concurrent_polls() < loops && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            emulator.most_concurrent_polls(),
+            loops,
+            "AWS_LAMBDA_MAX_CONCURRENCY={limit:?}\n{}",
+            function.report()
+        );
+        assert!(
+            !function.stderr().contains("concurrency-tokio"),
+            "{}",
+            function.report()
+        );
+    }
 }
 
 #[test]

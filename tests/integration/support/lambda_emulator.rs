@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -33,10 +34,15 @@ pub struct Outcome {
 struct Shared {
     events: Mutex<mpsc::UnboundedReceiver<(String, Value)>>,
     outcomes: std_mpsc::Sender<(String, Outcome)>,
+    /// `next` long polls open now, and the most seen at once: Lambda
+    /// Managed Instances' concurrency shows as that many polling loops.
+    polling: AtomicUsize,
+    most_polling: AtomicUsize,
 }
 
 pub struct LambdaEmulator {
     addr: SocketAddr,
+    shared: Arc<Shared>,
     queue: mpsc::UnboundedSender<(String, Value)>,
     outcomes: std_mpsc::Receiver<(String, Outcome)>,
     /// Outcomes that arrived while another one was awaited.
@@ -56,7 +62,10 @@ impl LambdaEmulator {
         let shared = Arc::new(Shared {
             events: Mutex::new(events),
             outcomes: outcome_sender,
+            polling: AtomicUsize::new(0),
+            most_polling: AtomicUsize::new(0),
         });
+        let kept = shared.clone();
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("bind the Runtime API emulator");
@@ -74,6 +83,7 @@ impl LambdaEmulator {
         });
         LambdaEmulator {
             addr,
+            shared: kept,
             queue,
             outcomes,
             received: HashMap::new(),
@@ -94,6 +104,11 @@ impl LambdaEmulator {
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), "128".into()),
             ("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into()),
         ]
+    }
+
+    /// The most `next` long polls the function had open at once.
+    pub fn most_concurrent_polls(&self) -> usize {
+        self.shared.most_polling.load(Ordering::SeqCst)
     }
 
     /// Queues `event` under a fresh request id, which it returns.
@@ -160,7 +175,10 @@ async fn handle(
     let route = path.strip_prefix("/2018-06-01/runtime/").unwrap_or("");
     if request.method() == Method::GET && route == "invocation/next" {
         // Long poll, as the real API does, until an event is queued.
+        let now = shared.polling.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.most_polling.fetch_max(now, Ordering::SeqCst);
         let next = shared.events.lock().await.recv().await;
+        shared.polling.fetch_sub(1, Ordering::SeqCst);
         let Some((request_id, event)) = next else {
             return Ok(reply(StatusCode::SERVICE_UNAVAILABLE, Bytes::new()));
         };

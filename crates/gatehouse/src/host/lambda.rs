@@ -1,6 +1,11 @@
 //! The AWS Lambda host: `lambda_http` polls the Runtime API and converts API
-//! Gateway (REST v1, HTTP v2), Function URL and ALB events. One event at a
-//! time per process, so a current-thread runtime is enough.
+//! Gateway (REST v1, HTTP v2), Function URL and ALB events.
+//!
+//! Classic Lambda sends one event at a time per process: a current-thread
+//! runtime is enough, and cheapest at cold start. Lambda Managed Instances set
+//! `AWS_LAMBDA_MAX_CONCURRENCY` above 1 and send that many at once: then a
+//! multi-threaded runtime polls with as many loops (`run_concurrent`, feature
+//! `concurrency-tokio`). The state is shared safely either way, as on Vercel.
 
 use lambda_http::{Body as LambdaBody, RequestExt};
 
@@ -26,16 +31,25 @@ pub fn run(app: App, route: &'static Route, env: &Env) -> Result<(), StartupErro
     {
         return Err(StartupError::LambdaEnvironment { variable });
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(StartupError::Runtime)?;
-    let app = &app;
+    let concurrent = env
+        .get("AWS_LAMBDA_MAX_CONCURRENCY")
+        .and_then(|value| value.trim().parse::<u32>().ok())
+        .is_some_and(|limit| limit > 1);
+    let runtime = if concurrent {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    }
+    .enable_all()
+    .build()
+    .map_err(StartupError::Runtime)?;
     runtime.block_on(async move {
-        let handler = lambda_http::service_fn(move |event: lambda_http::Request| async move {
-            Ok::<_, std::convert::Infallible>(handle(app, route, event).await)
+        let handler = lambda_http::service_fn(move |event: lambda_http::Request| {
+            let app = app.clone();
+            async move { Ok::<_, std::convert::Infallible>(handle(&app, route, event).await) }
         });
-        lambda_http::run(handler)
+        // Sequential when the variable is unset or 1 (classic Lambda).
+        lambda_http::run_concurrent(handler)
             .await
             .map_err(|err| StartupError::Host {
                 host: "lambda",
