@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use crate::bench::{DETAILED_WARM_REQUESTS, Results};
 
 pub const COLD_START_MEDIAN_MS: f64 = 5.0;
-pub const BINARY_MAX_BYTES: u64 = 8_000_000;
+/// Per function, as built here; the platforms' own builds (and the 4 MB
+/// zipped limit) are checked by `deploy/vercel/check` and `deploy/aws/check`.
+pub const BINARY_MAX_BYTES: u64 = 10_000_000;
 pub const WARM_RSS_MAX_BYTES: u64 = 15_000_000;
 pub const MIN_REQUESTS_PER_SEC: f64 = 20_000.0;
 pub const P99_BELOW_MS: f64 = 5.0;
@@ -44,7 +46,7 @@ pub fn checks(results: &Results) -> Vec<Check> {
     for size in results.sizes.iter().filter(|size| size.route.is_some()) {
         check(
             format!("Release binary size, `{}`", size.name),
-            "≤ 8 MB",
+            "≤ 10 MB",
             bytes(size.bytes),
             size.bytes <= BINARY_MAX_BYTES,
         );
@@ -255,14 +257,14 @@ pub fn markdown(results: &Results, checks: &[Check]) -> String {
     out.push_str(
         "\n## 3. Release binary sizes\n\n\
          Every `[[bin]]` of the root Cargo.toml whose path is under `api/`, plus the `gatehouse` CLI for \
-         information. Sizes of the files in `target/release` (stripped per `[profile.release]`).\n\n\
+         information. Sizes of the files in `target/release` (stripped per `[profile.release]`); the sizes as Vercel's builder and cargo-lambda build them, zipped too, come from `deploy/vercel/check` and `deploy/aws/check`.\n\n\
          | Binary | Source route | Size | Target | Met |\n|---|---|---|---|---|\n",
     );
     for size in &results.sizes {
         let (route, target, met) = match &size.route {
             Some(route) => (
                 format!("`{route}`"),
-                "≤ 8 MB",
+                "≤ 10 MB",
                 yes_no(size.bytes <= BINARY_MAX_BYTES),
             ),
             None => ("CLI".to_owned(), "—", "info"),
