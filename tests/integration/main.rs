@@ -23,6 +23,7 @@ mod panic_probe;
 mod probe_cli;
 mod route_table;
 mod scenarios;
+mod security;
 mod schema_outdated;
 mod tasks;
 mod tasks_reliability;

@@ -394,8 +394,29 @@ fn read_environment(r: &mut Reader<'_>) -> Environment {
             Environment::Production
         });
     }
-    match r.get("VERCEL_ENV") {
-        Some(raw) => parse(&raw).unwrap_or(Environment::Production),
+    if let Some(raw) = r.get("VERCEL_ENV") {
+        return parse(&raw).unwrap_or(Environment::Production);
+    }
+    // Fail closed: a function a platform started (Vercel's IPC socket, the
+    // Lambda Runtime API) is a deployment, and without a word saying which
+    // one it is production, never development with its debug routes.
+    // `vercel dev --local` and `gatehouse dev` set neither variable.
+    let platform = if r.get("AWS_LAMBDA_RUNTIME_API").is_some() {
+        Some("AWS Lambda")
+    } else if r.get("VERCEL_IPC_PATH").is_some() {
+        Some("Vercel")
+    } else {
+        None
+    };
+    match platform {
+        Some(platform) => {
+            r.warn(
+                "ENVIRONMENT",
+                format!("is not set (nor VERCEL_ENV), and {platform} started this function: it runs as production"),
+                "set ENVIRONMENT=production, preview or development explicitly; on Vercel, \"Automatically expose System Environment Variables\" also sets VERCEL_ENV",
+            );
+            Environment::Production
+        }
         None => Environment::Development,
     }
 }
@@ -538,6 +559,30 @@ mod tests {
         assert_eq!(config.environment, Environment::Development);
         assert_eq!(config.log.format, LogFormat::Pretty);
         assert!(config.database.is_none());
+    }
+
+    #[test]
+    fn a_platform_without_an_environment_is_production_with_a_warning() {
+        for platform in ["VERCEL_IPC_PATH", "AWS_LAMBDA_RUNTIME_API"] {
+            let config = load(&[(platform, "/tmp/x")], Needs::NONE).unwrap();
+            assert_eq!(config.environment, Environment::Production, "{platform}");
+            assert!(
+                config
+                    .warnings
+                    .iter()
+                    .any(|w| w.variable == "ENVIRONMENT" && w.fix.contains("ENVIRONMENT=production")),
+                "{platform}: {:?}",
+                config.warnings
+            );
+            // Saying so explicitly wins, and is not warned about.
+            let config = load(
+                &[(platform, "/tmp/x"), ("ENVIRONMENT", "development")],
+                Needs::NONE,
+            )
+            .unwrap();
+            assert_eq!(config.environment, Environment::Development);
+            assert!(config.warnings.iter().all(|w| w.variable != "ENVIRONMENT"));
+        }
     }
 
     #[test]

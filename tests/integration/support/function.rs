@@ -542,9 +542,26 @@ pub struct VercelFunction {
 
 impl VercelFunction {
     /// Starts `program` with `VERCEL_IPC_PATH`, `VERCEL_DEV_PORT` and `env`,
-    /// and waits for its `server-started` frame.
+    /// and waits for its `server-started` frame. Unless `env` names
+    /// `ENVIRONMENT` or `VERCEL_ENV`, the function runs as development, as a
+    /// developer sets it: a platform-started function without either is
+    /// production (see [`VercelFunction::start_as_deployed`]).
     #[track_caller]
     pub fn start(program: &str, env: &[(&str, &str)]) -> VercelFunction {
+        let named = env
+            .iter()
+            .any(|(key, _)| *key == "ENVIRONMENT" || *key == "VERCEL_ENV");
+        let mut full: Vec<(&str, &str)> = env.to_vec();
+        if !named {
+            full.push(("ENVIRONMENT", "development"));
+        }
+        Self::start_as_deployed(program, &full)
+    }
+
+    /// As [`VercelFunction::start`], with exactly `env` (plus the protocol's
+    /// variables), as Vercel starts a deployed function.
+    #[track_caller]
+    pub fn start_as_deployed(program: &str, env: &[(&str, &str)]) -> VercelFunction {
         let mut last_failure = String::new();
         for _attempt in 0..5 {
             let dir = TempDir::new();
