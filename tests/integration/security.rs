@@ -3,11 +3,12 @@
 
 use serde_json::json;
 
-use crate::auth::unique_secret;
+use crate::auth::{bearer, unique_secret};
 use crate::lambda_host::http_api_v2;
 use crate::support::function::{Process, VercelFunction, start_dev};
 use crate::support::http_client::get;
 use crate::support::lambda_emulator::LambdaEmulator;
+use crate::support::mint::{jose, secret_spec};
 
 const DEBUG_SESSION: &str = env!("CARGO_BIN_EXE_debug-session");
 
@@ -50,5 +51,80 @@ fn a_deployed_function_without_an_environment_runs_as_production() {
     let (_dev, addr) = start_dev(&[("JWT_SECRET", secret.as_str())]);
     let response = get(addr, "/api/debug/session", &[]);
     assert_eq!(response.status, 200, "{response}");
-    assert_eq!(response.json()["environment"], json!("development"), "{response}");
+    assert_eq!(
+        response.json()["environment"],
+        json!("development"),
+        "{response}"
+    );
+}
+
+/// NumericDates at the edges of what JSON can say, in a debug build (as
+/// `vercel dev` runs the functions, where an overflow panics): every one is a
+/// clear `token_malformed`, token-health's `expires_in` never wraps, and the
+/// process keeps serving.
+#[test]
+fn extreme_token_dates_are_refused_without_overflow() {
+    let secret = unique_secret("dates");
+    let now = crate::auth::now();
+    let cases = [
+        json!({ "sub": "alice", "exp": -1e300 }),
+        json!({ "sub": "alice", "exp": 1e300 }),
+        json!({ "sub": "alice", "exp": 9.3e18 }),
+        json!({ "sub": "alice", "exp": -9.3e18 }),
+        json!({ "sub": "alice", "exp": 253_402_300_800i64 }),
+        json!({ "sub": "alice", "exp": now + 600, "nbf": -1e300 }),
+        json!({ "sub": "alice", "exp": now + 600, "iat": 1e300 }),
+        json!({ "sub": "alice", "exp": now + 600, "iat": -9.3e18 }),
+    ];
+    let specs: Vec<_> = cases
+        .iter()
+        .map(|claims| secret_spec("HS256", &secret, claims))
+        .collect();
+    let tokens = jose(&specs);
+    let env = [("JWT_SECRET", secret.as_str())];
+    let mut session = crate::auth::start(crate::auth::AUTH_SESSION, &env);
+    let mut health = crate::auth::start(crate::auth::AUTH_TOKEN_HEALTH, &env);
+    for (claims, token) in cases.iter().zip(&tokens) {
+        let authorization = bearer(token);
+        let headers = [("authorization", authorization.as_str())];
+        get(session.addr(), crate::auth::SESSION, &headers).assert_problem(401, "token_malformed");
+        let response = get(health.addr(), crate::auth::TOKEN_HEALTH, &headers);
+        assert_eq!(response.status, 200, "{claims}: {response}");
+        let body = response.json();
+        assert_eq!(body["reason"], "token_malformed", "{claims}: {body}");
+        // An expiry is reported only from a date in range, and never wraps.
+        match body["expires_in"].as_i64() {
+            Some(left) => assert!((0..=600).contains(&left), "{claims}: {body}"),
+            None => assert!(body["expires_in"].is_null(), "{claims}: {body}"),
+        }
+        assert!(
+            body["detail"].as_str().unwrap_or_default().len() < 200,
+            "{claims}: the detail stays short: {body}"
+        );
+    }
+    // The last second of year 9999 is a date: the token is accepted.
+    let far = jose(&[secret_spec(
+        "HS256",
+        &secret,
+        &json!({ "sub": "alice", "exp": 253_402_300_799i64 }),
+    )]);
+    let authorization = bearer(&far[0]);
+    let response = get(
+        health.addr(),
+        crate::auth::TOKEN_HEALTH,
+        &[("authorization", authorization.as_str())],
+    );
+    assert_eq!(response.json()["authenticated"], true, "{response}");
+    assert!(
+        response.json()["expires_in"].as_i64().unwrap_or(0) > 0,
+        "{response}"
+    );
+    for function in [&mut session, &mut health] {
+        function.process.assert_running();
+        assert!(
+            !function.process.stderr().contains("panicked"),
+            "{}",
+            function.process.report()
+        );
+    }
 }

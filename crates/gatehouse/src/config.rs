@@ -567,10 +567,9 @@ mod tests {
             let config = load(&[(platform, "/tmp/x")], Needs::NONE).unwrap();
             assert_eq!(config.environment, Environment::Production, "{platform}");
             assert!(
-                config
-                    .warnings
-                    .iter()
-                    .any(|w| w.variable == "ENVIRONMENT" && w.fix.contains("ENVIRONMENT=production")),
+                config.warnings.iter().any(
+                    |w| w.variable == "ENVIRONMENT" && w.fix.contains("ENVIRONMENT=production")
+                ),
                 "{platform}: {:?}",
                 config.warnings
             );

@@ -688,7 +688,13 @@ fn signature_ok(signature: &str, signing_input: &str, key: &DecodingKey, alg: Al
 
 /// Copies what the claims say into the facts of a refused token.
 fn record_claims(claims: &Claims<'_>, facts: &mut Facts) {
-    let date = |name: &str| claims.number(name).ok().flatten().map(|v| v as i64);
+    let date = |name: &str| {
+        claims
+            .number(name)
+            .ok()
+            .flatten()
+            .and_then(numeric_date_secs)
+    };
     facts.iss_received = claims.text("iss");
     facts.aud_received = claims.text("aud");
     facts.exp = date("exp");
@@ -699,13 +705,33 @@ fn record_claims(claims: &Claims<'_>, facts: &mut Facts) {
 
 /// A NumericDate claim: absent, or a number. A string or any other type is
 /// refused, never skipped (the flaw behind CVE-2026-25537).
+/// A date past year 9999 or before 1970 is malformed, not clamped: it keeps
+/// every sum and difference of dates, leeways and `now` far from `i64`'s
+/// bounds (release builds would wrap, debug builds, as `vercel dev` runs,
+/// would panic).
 fn numeric_date(claims: &Claims<'_>, name: &str) -> Result<Option<i64>, Refusal> {
     match claims.number(name) {
-        Ok(value) => Ok(value.map(|v| v as i64)),
+        Ok(None) => Ok(None),
+        Ok(Some(value)) => numeric_date_secs(value).map(Some).ok_or_else(|| {
+            malformed(&format!(
+                "the `{name}` claim is {value:e}, outside the NumericDates this API accepts (1970 to 9999)"
+            ))
+        }),
         Err(WrongType { found }) => Err(malformed(&format!(
             "the `{name}` claim is {found}, not a NumericDate (seconds since 1970)"
         ))),
     }
+}
+
+/// The last second of year 9999 (`9999-12-31T23:59:59Z`).
+pub const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
+
+/// Seconds since 1970 of a NumericDate in 1970..=9999 (fractions dropped),
+/// or `None` outside it. Every date read from a credential goes through it.
+pub fn numeric_date_secs(value: f64) -> Option<i64> {
+    // `MAX_NUMERIC_DATE` is exact as an f64 (below 2^53).
+    (value.is_finite() && (0.0..=MAX_NUMERIC_DATE as f64).contains(&value))
+        .then(|| value.floor() as i64)
 }
 
 fn check_issuer(
@@ -875,6 +901,27 @@ pub fn rfc3339(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_dates_outside_1970_to_9999_are_none() {
+        assert_eq!(numeric_date_secs(0.0), Some(0));
+        assert_eq!(numeric_date_secs(1.9e9 + 0.7), Some(1_900_000_000));
+        assert_eq!(
+            numeric_date_secs(MAX_NUMERIC_DATE as f64),
+            Some(MAX_NUMERIC_DATE)
+        );
+        for bad in [
+            -1.0,
+            -1e300,
+            1e300,
+            MAX_NUMERIC_DATE as f64 + 1.0,
+            f64::NAN,
+            f64::INFINITY,
+        ] {
+            assert_eq!(numeric_date_secs(bad), None, "{bad}");
+        }
+        assert_eq!(rfc3339(MAX_NUMERIC_DATE), "9999-12-31T23:59:59Z");
+    }
 
     #[test]
     fn rfc3339_formats_known_instants() {

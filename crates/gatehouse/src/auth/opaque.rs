@@ -10,7 +10,7 @@ use crate::auth::api_sessions::{self, SessionError, SessionSettings};
 use crate::auth::authjs::{self, AuthJsError};
 use crate::auth::better_auth_session::{self, LookupError, SessionSecrets, SignedTokenError};
 use crate::auth::credential::{Credential, Source};
-use crate::auth::jwt::{Method, rfc3339};
+use crate::auth::jwt::{Method, numeric_date_secs, rfc3339};
 use crate::auth::principal::Principal;
 use crate::auth::refusal::{Facts, Refusal};
 use crate::auth::remote_session::{RemoteCredential, RemoteError, RemoteSessions};
@@ -178,16 +178,25 @@ pub(super) fn authjs_session(
         },
     )?;
     let number = |name: &str| claims.get(name).and_then(Value::as_f64);
-    let Some(exp) = number("exp") else {
+    let exp = match number("exp") {
+        None => None,
+        Some(exp) => Some(numeric_date_secs(exp).ok_or_else(|| {
+            Refusal::new(
+                Reason::TokenMalformed,
+                format!("the Auth.js session token's `exp` is {exp:e}, outside the dates this API accepts (1970 to 9999)"),
+                "Auth.js sets exp to a date in seconds; the token was not made by Auth.js's encode",
+            )
+        })?),
+    };
+    let Some(exp) = exp else {
         return Err(Refusal::new(
             Reason::ClaimMissing,
             "the Auth.js session token has no `exp` (claim `exp`)",
             "Auth.js always sets exp; the token was not made by Auth.js's encode",
         ));
     };
-    let exp = exp.floor() as i64;
     facts.exp = Some(exp);
-    facts.iat = number("iat").map(|iat| iat as i64);
+    facts.iat = number("iat").and_then(numeric_date_secs);
     if exp + leeway <= now {
         return Err(Refusal::revealing(
             Reason::TokenExpired,

@@ -63,7 +63,7 @@ pub(super) fn token_health(ctx: Ctx) -> HandlerFuture {
                 ),
                 "token_version": principal.token_version,
                 "server_version": server_version,
-                "expires_in": principal.expires_at.map(|exp| exp - now),
+                "expires_in": principal.expires_at.map(|exp| exp.saturating_sub(now)),
                 "signed_with_previous_secret": principal.signed_with_previous_secret,
             }),
             Err(refusal) => {
@@ -84,7 +84,7 @@ pub(super) fn token_health(ctx: Ctx) -> HandlerFuture {
                     "hint": hint,
                     "token_version": refusal.facts.token_version,
                     "server_version": server_version,
-                    "expires_in": refusal.facts.exp.map(|exp| exp - now),
+                    "expires_in": refusal.facts.exp.map(|exp| exp.saturating_sub(now)),
                     "signed_with_previous_secret": false,
                 })
             }
