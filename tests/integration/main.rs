@@ -21,6 +21,7 @@ mod lambda_host;
 mod openapi;
 mod panic_probe;
 mod probe_cli;
+mod revocation_rule;
 mod route_table;
 mod scenarios;
 mod schema_outdated;

@@ -477,6 +477,7 @@ fn a_revoked_token_is_refused_by_the_tasks_routes_at_once_and_writes_nothing() {
             body,
         );
         assert_eq!(response.status, 200, "{response}");
+        response.json()
     };
     revoke(ada, "{}");
     for (method, body) in [("GET", None), ("POST", Some(json!({ "title": "After" })))] {
@@ -496,7 +497,10 @@ fn a_revoked_token_is_refused_by_the_tasks_routes_at_once_and_writes_nothing() {
     );
     // Another user is untouched; then signs out everywhere.
     api.create(grace, "Mine");
-    revoke(grace, r#"{"all":true}"#);
+    let cutoff = revoke(grace, r#"{"all":true}"#)["not_before"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     api.call(
         "POST",
         "/api/tasks",
@@ -507,12 +511,16 @@ fn a_revoked_token_is_refused_by_the_tasks_routes_at_once_and_writes_nothing() {
     .assert_problem(401, "token_revoked");
     api.call("GET", "/api/tasks?limit=5", grace, &[], None)
         .assert_problem(401, "token_revoked");
-    // Signing in again after the cutoff works: the statement applies the
-    // same rule as the authenticator (issued at or after the cutoff).
+    // Signing straight back in works: a token minted right after the cutoff,
+    // with a whole-second `iat` as every issuer writes it, possibly in the
+    // cutoff's own second. The statement applies the authenticator's rule.
+    let cutoff_second = (now() - 5..=now())
+        .find(|second| gatehouse::auth::jwt::rfc3339(*second) == cutoff)
+        .unwrap_or_else(|| panic!("the cutoff {cutoff} is a whole second of the last five"));
     let fresh = jose_one(secret_spec(
         "HS256",
         &api.secret,
-        &json!({ "sub": "grace", "iat": now() + 2, "exp": now() + 600 }),
+        &json!({ "sub": "grace", "iat": cutoff_second, "exp": now() + 600 }),
     ));
     let listed = api.call("GET", "/api/tasks", &fresh, &[], None);
     assert_eq!(listed.status, 200, "{listed}");

@@ -330,3 +330,64 @@ fn api_keys_and_foreign_origins_cannot_exchange_and_settings_are_validated() {
         );
     }
 }
+
+/// A revoked session stays revoked: it is refused before it could slide its
+/// expiry, its row is deleted, and it does not come back once the revocation
+/// itself is gone (its row purged after the old expiry, a cutoff cleared).
+#[test]
+fn a_revoked_session_never_comes_back() {
+    let deployment = Deployment::new(&[]);
+    let exchanger = deployment.start(AUTH_EXCHANGE);
+    let checker = deployment.start(AUTH_SESSION);
+    let revoker = deployment.start(super::sessions::AUTH_REVOKE);
+    let sessions = |subject: &str| {
+        block_on(deployment.db.count(&format!(
+            "SELECT count(*) FROM gatehouse_sessions WHERE subject = '{subject}'"
+        )))
+    };
+
+    // Revoked by itself, with its own token.
+    let (_, alice) = exchange(&exchanger, &deployment.jwt("alice"));
+    assert_accepted(&session_with(&checker, &alice));
+    let response = post(
+        &revoker,
+        "/api/auth/revoke",
+        &[("authorization", &bearer(&alice))],
+    );
+    assert_eq!(response.status, 200, "{response}");
+    let body = response.json();
+    assert_eq!(body["revoked"], "session", "{response}");
+    assert_eq!(body["by"], "session_id", "{response}");
+    assert_eq!(body["method"], "gatehouse_session", "{response}");
+    assert_eq!(sessions("alice"), 0, "the session row is deleted");
+    block_on(
+        deployment
+            .db
+            .execute("DELETE FROM gatehouse_revoked_tokens"),
+    );
+    session_with(&checker, &alice).assert_problem(401, "session_not_found");
+
+    // Revoked by a sign-out-everywhere cutoff written elsewhere (another
+    // deployment), while a slide is due: refused, not slid, deleted.
+    let (_, bob) = exchange(&exchanger, &deployment.jwt("bob"));
+    block_on(deployment.db.execute(
+        "UPDATE gatehouse_sessions
+            SET created_at = now() - interval '1 hour', refreshed_at = now() - interval '40 days'
+          WHERE subject = 'bob';
+         INSERT INTO gatehouse_subject_cutoffs (subject, not_before)
+         VALUES ('bob', date_trunc('second', now()))",
+    ));
+    assert_refused(
+        &session_with(&checker, &bob),
+        "token_revoked",
+        &["sign-out everywhere"],
+        &[],
+    );
+    assert_eq!(sessions("bob"), 0, "the revoked session's row is deleted");
+    block_on(
+        deployment
+            .db
+            .execute("DELETE FROM gatehouse_subject_cutoffs"),
+    );
+    session_with(&checker, &bob).assert_problem(401, "session_not_found");
+}

@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use crate::auth::jwt::Method;
 use crate::auth::principal::Principal;
+use crate::auth::revocation::{RevocationState, Revoked};
 use crate::browser_rules::SameSite;
 use crate::db::{Database, DbError};
 
@@ -104,6 +105,10 @@ pub enum SessionError {
     NotFound,
     #[error("the session expired")]
     Expired { expires_at: i64 },
+    /// Revoked by itself or by a sign-out-everywhere cutoff; its row was
+    /// deleted, so it cannot come back when the revocation row expires.
+    #[error("the session was revoked")]
+    Revoked(Revoked),
     #[error("the system random number generator failed")]
     Random,
     #[error(transparent)]
@@ -167,23 +172,43 @@ fn ttl_secs(settings: &SessionSettings) -> i64 {
     i64::try_from(settings.ttl.as_secs()).unwrap_or(i64::MAX)
 }
 
-/// The principal of a live session, its expiry slid forward when due.
+const LOOKUP: &str = "SELECT id, principal,
+        floor(extract(epoch FROM expires_at))::int8,
+        floor(extract(epoch FROM refreshed_at))::int8,
+        extract(epoch FROM created_at)::float8,
+        NULL::float8, NULL::float8
+   FROM gatehouse_sessions WHERE token_hash = $1";
+
+/// The same row and its revocation state, in one round trip.
+const LOOKUP_WITH_REVOCATION: &str = "SELECT s.id, s.principal,
+        floor(extract(epoch FROM s.expires_at))::int8,
+        floor(extract(epoch FROM s.refreshed_at))::int8,
+        extract(epoch FROM s.created_at)::float8,
+        r.revoked_at, r.not_before
+   FROM gatehouse_sessions s
+   LEFT JOIN LATERAL gatehouse_revocation_state('session:' || s.id::text, s.subject) r ON true
+  WHERE s.token_hash = $1";
+
+/// The principal of a live session. In this order, so that a refused
+/// session never extends itself: expiry, revocation (with
+/// `check_revocation`; a revoked session's row is deleted, so it cannot come
+/// back once its revocation row expires), and only then the sliding expiry.
+/// The caller need not check revocation again.
 pub async fn authenticate(
     db: &Database,
     token: &str,
     source: String,
     settings: &SessionSettings,
     now: i64,
+    check_revocation: bool,
 ) -> Result<Principal, SessionError> {
+    let sql = if check_revocation {
+        LOOKUP_WITH_REVOCATION
+    } else {
+        LOOKUP
+    };
     let row = db
-        .query_opt(
-            "SELECT id, principal,
-                    floor(extract(epoch FROM expires_at))::int8,
-                    floor(extract(epoch FROM refreshed_at))::int8,
-                    extract(epoch FROM created_at)::float8
-             FROM gatehouse_sessions WHERE token_hash = $1",
-            &[(&hash(token), Type::BYTEA)],
-        )
+        .query_opt(sql, &[(&hash(token), Type::BYTEA)])
         .await?
         .ok_or(SessionError::NotFound)?;
     let id: Uuid = row.try_get(0).map_err(DbError::Query)?;
@@ -191,10 +216,20 @@ pub async fn authenticate(
     let mut expires_at: i64 = row.try_get(2).map_err(DbError::Query)?;
     let refreshed_at: i64 = row.try_get(3).map_err(DbError::Query)?;
     let created_at: f64 = row.try_get(4).map_err(DbError::Query)?;
+    let revocation = RevocationState {
+        token_revoked_at: row.try_get(5).map_err(DbError::Query)?,
+        subject_not_before: row.try_get(6).map_err(DbError::Query)?,
+    };
     if expires_at <= now {
         return Err(SessionError::Expired { expires_at });
     }
-    if now - refreshed_at >= settings.refresh_after() {
+    if let Some(revoked) = revocation.verdict(Some(created_at)) {
+        if let Err(err) = end(db, id).await {
+            tracing::warn!(target: "gatehouse::auth::sessions", error = %err, "a revoked session's row could not be deleted; it stays refused while its revocation lasts");
+        }
+        return Err(SessionError::Revoked(revoked));
+    }
+    if now.saturating_sub(refreshed_at) >= settings.refresh_after() {
         let ttl = ttl_secs(settings);
         if let Some(row) = db
             .query_opt(

@@ -174,13 +174,15 @@ const LOOKUP: &str = r#"SELECT s."id"::text, s."userId"::text,
   FROM "session" s
  WHERE s."token" = $1"#;
 
-/// The same lookup plus the revocation check, in one round trip.
+/// The same lookup plus the revocation state, in one round trip: the
+/// statement of `gatehouse_revocation_state` (migration 4) inlined, since a
+/// function call here would be planned on every request.
 const LOOKUP_WITH_REVOCATION: &str = r#"SELECT s."id"::text, s."userId"::text,
        extract(epoch from s."expiresAt")::float8,
        extract(epoch from s."createdAt")::float8,
        (SELECT to_jsonb(u) FROM "user" u WHERE u."id" = s."userId"),
        (SELECT extract(epoch from r.revoked_at)::float8
-          FROM gatehouse_revoked_tokens r WHERE r.token_id = $2),
+          FROM gatehouse_revoked_tokens r WHERE r.token_id = $2 AND r.expires_at > now()),
        (SELECT extract(epoch from c.not_before)::float8
           FROM gatehouse_subject_cutoffs c WHERE c.subject = s."userId"::text)
   FROM "session" s
@@ -240,6 +242,19 @@ pub async fn lookup(
         Ok(None) => Err(LookupError::NotFound),
         Err(err) => Err(classify(DbError::query(err))),
     }
+}
+
+/// Deletes Better Auth's session row `id`: revoking a session here signs it
+/// out in Better Auth too, so Better Auth cannot extend it past the
+/// revocation. Whether a row was deleted.
+pub async fn delete(db: &Database, id: &str) -> Result<bool, DbError> {
+    let output = db
+        .query(
+            r#"DELETE FROM "session" WHERE "id"::text = $1"#,
+            &[(&id, Type::TEXT)],
+        )
+        .await?;
+    Ok(output.rows_affected > 0)
 }
 
 fn classify(err: DbError) -> LookupError {

@@ -202,7 +202,7 @@ impl Authenticator {
         let token = credential.token.expose();
         if api_sessions::looks_like_session_token(token) {
             facts.token_kind = Some("gatehouse_session");
-            return self.api_session(credential, now, facts, check).await;
+            return self.api_session(credential, now, facts).await;
         }
         if credential.source.is_api_key() || api_keys::looks_like_api_key(token) {
             facts.token_kind = Some("api_key");
@@ -353,12 +353,19 @@ impl Authenticator {
         credential: &Credential,
         now: i64,
         facts: &mut Facts,
-        check: RevocationCheck,
     ) -> Result<Principal, Refusal> {
         let db = self.database()?;
-        let principal =
-            opaque::api_session(&db, credential, &self.settings.sessions, now, facts).await?;
-        self.check_revocation(principal, facts, check).await
+        // The session's lookup checks revocation in its own statement, before
+        // sliding the expiry: nothing is left to defer to the route.
+        opaque::api_session(
+            &db,
+            credential,
+            &self.settings.sessions,
+            self.settings.checks_revocation(),
+            now,
+            facts,
+        )
+        .await
     }
 
     async fn api_key(&self, token: &str, source: String) -> Result<Principal, Refusal> {

@@ -239,12 +239,15 @@ pub(super) async fn api_session(
     db: &Database,
     credential: &Credential,
     settings: &SessionSettings,
+    check_revocation: bool,
     now: i64,
     facts: &mut Facts,
 ) -> Result<Principal, Refusal> {
     let source = credential.source.to_string();
-    match api_sessions::authenticate(db, credential.token.expose(), source, settings, now).await {
+    let token = credential.token.expose();
+    match api_sessions::authenticate(db, token, source, settings, now, check_revocation).await {
         Ok(principal) => Ok(principal),
+        Err(SessionError::Revoked(revoked)) => Err(self::revoked(revoked)),
         Err(SessionError::NotFound) => Err(Refusal::new(
             Reason::SessionNotFound,
             "no session of this API has this token: it was ended by POST /api/auth/logout, or belongs to another deployment's database",

@@ -42,13 +42,18 @@ impl RevocationState {
     /// `issued_at` is the token's `iat` or the session's creation time. A
     /// credential that does not say when it was issued is revoked by any
     /// cutoff: strict, since its age cannot be shown to be after it.
+    ///
+    /// Whole seconds, as JWT `iat` is: a credential issued in the cutoff's
+    /// second or later stands (Firebase's `tokensValidAfterTime` rule), so
+    /// signing in right after "sign out everywhere" works. The SQL twin is
+    /// `gatehouse_is_revoked` (migration 4); a test compares the two.
     pub fn verdict(&self, issued_at: Option<f64>) -> Option<Revoked> {
         if let Some(revoked_at) = self.token_revoked_at {
             return Some(Revoked::Token { revoked_at });
         }
         let not_before = self.subject_not_before?;
         match issued_at {
-            Some(at) if at >= not_before => None,
+            Some(at) if at.floor() >= not_before.floor() => None,
             _ => Some(Revoked::Subject {
                 not_before,
                 issued_at,
@@ -148,7 +153,7 @@ pub async fn revoke_token(
 pub async fn revoke_subject(db: &Database, subject: &str) -> Result<f64, RevocationError> {
     let row = db
         .query_opt(
-            "INSERT INTO gatehouse_subject_cutoffs (subject, not_before) VALUES ($1, now())
+            "INSERT INTO gatehouse_subject_cutoffs (subject, not_before) VALUES ($1, date_trunc('second', now()))
              ON CONFLICT (subject) DO UPDATE SET not_before = greatest(gatehouse_subject_cutoffs.not_before, excluded.not_before)
              RETURNING extract(epoch from not_before)::float8",
             &[(&subject, Type::TEXT)],
@@ -185,9 +190,13 @@ mod tests {
         ));
         let cutoff = RevocationState {
             token_revoked_at: None,
-            subject_not_before: Some(100.5),
+            subject_not_before: Some(100.0),
         };
-        assert!(cutoff.verdict(Some(100.0)).is_some());
+        assert!(cutoff.verdict(Some(99.0)).is_some());
+        assert!(cutoff.verdict(Some(99.999)).is_some());
+        // The cutoff's own second stands: a sign-in right after it.
+        assert!(cutoff.verdict(Some(100.0)).is_none());
+        assert!(cutoff.verdict(Some(100.7)).is_none());
         assert!(cutoff.verdict(Some(101.0)).is_none());
         assert!(cutoff.verdict(None).is_some());
     }

@@ -34,6 +34,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "tasks_and_sessions",
         sql: include_str!("../../migrations/0003_tasks_and_sessions.sql"),
     },
+    Migration {
+        version: 4,
+        name: "revocation_rules",
+        sql: include_str!("../../migrations/0004_revocation_rules.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: "gatehouse" in ASCII, truncated to fit an int8.

@@ -10,8 +10,8 @@ use super::{Ctx, HandlerFuture};
 use crate::auth::jwt::{Method, rfc3339};
 use crate::auth::opaque::revocation_unavailable;
 use crate::auth::refusal::Refusal;
-use crate::auth::revocation;
 use crate::auth::unix_now;
+use crate::auth::{api_sessions, better_auth_session, revocation};
 use crate::error::{Reason, RequestError};
 use crate::http::json_response;
 
@@ -155,13 +155,17 @@ pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
             let not_before = revocation::revoke_subject(&db, &principal.subject)
                 .await
                 .map_err(stored)?;
-            tracing::info!(target: "gatehouse::auth::revocation", subject = principal.subject.as_str(), "every credential of the subject issued before now revoked");
+            // The cutoff refuses them already; deleting the rows also keeps
+            // the table small.
+            let ended = api_sessions::end_all(&db, &principal.subject).await?;
+            tracing::info!(target: "gatehouse::auth::revocation", subject = principal.subject.as_str(), sessions_ended = ended, "every credential of the subject issued before now revoked");
             return Ok(json_response(
                 StatusCode::OK,
                 &json!({
                     "revoked": "all",
                     "subject": principal.subject,
                     "not_before": rfc3339(not_before.floor() as i64),
+                    "sessions_ended": ended,
                 }),
             ));
         }
@@ -170,24 +174,59 @@ pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
                 "an accepted credential has no revocation id while revocation is on".into(),
             ));
         };
-        // Kept until the credential would have expired anyway.
-        let until = principal
-            .expires_at
-            .unwrap_or_else(|| unix_now() + 365 * 86_400);
+        let by = revoked_by(id);
+        // Kept until the credential would have expired anyway. A session
+        // the auth server extends on use (remote Better Auth) has no fixed
+        // end: its row is kept as long as a browser keeps a cookie.
+        let until = match (principal.method, principal.expires_at) {
+            (Method::BetterAuthRemote, _) | (_, None) => unix_now() + 400 * 86_400,
+            (_, Some(expires_at)) => expires_at,
+        };
         revocation::revoke_token(&db, id, &principal.subject, until)
             .await
             .map_err(stored)?;
-        tracing::info!(target: "gatehouse::auth::revocation", subject = principal.subject.as_str(), by = if id.starts_with("jti:") { "jti" } else { "fingerprint" }, "credential revoked");
+        // A session row is deleted too, so that it cannot come back once the
+        // revocation row expires, even when its store slides its expiry.
+        let session_id = principal.session_id.as_deref();
+        let revoked = match (principal.method, session_id) {
+            (Method::GatehouseSession, Some(session)) => {
+                if let Ok(session) = uuid::Uuid::parse_str(session) {
+                    api_sessions::end(&db, session).await?;
+                }
+                "session"
+            }
+            (Method::BetterAuthSession, Some(session)) => {
+                better_auth_session::delete(&db, session).await?;
+                "session"
+            }
+            (Method::BetterAuthRemote, _) => "session",
+            _ => "token",
+        };
+        tracing::info!(target: "gatehouse::auth::revocation", subject = principal.subject.as_str(), revoked, by, "credential revoked");
         Ok(json_response(
             StatusCode::OK,
             &json!({
-                "revoked": "token",
-                "by": if id.starts_with("jti:") { "jti" } else { "fingerprint" },
+                "revoked": revoked,
+                "by": by,
+                "method": principal.method,
+                "session_id": principal.session_id,
                 "subject": principal.subject,
                 "until": rfc3339(until),
             }),
         ))
     })
+}
+
+/// What a revocation id names: the token's `jti`, a session by its id, or
+/// the whole token by its SHA-256 fingerprint.
+fn revoked_by(id: &str) -> &'static str {
+    if id.starts_with("jti:") {
+        "jti"
+    } else if id.starts_with("session:") {
+        "session_id"
+    } else {
+        "fingerprint"
+    }
 }
 
 #[cfg(test)]

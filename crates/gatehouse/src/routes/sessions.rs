@@ -69,7 +69,7 @@ pub(super) fn logout(ctx: Ctx) -> HandlerFuture {
                     && refusal.facts.token_kind == Some("gatehouse_session")
                     && matches!(
                         refusal.reason,
-                        Reason::SessionNotFound | Reason::SessionExpired
+                        Reason::SessionNotFound | Reason::SessionExpired | Reason::TokenRevoked
                     ) =>
             {
                 return Ok(ended(settings, 0, refusal.reason.as_str()));
