@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use crate::auth::better_auth::{BetterAuth, sign_up_and_in};
 use crate::auth::{
     AUDIENCE, AUTH_SESSION, ISSUER, KID_RSA, assert_accepted, assert_refused, bearer, claims, now,
-    session_with, spec, standard_keys, start, start_with_jwks, unique_secret, with,
+    session_with, signed_session_token, spec, standard_keys, start, start_with_jwks, unique_secret,
+    with,
 };
 use crate::support::db::TestDb;
 use crate::support::function::{block_on, run_cli};
@@ -434,18 +435,6 @@ fn postgres_unreachable() {
         &["DATABASE_URL"],
     );
     assert_never_printed(&all, &[&secret]);
-}
-
-/// A Better Auth session token signed with `secret`, as its bearer plugin
-/// hands it out: `<token>.<base64 HMAC-SHA256>`.
-fn signed_session_token(secret: &str) -> String {
-    use aws_lc_rs::hmac;
-    use base64::Engine;
-    let token = uuid::Uuid::new_v4().simple().to_string();
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-    let signature =
-        base64::engine::general_purpose::STANDARD.encode(hmac::sign(&key, token.as_bytes()));
-    format!("{token}.{signature}")
 }
 
 #[test]

@@ -324,6 +324,18 @@ pub fn better_auth_session_token(encoded: bool) -> String {
     }
 }
 
+/// A Better Auth session token signed with `secret`, as its bearer plugin
+/// hands it out: `<token>.<base64 HMAC-SHA256>`.
+pub fn signed_session_token(secret: &str) -> String {
+    use aws_lc_rs::hmac;
+    use base64::Engine;
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    let signature =
+        base64::engine::general_purpose::STANDARD.encode(hmac::sign(&key, token.as_bytes()));
+    format!("{token}.{signature}")
+}
+
 /// Waits until the function's log names this response's request id, so
 /// checks of the log see everything about it (refusals log at info; other
 /// requests only with `LOG_LEVEL` including `gatehouse::request=debug`).

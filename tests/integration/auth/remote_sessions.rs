@@ -278,3 +278,105 @@ fn sixteen_concurrent_requests_with_one_cookie_make_one_get_session_call() {
     assert_accepted(&with_cookie(&function, &random_cookie()));
     assert_eq!(server.requests(), 2);
 }
+
+fn get_session_reply(delay: Duration) -> Reply {
+    Reply {
+        status: 200,
+        content_type: Some("application/json".to_owned()),
+        cache_control: None,
+        date: None,
+        body: GET_SESSION_BODY.to_owned(),
+        delay,
+    }
+}
+
+/// A cookie holding a Better Auth session token signed with `secret`.
+fn signed_cookie(secret: &str) -> String {
+    let value = signed_session_token(secret)
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    format!("better-auth.session_token={value}")
+}
+
+/// The attack: with `AUTH_SERVER_URL`, forged `token.<sig>` values each made
+/// a get-session call. With the auth server's secret configured, forgeries
+/// are refused by their signature and the auth server is never asked.
+#[test]
+fn forged_session_tokens_never_reach_the_auth_server_when_the_secret_is_known() {
+    let server = JwksServer::start(get_session_reply(Duration::ZERO));
+    let secret = unique_secret("remote-flood");
+    let function = start(
+        AUTH_SESSION,
+        &[
+            ("AUTH_SERVER_URL", &base_url(&server)),
+            ("BETTER_AUTH_SECRET", &secret),
+        ],
+    );
+    for _ in 0..200 {
+        with_cookie(&function, &random_cookie()).assert_problem(401, "cookie_signature_invalid");
+    }
+    assert_eq!(server.requests(), 0, "no forgery reached the auth server");
+    assert_accepted(&with_cookie(&function, &signed_cookie(&secret)));
+    assert_eq!(server.requests(), 1);
+}
+
+/// Without the secret, a flood of unknown tokens is held to a bounded number
+/// of concurrent get-session calls per process (the rest queue for a slot),
+/// and a user already cached keeps being served at once meanwhile.
+#[test]
+fn a_flood_of_unknown_tokens_is_bounded_and_cached_users_are_still_served() {
+    let server = JwksServer::start(get_session_reply(Duration::ZERO));
+    let function = start(
+        AUTH_SESSION,
+        &[
+            ("AUTH_SERVER_URL", &base_url(&server)),
+            ("AUTH_SERVER_TIMEOUT_SECS", "5"),
+        ],
+    );
+    let known = random_cookie();
+    assert_accepted(&with_cookie(&function, &known));
+    assert_eq!(server.requests(), 1);
+
+    // Now the auth server is slow, and knows none of the flood's tokens.
+    server.set(Reply {
+        body: "null".to_owned(),
+        ..get_session_reply(Duration::from_millis(500))
+    });
+    let addr = function.addr();
+    let flood = 48;
+    let barrier = Arc::new(Barrier::new(flood));
+    let workers: Vec<_> = (0..flood)
+        .map(|_| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                get(addr, SESSION, &[("cookie", &random_cookie())])
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    assert_accepted(&with_cookie(&function, &known));
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_millis(400),
+        "the cached user waited {waited:?}"
+    );
+    for worker in workers {
+        worker
+            .join()
+            .unwrap()
+            .assert_problem(401, "session_not_found");
+    }
+    assert_eq!(
+        server.requests(),
+        1 + flood,
+        "each unknown token asked once"
+    );
+    assert_eq!(
+        server.most_concurrent(),
+        16,
+        "at most 16 get-session calls at once per process"
+    );
+}

@@ -92,6 +92,9 @@ impl Reply {
 struct Shared {
     reply: Mutex<Reply>,
     requests: AtomicUsize,
+    /// Requests being answered now, and the most at once.
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
 }
 
 /// The running server; stopped on drop.
@@ -112,6 +115,8 @@ impl JwksServer {
         let shared = Arc::new(Shared {
             reply: Mutex::new(reply),
             requests: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            most_in_flight: AtomicUsize::new(0),
         });
         let (stop, stopped) = oneshot::channel();
         let serving = shared.clone();
@@ -138,6 +143,11 @@ impl JwksServer {
     /// Changes the answer from the next request on.
     pub fn set(&self, reply: Reply) {
         *self.shared.reply.lock().unwrap() = reply;
+    }
+
+    /// The most requests this server was answering at once.
+    pub fn most_concurrent(&self) -> usize {
+        self.shared.most_in_flight.load(Ordering::SeqCst)
     }
 
     /// HTTP requests answered (or being answered) so far.
@@ -171,10 +181,13 @@ async fn serve(listener: StdTcpListener, shared: Arc<Shared>, mut stopped: onesh
                 let shared = shared.clone();
                 async move {
                     shared.requests.fetch_add(1, Ordering::SeqCst);
+                    let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    shared.most_in_flight.fetch_max(now, Ordering::SeqCst);
                     let reply = shared.reply.lock().unwrap().clone();
                     if !reply.delay.is_zero() {
                         tokio::time::sleep(reply.delay).await;
                     }
+                    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
                     Ok::<_, Infallible>(response(&reply))
                 }
             });

@@ -305,8 +305,15 @@ impl Authenticator {
     ) -> Result<Principal, Refusal> {
         let source = credential.source.to_string();
         if let Some(remote) = &self.remote {
-            let mut principal =
-                opaque::remote_session(remote, credential, source, now, facts).await?;
+            let mut principal = opaque::remote_session(
+                remote,
+                &self.session_secrets,
+                credential,
+                source,
+                now,
+                facts,
+            )
+            .await?;
             if self.settings.checks_revocation() {
                 let token = better_auth_session::token_part(credential.token.expose());
                 principal.revocation_id = Some(revocation::token_id(None, &token));

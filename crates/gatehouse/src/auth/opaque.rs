@@ -106,15 +106,22 @@ fn lookup_refusal(err: LookupError) -> Refusal {
     }
 }
 
-/// A session validated by the auth server's `get-session`, cached.
+/// A session validated by the auth server's `get-session`, cached. With
+/// the auth server's secret configured, the signature is checked first: a
+/// forgery is refused here and never spends the auth server's rate limit.
 pub(super) async fn remote_session(
     remote: &RemoteSessions,
+    secrets: &SessionSecrets,
     credential: &Credential,
     source: String,
     now: i64,
     facts: &mut Facts,
 ) -> Result<Principal, Refusal> {
     let token = credential.token.expose();
+    if !secrets.is_empty() {
+        better_auth_session::verify_signed(token, secrets)
+            .map_err(|err| signature_refusal(err, &credential.source))?;
+    }
     let forwarded = match &credential.source {
         Source::Cookie(name) => RemoteCredential::Cookie { name, value: token },
         _ => RemoteCredential::Bearer(token),

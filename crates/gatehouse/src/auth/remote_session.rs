@@ -44,6 +44,11 @@ pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(5);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The most entries the cache holds: a few MiB at worst.
 pub const MAX_ENTRIES: usize = 10_000;
+/// get-session calls one process makes at once. Credentials nobody has
+/// seen (a flood of forgeries, when no secret lets us refuse them first)
+/// queue for a slot for at most the call timeout, then get 503: the auth
+/// server's rate limit is not ours to spend, and cached users never wait.
+pub const MAX_CONCURRENT_CALLS: usize = 16;
 
 /// The Better Auth endpoint that answers with the session of a credential.
 const GET_SESSION_PATH: &str = "/api/auth/get-session";
@@ -162,6 +167,7 @@ pub struct RemoteSessions {
     cache: Mutex<HashMap<CacheKey, Entry>>,
     flights: Flights<CacheKey, Outcome>,
     max_entries: usize,
+    calls: tokio::sync::Semaphore,
 }
 
 impl fmt::Debug for RemoteSessions {
@@ -190,6 +196,7 @@ impl RemoteSessions {
             cache: Mutex::new(HashMap::new()),
             flights: Flights::default(),
             max_entries: MAX_ENTRIES,
+            calls: tokio::sync::Semaphore::new(MAX_CONCURRENT_CALLS),
         }
     }
 
@@ -270,9 +277,24 @@ impl RemoteSessions {
 
     async fn call(&self, credential: &RemoteCredential<'_>) -> Outcome {
         let headers = forwarded_headers(credential)?;
+        // One deadline for the wait and the call: a request never waits
+        // longer than AUTH_SERVER_TIMEOUT_SECS in all.
+        let deadline = Instant::now() + self.settings.timeout;
+        let Ok(Ok(_slot)) = tokio::time::timeout_at(deadline, self.calls.acquire()).await else {
+            return Err(RemoteError::Unavailable {
+                detail: format!(
+                    "this instance already has {MAX_CONCURRENT_CALLS} get-session calls in flight to {} (a flood of unknown session tokens?)",
+                    self.target
+                ),
+            });
+        };
         let response = self
             .outbound
-            .get_with_headers(&self.endpoint, headers, self.settings.timeout)
+            .get_with_headers(
+                &self.endpoint,
+                headers,
+                deadline.saturating_duration_since(Instant::now()),
+            )
             .await
             .map_err(|err| RemoteError::Unavailable {
                 detail: err.to_string(),
@@ -281,14 +303,19 @@ impl RemoteSessions {
     }
 }
 
-/// Expired entries go first; if that is not enough, arbitrary ones, down to
-/// 90% so that a flood does not pay a full scan on every insert.
+/// Expired entries go first, then "no session" answers (what a flood of
+/// forgeries leaves behind), and only then live sessions, arbitrary ones,
+/// down to 90% so that a flood does not pay a full scan on every insert:
+/// valid users stay cached while strangers fill the cache.
 fn make_room(cache: &mut HashMap<CacheKey, Entry>, max: usize, instant: Instant, now: i64) {
     cache.retain(|_, entry| entry.is_live(instant, now));
-    if cache.len() >= max {
-        // Leave room for the entry about to be inserted.
-        let keep = (max - max / 10).saturating_sub(1);
-        let excess = cache.len().saturating_sub(keep);
+    // Leave room for the entry about to be inserted.
+    let keep = (max - max / 10).saturating_sub(1);
+    if cache.len() > keep {
+        cache.retain(|_, entry| entry.session.is_some());
+    }
+    if cache.len() > keep {
+        let excess = cache.len() - keep;
         let victims: Vec<CacheKey> = cache.keys().take(excess).copied().collect();
         for key in victims {
             cache.remove(&key);

@@ -259,6 +259,13 @@ pub(crate) fn check_with_database(r: &mut Reader<'_>, auth: &mut AuthSettings, h
             "set DATABASE_URL to the database Better Auth uses, or AUTH_SERVER_URL to the Better Auth server's URL",
         );
     }
+    if auth.remote_sessions.is_some() && auth.better_auth_secrets.is_empty() {
+        r.warn(
+            "BETTER_AUTH_SECRET",
+            "is not set beside AUTH_SERVER_URL: every unknown session token, forged ones included, costs a get-session call to the auth server (at most 16 at once per instance, the rest answered 503)",
+            "set BETTER_AUTH_SECRET (or BETTER_AUTH_SECRETS) to the auth server's secret, so forgeries are refused by their signature without a call",
+        );
+    }
 }
 
 /// `BETTER_AUTH_SECRETS` (`version:secret` pairs, newest first) wins over
