@@ -195,6 +195,11 @@ fn tasks_are_created_read_updated_and_deleted_by_their_owner_only() {
     );
     stale.assert_problem(412, "precondition_failed");
     assert_eq!(stale.header("etag"), Some(new_etag.as_str()));
+    // Even when the stale request asks for what is already there: another
+    // request made that change, so the precondition still failed.
+    let same_values = api.call("PATCH", &path, ada, &[("if-match", &etag)], Some(&patch));
+    same_values.assert_problem(412, "precondition_failed");
+    assert_eq!(same_values.header("etag"), Some(new_etag.as_str()));
     assert_eq!(
         api.call("GET", &path, ada, &[], None).json()["title"],
         "Write the report"

@@ -206,6 +206,16 @@ impl Authenticator {
         }
         if credential.source.is_api_key() || api_keys::looks_like_api_key(token) {
             facts.token_kind = Some("api_key");
+            // A cookie is sent by the browser on its own, to any page of
+            // the site: an API key is a server's credential, taken only from
+            // the headers a caller sets on purpose.
+            if credential.source.cookie_name().is_some() {
+                return Err(Refusal::new(
+                    Reason::ApiKeyInvalid,
+                    "an API key arrived in a cookie; API keys are accepted only in headers",
+                    "send the key in X-API-Key or `Authorization: ApiKey <key>` (or Bearer) from your server; never store an API key in a browser cookie",
+                ));
+            }
             return self.api_key(token, credential.source.to_string()).await;
         }
         match token_kind::classify(token) {
@@ -462,26 +472,30 @@ impl Authenticator {
                 name.contains("session") || name.contains("auth") || name.contains("token")
             })
             .collect();
-        let hint = if !near_misses.is_empty() {
-            format!(
-                "cookies named {} arrived, but none is one this API reads ({}): set AUTH_COOKIE_NAMES to the name your auth library uses",
-                near_misses
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                self.settings.cookie_names.join(", ")
-            )
-        } else if cookies_present.is_empty() {
+        let detail = "the request carries no Authorization header and no session cookie";
+        if !near_misses.is_empty() {
+            // The names this deployment reads stay out of production
+            // responses (they are in the refusal's log event).
+            return Refusal::revealing(
+                Reason::CredentialsMissing,
+                detail,
+                format!(
+                    "cookies named {} arrived, but none is one this API reads ({}): set AUTH_COOKIE_NAMES to the name your auth library uses",
+                    near_misses
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    self.settings.cookie_names.join(", ")
+                ),
+            );
+        }
+        let hint = if cookies_present.is_empty() {
             "send `Authorization: Bearer <token>`; if you rely on a session cookie, none arrived: from another site the browser sends cookies only with fetch(..., { credentials: 'include' }) and a cookie set with SameSite=None; Secure (never between two *.vercel.app hosts, a public suffix); `gatehouse doctor --token '<the Set-Cookie header>'` shows what a browser does with it".to_owned()
         } else {
             "send `Authorization: Bearer <token>`, or the session cookie; other cookies arrived but no session cookie".to_owned()
         };
-        Refusal::new(
-            Reason::CredentialsMissing,
-            "the request carries no Authorization header and no session cookie",
-            hint,
-        )
+        Refusal::new(Reason::CredentialsMissing, detail, hint)
     }
 }
 

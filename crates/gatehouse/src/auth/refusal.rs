@@ -227,6 +227,10 @@ fn generic_texts(reason: Reason) -> (&'static str, &'static str) {
             "the session or credential store could not be read",
             "this is our dependency failing, not your credential: retry shortly",
         ),
+        Reason::CredentialsMissing => (
+            "the request carries no Authorization header and no session cookie",
+            "send `Authorization: Bearer <token>`, or the session cookie this API reads (AUTH_COOKIE_NAMES); the log event for this request id names the cookies that arrived",
+        ),
         Reason::SchemaOutdated => (
             "the database schema is older than this build",
             "run `gatehouse migrate` against this deployment's DATABASE_URL; this is the deployment's fault, not your credential",

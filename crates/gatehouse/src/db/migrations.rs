@@ -36,8 +36,8 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 4,
-        name: "revocation_rules",
-        sql: include_str!("../../migrations/0004_revocation_rules.sql"),
+        name: "security_review",
+        sql: include_str!("../../migrations/0004_security_review.sql"),
     },
 ];
 

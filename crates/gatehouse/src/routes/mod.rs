@@ -158,28 +158,18 @@ impl Route {
     }
 
     /// The dynamic segments' values for a request this function received.
-    /// Vercel delivers them as query parameters; other hosts (Lambda behind
-    /// a stage prefix) only have the path, so its tail is matched.
+    /// The path wins: Vercel and Lambda deliver the original path (Vercel
+    /// also adds the values as query parameters, Lambda may prefix a stage
+    /// such as `/prod`, so the path's tail is matched), and a query
+    /// parameter of the same name must not pick another resource than the
+    /// URL names (`/api/tasks/<B>?id=<A>`). The query is read only when the
+    /// path does not carry the value (a path that still reads `[id]`).
     pub fn params(&self, uri: &http::Uri) -> Option<Vec<(&'static str, String)>> {
         let names: Vec<&'static str> = self.pattern.split('/').filter_map(dynamic_name).collect();
         if names.is_empty() {
             return Some(Vec::new());
         }
-        let query: Vec<(String, String)> = uri.query().map(parse_query).unwrap_or_default();
-        let from_query: Option<Vec<_>> = names
-            .iter()
-            .map(|name| {
-                query
-                    .iter()
-                    .find(|(key, _)| key == name)
-                    .map(|(_, value)| (*name, value.clone()))
-            })
-            .collect();
-        if from_query.is_some() {
-            return from_query;
-        }
-        // Compare segments after the leading `/`, aligned at the end: a stage
-        // prefix such as `/prod` comes before them.
+        // Compare segments after the leading `/`, aligned at the end.
         let pattern: Vec<&'static str> = self.pattern.split('/').skip(1).collect();
         let actual: Vec<&str> = uri
             .path()
@@ -187,13 +177,29 @@ impl Route {
             .split('/')
             .skip(1)
             .collect();
-        let tail = actual.get(actual.len().checked_sub(pattern.len())?..)?;
-        Some(
-            match_segments(&pattern, tail)?
-                .into_iter()
-                .map(|(name, raw)| (name, decode(raw)))
-                .collect(),
-        )
+        let from_path = actual
+            .get(actual.len().saturating_sub(pattern.len())..)
+            .filter(|tail| tail.len() == pattern.len())
+            .and_then(|tail| match_segments(&pattern, tail))
+            .filter(|found| found.iter().all(|(name, raw)| decode(raw) != format!("[{name}]")));
+        if let Some(found) = from_path {
+            return Some(
+                found
+                    .into_iter()
+                    .map(|(name, raw)| (name, decode(raw)))
+                    .collect(),
+            );
+        }
+        let query: Vec<(String, String)> = uri.query().map(parse_query).unwrap_or_default();
+        names
+            .iter()
+            .map(|name| {
+                query
+                    .iter()
+                    .find(|(key, _)| key == name)
+                    .map(|(_, value)| (*name, value.clone()))
+            })
+            .collect()
     }
 }
 
@@ -424,11 +430,17 @@ mod tests {
     }
 
     #[test]
-    fn params_come_from_the_query_then_the_path_tail() {
+    fn params_come_from_the_path_then_the_query() {
         let uri: http::Uri = "/api/tasks/42?id=42".parse().unwrap();
         assert_eq!(DYNAMIC.params(&uri), Some(vec![("id", "42".to_owned())]));
         let uri: http::Uri = "/prod/api/tasks/a%20b".parse().unwrap();
         assert_eq!(DYNAMIC.params(&uri), Some(vec![("id", "a b".to_owned())]));
+        // The attack: a query parameter naming another resource than the path.
+        let uri: http::Uri = "/api/tasks/B?id=A".parse().unwrap();
+        assert_eq!(DYNAMIC.params(&uri), Some(vec![("id", "B".to_owned())]));
+        // A path that does not carry the value: the query does.
+        let uri: http::Uri = "/api/tasks/[id]?id=42".parse().unwrap();
+        assert_eq!(DYNAMIC.params(&uri), Some(vec![("id", "42".to_owned())]));
         let uri: http::Uri = "/elsewhere".parse().unwrap();
         assert_eq!(DYNAMIC.params(&uri), None);
     }

@@ -11,8 +11,9 @@
 //! - the hot statements (the page, the insert) are PL/pgSQL functions,
 //!   whose plans Postgres keeps per connection: an unnamed statement, which
 //!   transaction-mode poolers require, is planned on every call;
-//! - `update` treats "already at the version after the expected one, with
-//!   the requested values" as its own earlier success.
+//! - `update` marks the row with a per-request id, so a re-run that finds
+//!   the expected version gone takes the row as its own earlier success only
+//!   when that id is its own; anyone else's change is a 412.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -293,12 +294,16 @@ pub async fn update(
     patch: &TaskPatch,
     precondition: Precondition,
 ) -> Result<StoredTask, RequestError> {
+    // This request's mark on the row: a re-run of the statement (the pool
+    // retries once on a dead connection) recognises its own earlier write
+    // by it, and never another client's.
+    let write = Uuid::new_v4();
     if precondition != Precondition::Never {
         let expected = precondition.expected_version();
         let sql = format!(
             "UPDATE gatehouse_tasks
              SET title = COALESCE($3, title), done = COALESCE($4, done),
-                 updated_at = clock_timestamp(), version = version + 1
+                 updated_at = clock_timestamp(), version = version + 1, last_write = $6
              WHERE id = $1 AND owner = $2 AND ($5::int8 IS NULL OR version = $5)
              RETURNING {COLUMNS}"
         );
@@ -311,6 +316,7 @@ pub async fn update(
                     (&patch.title, Type::TEXT),
                     (&patch.done, Type::BOOL),
                     (&expected, Type::INT8),
+                    (&write, Type::UUID),
                 ],
             )
             .await?;
@@ -320,16 +326,19 @@ pub async fn update(
             return Ok(task);
         }
     }
-    let current = get(db, owner, id).await?.ok_or_else(not_found)?;
-    let already_applied = precondition
-        .expected_version()
-        .is_some_and(|expected| current.version == expected + 1)
-        && patch
-            .title
-            .as_ref()
-            .is_none_or(|title| current.title == *title)
-        && patch.done.is_none_or(|done| current.done == done);
-    if already_applied {
+    let sql = format!(
+        "SELECT {COLUMNS}, last_write = $3 FROM gatehouse_tasks WHERE id = $1 AND owner = $2"
+    );
+    let row = db
+        .query_opt(
+            &sql,
+            &[(&id, Type::UUID), (&owner, Type::TEXT), (&write, Type::UUID)],
+        )
+        .await?
+        .ok_or_else(not_found)?;
+    let current = StoredTask::from_row(&row, 0)?.ok_or_else(not_found)?;
+    let written_by_this_request: Option<bool> = row.try_get(6).map_err(DbError::Query)?;
+    if written_by_this_request == Some(true) {
         return Ok(current);
     }
     Err(RequestError::PreconditionFailed {

@@ -1,4 +1,6 @@
--- One revocation rule, the same in SQL as in RevocationState::verdict
+-- What the security review of 36ef204 (issue 12) changed in the schema.
+--
+-- A. One revocation rule, the same in SQL as in RevocationState::verdict
 -- (auth/revocation.rs; tests/integration/revocation_rule.rs compares them):
 --
 -- 1. A revoked-token row counts only until its own expires_at (the moment
@@ -36,3 +38,11 @@ LANGUAGE sql IMMUTABLE AS $$
         OR (p_not_before IS NOT NULL
             AND (p_issued_at IS NULL OR floor(p_issued_at) < floor(p_not_before)));
 $$;
+
+-- B. A conditional update (If-Match) that finds the task one version past the
+--    one it expected, with the values it asked for, was taken as its own
+--    earlier run (the pool re-runs a statement whose connection died). It
+--    could as well be another client's change to the same values, and a
+--    stale If-Match must then be 412: each update now records the id of the
+--    request that wrote it, and only that request may take it as its own.
+ALTER TABLE gatehouse_tasks ADD COLUMN last_write uuid;
