@@ -128,3 +128,30 @@ fn extreme_token_dates_are_refused_without_overflow() {
         );
     }
 }
+
+/// In production, a refusal does not tell a stranger which cookies this API
+/// reads; outside production the hint names them, to help the developer.
+#[test]
+fn the_production_missing_credentials_hint_lists_no_cookie_names() {
+    let secret = unique_secret("cookie-names");
+    for (environment, shows) in [("production", false), ("development", true)] {
+        let function = crate::auth::start(
+            crate::auth::AUTH_SESSION,
+            &[
+                ("JWT_SECRET", secret.as_str()),
+                ("ENVIRONMENT", environment),
+            ],
+        );
+        let response = get(
+            function.addr(),
+            crate::auth::SESSION,
+            &[("cookie", "myapp.session=abc")],
+        );
+        let body = response.assert_problem(401, "credentials_missing");
+        assert_eq!(
+            body.to_string().contains("better-auth.session_token"),
+            shows,
+            "{environment}: {response}"
+        );
+    }
+}

@@ -456,6 +456,44 @@ fn api_keys_need_task_scopes_and_own_their_tasks_apart_from_users() {
     let path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
     api.call("GET", &path, ada, &[], None)
         .assert_problem(404, "not_found");
+
+    // An API key is a server's credential: in a cookie (which a browser
+    // sends on its own) it is refused, even under a cookie name this API reads.
+    let in_cookie = send(
+        api.collection.addr(),
+        "GET",
+        "/api/tasks",
+        &[("cookie", &format!("better-auth.session_token={writer}"))],
+        "",
+    );
+    let body = in_cookie.assert_problem(401, "api_key_invalid");
+    assert!(
+        body["detail"].as_str().unwrap().contains("cookie"),
+        "{in_cookie}"
+    );
+}
+
+/// On a host that delivers the path, a query parameter of the same name does
+/// not pick another resource: `/api/tasks/<B>?id=<A>` acts on B (here: a
+/// task of another user's, so 404), never on A.
+#[test]
+fn the_path_not_the_query_names_the_task() {
+    let api = TasksApi::start();
+    let tokens = api.tokens(&["ada", "grace"]);
+    let (ada, grace) = (&tokens[0], &tokens[1]);
+    let mine = api.create(ada, "Mine");
+    let theirs = api.create(grace, "Theirs");
+    let path = format!(
+        "/api/tasks/{}?id={}",
+        theirs["id"].as_str().unwrap(),
+        mine["id"].as_str().unwrap()
+    );
+    for method in ["GET", "DELETE"] {
+        api.call(method, &path, ada, &[("if-match", "*")], None)
+            .assert_problem(404, "not_found");
+    }
+    let own = format!("/api/tasks/{}", mine["id"].as_str().unwrap());
+    assert_eq!(api.call("GET", &own, ada, &[], None).status, 200);
 }
 
 #[test]

@@ -181,7 +181,11 @@ impl Route {
             .get(actual.len().saturating_sub(pattern.len())..)
             .filter(|tail| tail.len() == pattern.len())
             .and_then(|tail| match_segments(&pattern, tail))
-            .filter(|found| found.iter().all(|(name, raw)| decode(raw) != format!("[{name}]")));
+            .filter(|found| {
+                found
+                    .iter()
+                    .all(|(name, raw)| decode(raw) != format!("[{name}]"))
+            });
         if let Some(found) = from_path {
             return Some(
                 found

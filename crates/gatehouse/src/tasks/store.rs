@@ -332,7 +332,11 @@ pub async fn update(
     let row = db
         .query_opt(
             &sql,
-            &[(&id, Type::UUID), (&owner, Type::TEXT), (&write, Type::UUID)],
+            &[
+                (&id, Type::UUID),
+                (&owner, Type::TEXT),
+                (&write, Type::UUID),
+            ],
         )
         .await?
         .ok_or_else(not_found)?;
