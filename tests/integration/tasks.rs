@@ -324,6 +324,42 @@ fn listing_pages_through_every_task_once_in_a_stable_order() {
     assert_eq!(all["next_cursor"], Value::Null);
 }
 
+/// Keys are remembered for 24 hours: a keyed POST deletes a bounded number
+/// of older ledger rows, so the ledger never grows without end.
+#[test]
+fn idempotency_keys_older_than_a_day_are_purged() {
+    let api = TasksApi::start();
+    let token = &api.tokens(&["ada"])[0];
+    block_on(api.db.execute(
+        "INSERT INTO gatehouse_idempotency_keys (owner, key, request_hash, task_id, created_at)
+         SELECT 'old-' || i, 'k', '\\x00', gen_random_uuid(), now() - interval '25 hours'
+           FROM generate_series(1, 20) i;
+         INSERT INTO gatehouse_idempotency_keys (owner, key, request_hash, task_id, created_at)
+         VALUES ('recent', 'k', '\\x00', gen_random_uuid(), now() - interval '23 hours')",
+    ));
+    let count = |sql: &str| block_on(api.db.count(sql));
+    for _ in 0..2 {
+        let key = uuid::Uuid::new_v4().to_string();
+        let created = api.call(
+            "POST",
+            "/api/tasks",
+            token,
+            &[("idempotency-key", &key)],
+            Some(&json!({ "title": "x" })),
+        );
+        assert_eq!(created.status, 201, "{created}");
+    }
+    assert_eq!(
+        count("SELECT count(*) FROM gatehouse_idempotency_keys WHERE owner LIKE 'old-%'"),
+        0,
+        "16 per keyed POST: two POSTs purge all 20"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM gatehouse_idempotency_keys WHERE owner = 'recent'"),
+        1
+    );
+}
+
 #[test]
 fn a_retried_post_with_the_same_idempotency_key_creates_one_task() {
     let api = TasksApi::start();

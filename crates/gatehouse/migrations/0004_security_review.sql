@@ -46,3 +46,37 @@ $$;
 --    stale If-Match must then be 412: each update now records the id of the
 --    request that wrote it, and only that request may take it as its own.
 ALTER TABLE gatehouse_tasks ADD COLUMN last_write uuid;
+
+-- C. A session of this API (POST /api/auth/exchange) outlived what it was
+--    exchanged for. It now records its source (the credential's kind,
+--    issuer, revocation id, token version, signing secret's fingerprint,
+--    Better Auth session id) and is refused when the source would be refused
+--    for a lasting reason; revoking the source deletes the sessions made from
+--    it (found by source_revocation_id). Existing sessions have no recorded
+--    source (assumption: '{}', checked by nothing but their absolute
+--    lifetime, SESSION_MAX_LIFETIME_SECS from their creation, which ends
+--    those older than it at their next use).
+ALTER TABLE gatehouse_sessions
+    ADD COLUMN source jsonb NOT NULL DEFAULT '{}',
+    ADD COLUMN source_revocation_id text;
+CREATE INDEX gatehouse_sessions_source_revocation_id
+    ON gatehouse_sessions (source_revocation_id) WHERE source_revocation_id IS NOT NULL;
+
+-- D. Idempotency-Key ledger rows were never deleted. A key is remembered
+--    for 24 hours (as Stripe does), long enough for any client's retries:
+--    each statement inserting into the ledger deletes up to 16 older rows,
+--    oldest first, so the table holds about one day of keys.
+CREATE FUNCTION gatehouse_purge_idempotency_keys() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM gatehouse_idempotency_keys
+     WHERE (owner, key) IN (
+        SELECT owner, key FROM gatehouse_idempotency_keys
+         WHERE created_at < now() - interval '24 hours'
+         ORDER BY created_at LIMIT 16);
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER gatehouse_idempotency_keys_purge
+    AFTER INSERT ON gatehouse_idempotency_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_purge_idempotency_keys();

@@ -94,17 +94,16 @@ fn an_exchanged_session_is_the_same_principal_by_cookie_or_bearer_and_survives_r
     let body = response.json();
     assert_eq!(body["token_type"], "Bearer");
     let expires_in = body["expires_in"].as_i64().unwrap();
-    assert!(
-        (30 * 86_400 - 5..=30 * 86_400).contains(&expires_in),
-        "{response}"
-    );
+    assert!((86_400 - 5..=86_400).contains(&expires_in), "{response}");
     assert_eq!(body["principal"]["subject"], "ada");
     // The cookie browsers keep: host-only, Secure, HttpOnly, Lax.
     assert_eq!(
         response.header("set-cookie"),
         Some(
-            format!("{COOKIE}={token}; Path=/; Max-Age=2592000; HttpOnly; Secure; SameSite=Lax")
-                .as_str()
+            format!(
+                "{COOKIE}={token}; Path=/; Max-Age={expires_in}; HttpOnly; Secure; SameSite=Lax"
+            )
+            .as_str()
         )
     );
     // Only the hash is stored.
@@ -219,11 +218,13 @@ fn expiry_slides_while_in_use_and_an_unused_session_expires() {
     let exchanger = deployment.start(AUTH_EXCHANGE);
     let session = deployment.start(AUTH_SESSION);
     let (response, token) = exchange(&exchanger, &deployment.jwt("ada"));
+    let expires_in = response.json()["expires_in"].as_i64().unwrap();
+    assert!((595..=600).contains(&expires_in), "{response}");
     assert!(
         response
             .header("set-cookie")
             .unwrap()
-            .contains("Max-Age=600;")
+            .contains(&format!("Max-Age={expires_in};"))
     );
     // Last refreshed 5 minutes ago, expiring in 5: a use slides it to 10.
     block_on(deployment.db.execute(
@@ -390,4 +391,164 @@ fn a_revoked_session_never_comes_back() {
             .execute("DELETE FROM gatehouse_subject_cutoffs"),
     );
     session_with(&checker, &bob).assert_problem(401, "session_not_found");
+}
+
+/// The attack: a 2-minute JWT became a 30-day session that survived every
+/// way of retiring the JWT. A session now ends with its source, and with its
+/// absolute lifetime; a session cannot be exchanged for another.
+#[test]
+fn a_session_ends_with_what_it_was_exchanged_for() {
+    let old_secret = unique_secret("previous");
+    let deployment = Deployment::new(&[("TOKEN_VERSION", "1")]);
+    let rotating: Vec<(&str, &str)> = deployment
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain([("JWT_SECRET_PREVIOUS", old_secret.as_str())])
+        .collect();
+    let exchanger = start(AUTH_EXCHANGE, &rotating);
+    let checker = start(AUTH_SESSION, &rotating);
+    let revoker = start(super::sessions::AUTH_REVOKE, &rotating);
+    let mint = |secret: &str, claims: Value| {
+        jose_one(secret_spec(
+            "HS256",
+            secret,
+            &with(
+                &json!({ "sub": "ada", "token_version": 1, "exp": now() + 120 }),
+                claims,
+            ),
+        ))
+    };
+    let sessions = || {
+        block_on(
+            deployment
+                .db
+                .count("SELECT count(*) FROM gatehouse_sessions WHERE subject = 'ada'"),
+        )
+    };
+
+    // Revoking the JWT (by jti) ends the sessions made from it.
+    let jwt = mint(&deployment.secret, json!({ "jti": "two-minutes" }));
+    let (_, session) = exchange(&exchanger, &jwt);
+    assert_accepted(&session_with(&checker, &session));
+    let response = post(
+        &revoker,
+        "/api/auth/revoke",
+        &[("authorization", &bearer(&jwt))],
+    );
+    assert_eq!(response.status, 200, "{response}");
+    assert_eq!(response.json()["by"], "jti", "{response}");
+    assert_eq!(response.json()["sessions_ended"], 1, "{response}");
+    session_with(&checker, &session).assert_problem(401, "session_not_found");
+
+    // A session cannot be exchanged for another.
+    let (_, session) = exchange(&exchanger, &mint(&deployment.secret, json!({})));
+    let refused = post(
+        &exchanger,
+        "/api/auth/exchange",
+        &[("authorization", &bearer(&session))],
+    );
+    let body = refused.assert_problem(403, "forbidden");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be exchanged"),
+        "{refused}"
+    );
+
+    // TOKEN_VERSION raised: the session's source is retired.
+    let raised: Vec<(&str, &str)> = rotating
+        .iter()
+        .map(|(k, v)| {
+            if *k == "TOKEN_VERSION" {
+                (*k, "2")
+            } else {
+                (*k, *v)
+            }
+        })
+        .collect();
+    let after_raise = start(AUTH_SESSION, &raised);
+    assert_refused(
+        &session_with(&after_raise, &session),
+        "token_version_stale",
+        &["exchanged for"],
+        &[],
+    );
+
+    // JWT_SECRET_PREVIOUS removed: a session exchanged for a token signed
+    // with it ends; one whose token was signed with JWT_SECRET stays.
+    let (_, by_old) = exchange(&exchanger, &mint(&old_secret, json!({})));
+    let (_, by_current) = exchange(&exchanger, &mint(&deployment.secret, json!({})));
+    let without_previous = deployment.start(AUTH_SESSION);
+    assert_refused(
+        &session_with(&without_previous, &by_old),
+        "signature_invalid",
+        &["no longer holds"],
+        &[],
+    );
+    assert_accepted(&session_with(&without_previous, &by_current));
+
+    // A refusal for a lasting reason deletes the session.
+    let before = sessions();
+    assert_refused(
+        &session_with(&without_previous, &by_old),
+        "session_not_found",
+        &[],
+        &[],
+    );
+    assert_eq!(sessions(), before);
+
+    // The absolute lifetime, however much the session slides.
+    let short = start(
+        AUTH_SESSION,
+        &rotating
+            .iter()
+            .copied()
+            .chain([("SESSION_MAX_LIFETIME_SECS", "3600")])
+            .collect::<Vec<_>>(),
+    );
+    block_on(deployment.db.execute(&format!(
+        "UPDATE gatehouse_sessions SET created_at = now() - interval '2 hours', refreshed_at = now()
+          WHERE token_hash = sha256('{by_current}'::bytea)"
+    )));
+    assert_refused(
+        &session_with(&short, &by_current),
+        "session_expired",
+        &["absolute lifetime"],
+        &[],
+    );
+}
+
+/// The table keeps only live sessions: each subject holds at most
+/// `SESSION_MAX_PER_SUBJECT` (the least recently used end first), and each
+/// exchange deletes a bounded number of expired ones.
+#[test]
+fn sessions_are_capped_per_subject_and_expired_ones_purged() {
+    let deployment = Deployment::new(&[("SESSION_MAX_PER_SUBJECT", "3")]);
+    let exchanger = deployment.start(AUTH_EXCHANGE);
+    let checker = deployment.start(AUTH_SESSION);
+    let count = |sql: &str| block_on(deployment.db.count(sql));
+    block_on(deployment.db.execute(
+        "INSERT INTO gatehouse_sessions (id, token_hash, subject, principal, expires_at)
+         SELECT gen_random_uuid(), sha256(i::text::bytea), 'gone-' || i, '{}', now() - interval '1 minute'
+           FROM generate_series(1, 40) i",
+    ));
+    let jwt = deployment.jwt("ada");
+    let tokens: Vec<String> = (0..5).map(|_| exchange(&exchanger, &jwt).1).collect();
+    assert_eq!(
+        count("SELECT count(*) FROM gatehouse_sessions WHERE subject = 'ada'"),
+        3
+    );
+    for old in &tokens[..2] {
+        session_with(&checker, old).assert_problem(401, "session_not_found");
+    }
+    for live in &tokens[2..] {
+        assert_accepted(&session_with(&checker, live));
+    }
+    // 5 exchanges, at most 16 expired rows each: all 40 gone.
+    assert_eq!(
+        count("SELECT count(*) FROM gatehouse_sessions WHERE expires_at < now()"),
+        0
+    );
 }

@@ -451,3 +451,46 @@ fn revocation_checks_fail_closed_with_a_503_when_postgres_is_down() {
     );
     assert_accepted(&session_with(&function, &token));
 }
+
+/// A session of this API exchanged for a Better Auth session ends when the
+/// Better Auth session does (signed out there, or its user deleted).
+#[test]
+fn an_exchanged_session_ends_with_its_better_auth_session() {
+    let server = BetterAuth::start();
+    block_on(server.db.migrate());
+    let user = sign_up_and_in(&server, "exchange@example.com");
+    let env = [
+        ("DATABASE_URL", server.db.url.as_str()),
+        ("BETTER_AUTH_SECRET", server.secret.as_str()),
+    ];
+    let exchanger = start(env!("CARGO_BIN_EXE_auth-exchange"), &env);
+    let checker = start(AUTH_SESSION, &env);
+    let mut raw = request(
+        "POST",
+        "/api/auth/exchange",
+        &[("cookie", user.cookie.as_str()), ("content-length", "0")],
+    );
+    raw.extend_from_slice(b"");
+    let exchanged = exchange(exchanger.addr(), &raw);
+    assert_eq!(exchanged.status, 201, "{exchanged}");
+    let session = exchanged.json()["token"].as_str().unwrap().to_owned();
+    assert_accepted(&session_with(&checker, &session));
+
+    let mut sign_out = request(
+        "POST",
+        "/api/auth/sign-out",
+        &[
+            ("cookie", &user.cookie),
+            ("content-type", "application/json"),
+            ("content-length", "2"),
+        ],
+    );
+    sign_out.extend_from_slice(b"{}");
+    assert_eq!(exchange(server.addr, &sign_out).status, 200);
+    assert_refused(
+        &session_with(&checker, &session),
+        "session_not_found",
+        &["Better Auth session", "has ended"],
+        &[],
+    );
+}

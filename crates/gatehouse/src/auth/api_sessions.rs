@@ -8,8 +8,17 @@
 //! - The principal it was exchanged for is stored with it, so a session
 //!   answers with the same subject, issuer and claims.
 //! - Expiry slides: a session in use is extended to `SESSION_TTL_SECS` from
-//!   now, at most once per thirtieth of the lifetime (once a day for the
-//!   default 30 days), so reads do not each cost a write.
+//!   now (default one day), at most once per thirtieth of it, so reads do not
+//!   each cost a write; never past `SESSION_MAX_LIFETIME_SECS` from its
+//!   creation (default 7 days), whatever the sliding does.
+//! - It records its source, the credential it was exchanged for
+//!   ([`SessionSource`]), and is refused when the source would be refused for
+//!   a lasting reason: revoked, a stale token version, an issuer or secret
+//!   no longer trusted, a Better Auth session gone. A `gs_` is never
+//!   exchanged for another.
+//! - Each subject holds at most `SESSION_MAX_PER_SUBJECT` sessions (the
+//!   least recently used go first), and every exchange deletes a few expired
+//!   sessions, so the table keeps only live ones.
 //! - The cookie is `HttpOnly`, always `Secure`, `SameSite=Lax` (or `None`
 //!   for cross-site use, never without `Secure`), and `__Host-` prefixed
 //!   unless a `Domain` is configured.
@@ -18,6 +27,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tokio_postgres::types::Type;
@@ -35,16 +45,27 @@ const SECRET_CHARS: usize = 43;
 /// `SESSION_*` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionSettings {
+    /// How long an unused session lasts (sliding).
     pub ttl: Duration,
+    /// How long a session lasts from its creation, used or not.
+    pub max_lifetime: Duration,
+    /// Live sessions one subject may hold; the least recently used go first.
+    pub max_per_subject: u32,
     pub same_site: SameSite,
     /// `SESSION_COOKIE_DOMAIN`: shared with subdomains; drops `__Host-`.
     pub domain: Option<String>,
 }
 
+pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+pub const DEFAULT_MAX_PER_SUBJECT: u32 = 50;
+
 impl Default for SessionSettings {
     fn default() -> Self {
         SessionSettings {
-            ttl: Duration::from_secs(30 * 24 * 3600),
+            ttl: DEFAULT_TTL,
+            max_lifetime: DEFAULT_MAX_LIFETIME,
+            max_per_subject: DEFAULT_MAX_PER_SUBJECT,
             same_site: SameSite::Lax,
             domain: None,
         }
@@ -105,6 +126,9 @@ pub enum SessionError {
     NotFound,
     #[error("the session expired")]
     Expired { expires_at: i64 },
+    /// Past `SESSION_MAX_LIFETIME_SECS` from its creation.
+    #[error("the session reached its absolute lifetime")]
+    LifetimeOver { created_at: i64 },
     /// Revoked by itself or by a sign-out-everywhere cutoff; its row was
     /// deleted, so it cannot come back when the revocation row expires.
     #[error("the session was revoked")]
@@ -133,20 +157,70 @@ fn stored(principal: &Principal) -> Value {
     })
 }
 
+/// The credential a session was exchanged for, as far as it decides whether
+/// that credential would still be accepted. Never the credential itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSource {
+    /// `None` for sessions created before sources were recorded.
+    pub method: Option<Method>,
+    pub issuer: Option<String>,
+    /// What a revocation of the source names (`jti:`, `sha256:`).
+    pub revocation_id: Option<String>,
+    pub token_version: Option<u64>,
+    /// Fingerprint of the shared secret that verified it (JWT_SECRET or
+    /// JWT_SECRET_PREVIOUS).
+    pub secret: Option<String>,
+    /// The Better Auth session it came from.
+    pub session_id: Option<String>,
+}
+
+impl SessionSource {
+    pub fn of(principal: &Principal, secret: Option<String>) -> SessionSource {
+        SessionSource {
+            method: Some(principal.method),
+            issuer: principal.issuer.clone(),
+            revocation_id: principal.revocation_id.clone(),
+            token_version: principal.token_version,
+            secret,
+            session_id: principal
+                .session_id
+                .clone()
+                .filter(|_| principal.method == Method::BetterAuthSession),
+        }
+    }
+}
+
+/// Expired sessions deleted by each exchange: bounded, so an exchange never
+/// pays for a backlog, and enough to outpace the sessions that expire.
+const PURGE_PER_EXCHANGE: i64 = 16;
+
 pub async fn create(
     db: &Database,
     principal: &Principal,
+    source: &SessionSource,
     settings: &SessionSettings,
 ) -> Result<Created, SessionError> {
     let mut secret = [0u8; 32];
     aws_lc_rs::rand::fill(&mut secret).map_err(|_| SessionError::Random)?;
     let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(secret));
     let id = Uuid::new_v4();
-    let ttl = ttl_secs(settings);
+    let ttl = ttl_secs(settings).min(lifetime_secs(settings));
+    let source_json = serde_json::to_value(source).unwrap_or(Value::Null);
+    // One statement: purge a few expired sessions, make room under the
+    // subject's cap (the least recently used go; the new row is not visible
+    // to this snapshot, hence one fewer kept), insert.
     let row = db
         .query_opt(
-            "INSERT INTO gatehouse_sessions (id, token_hash, subject, principal, expires_at)
-             VALUES ($1, $2, $3, $4, now() + $5::float8 * interval '1 second')
+            "WITH expired AS (
+                 DELETE FROM gatehouse_sessions WHERE id IN (
+                     SELECT id FROM gatehouse_sessions WHERE expires_at < now()
+                     ORDER BY expires_at LIMIT $8)),
+             over_cap AS (
+                 DELETE FROM gatehouse_sessions WHERE id IN (
+                     SELECT id FROM gatehouse_sessions WHERE subject = $3 AND id <> $1
+                     ORDER BY refreshed_at DESC OFFSET greatest($7::int8 - 1, 0)))
+             INSERT INTO gatehouse_sessions (id, token_hash, subject, principal, expires_at, source, source_revocation_id)
+             VALUES ($1, $2, $3, $4, now() + $5::float8 * interval '1 second', $6, $6->>'revocation_id')
              -- A re-run after a dead connection finds its own row.
              ON CONFLICT (id) DO UPDATE SET id = excluded.id
              RETURNING floor(extract(epoch FROM expires_at))::int8",
@@ -156,6 +230,9 @@ pub async fn create(
                 (&principal.subject, Type::TEXT),
                 (&stored(principal), Type::JSONB),
                 (&ttl, Type::INT8),
+                (&source_json, Type::JSONB),
+                (&i64::from(settings.max_per_subject), Type::INT8),
+                (&PURGE_PER_EXCHANGE, Type::INT8),
             ],
         )
         .await?
@@ -168,6 +245,10 @@ pub async fn create(
     })
 }
 
+fn lifetime_secs(settings: &SessionSettings) -> i64 {
+    i64::try_from(settings.max_lifetime.as_secs()).unwrap_or(i64::MAX)
+}
+
 fn ttl_secs(settings: &SessionSettings) -> i64 {
     i64::try_from(settings.ttl.as_secs()).unwrap_or(i64::MAX)
 }
@@ -176,17 +257,18 @@ const LOOKUP: &str = "SELECT id, principal,
         floor(extract(epoch FROM expires_at))::int8,
         floor(extract(epoch FROM refreshed_at))::int8,
         extract(epoch FROM created_at)::float8,
-        NULL::float8, NULL::float8
+        NULL::float8, NULL::float8, source, NULL::float8
    FROM gatehouse_sessions WHERE token_hash = $1";
 
-/// The same row and its revocation state, in one round trip.
+/// The same row, its revocation state and its source's, in one round trip.
 const LOOKUP_WITH_REVOCATION: &str = "SELECT s.id, s.principal,
         floor(extract(epoch FROM s.expires_at))::int8,
         floor(extract(epoch FROM s.refreshed_at))::int8,
         extract(epoch FROM s.created_at)::float8,
-        r.revoked_at, r.not_before
+        r.revoked_at, r.not_before, s.source, src.revoked_at
    FROM gatehouse_sessions s
    LEFT JOIN LATERAL gatehouse_revocation_state('session:' || s.id::text, s.subject) r ON true
+   LEFT JOIN LATERAL gatehouse_revocation_state(s.source_revocation_id, NULL) src ON true
   WHERE s.token_hash = $1";
 
 /// The principal of a live session. In this order, so that a refused
@@ -201,7 +283,7 @@ pub async fn authenticate(
     settings: &SessionSettings,
     now: i64,
     check_revocation: bool,
-) -> Result<Principal, SessionError> {
+) -> Result<Authenticated, SessionError> {
     let sql = if check_revocation {
         LOOKUP_WITH_REVOCATION
     } else {
@@ -217,16 +299,27 @@ pub async fn authenticate(
     let refreshed_at: i64 = row.try_get(3).map_err(DbError::Query)?;
     let created_at: f64 = row.try_get(4).map_err(DbError::Query)?;
     let revocation = RevocationState {
-        token_revoked_at: row.try_get(5).map_err(DbError::Query)?,
+        // The session's own revocation, or its source's.
+        token_revoked_at: row
+            .try_get::<_, Option<f64>>(5)
+            .map_err(DbError::Query)?
+            .or(row.try_get::<_, Option<f64>>(8).map_err(DbError::Query)?),
         subject_not_before: row.try_get(6).map_err(DbError::Query)?,
     };
+    let recorded: Value = row.try_get(7).map_err(DbError::Query)?;
+    let origin: SessionSource = serde_json::from_value(recorded).unwrap_or_default();
     if expires_at <= now {
         return Err(SessionError::Expired { expires_at });
     }
+    let created = created_at.floor() as i64;
+    if created.saturating_add(lifetime_secs(settings)) <= now {
+        end_quietly(db, id).await;
+        return Err(SessionError::LifetimeOver {
+            created_at: created,
+        });
+    }
     if let Some(revoked) = revocation.verdict(Some(created_at)) {
-        if let Err(err) = end(db, id).await {
-            tracing::warn!(target: "gatehouse::auth::sessions", error = %err, "a revoked session's row could not be deleted; it stays refused while its revocation lasts");
-        }
+        end_quietly(db, id).await;
         return Err(SessionError::Revoked(revoked));
     }
     if now.saturating_sub(refreshed_at) >= settings.refresh_after() {
@@ -234,10 +327,16 @@ pub async fn authenticate(
         if let Some(row) = db
             .query_opt(
                 "UPDATE gatehouse_sessions
-                 SET expires_at = now() + $2::float8 * interval '1 second', refreshed_at = now()
+                 SET expires_at = least(now() + $2::float8 * interval '1 second',
+                                        created_at + $3::float8 * interval '1 second'),
+                     refreshed_at = now()
                  WHERE id = $1
                  RETURNING floor(extract(epoch FROM expires_at))::int8",
-                &[(&id, Type::UUID), (&ttl, Type::INT8)],
+                &[
+                    (&id, Type::UUID),
+                    (&ttl, Type::INT8),
+                    (&lifetime_secs(settings), Type::INT8),
+                ],
             )
             .await?
         {
@@ -256,7 +355,37 @@ pub async fn authenticate(
     // A sign-out-everywhere cutoff applies to sessions created before it.
     principal.issued_at = Some(created_at);
     principal.revocation_id = Some(format!("session:{id}"));
-    Ok(principal)
+    Ok(Authenticated {
+        principal,
+        source: origin,
+    })
+}
+
+/// A live session's principal, and the source the caller must still trust.
+#[derive(Debug)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub source: SessionSource,
+}
+
+/// Deletes a session that is refused for good, logging a failure: it stays
+/// refused either way while its revocation lasts.
+pub async fn end_quietly(db: &Database, id: Uuid) {
+    if let Err(err) = end(db, id).await {
+        tracing::warn!(target: "gatehouse::auth::sessions", error = %err, "a refused session's row could not be deleted");
+    }
+}
+
+/// Ends every session exchanged for the credential `revocation_id` names:
+/// revoking a credential revokes what was made from it.
+pub async fn end_derived(db: &Database, revocation_id: &str) -> Result<u64, DbError> {
+    Ok(db
+        .query(
+            "DELETE FROM gatehouse_sessions WHERE source_revocation_id = $1",
+            &[(&revocation_id, Type::TEXT)],
+        )
+        .await?
+        .rows_affected)
 }
 
 /// Ends the session `id`; whether one did.

@@ -257,6 +257,17 @@ pub async fn delete(db: &Database, id: &str) -> Result<bool, DbError> {
     Ok(output.rows_affected > 0)
 }
 
+/// Whether Better Auth's session `id` still exists and has not expired.
+pub async fn is_live(db: &Database, id: &str) -> Result<bool, DbError> {
+    Ok(db
+        .query_opt(
+            r#"SELECT 1 FROM "session" WHERE "id"::text = $1 AND "expiresAt" > now()"#,
+            &[(&id, Type::TEXT)],
+        )
+        .await?
+        .is_some())
+}
+
 fn classify(err: DbError) -> LookupError {
     if let DbError::SchemaMissing(source) = &err
         && source.code() == Some(&SqlState::UNDEFINED_TABLE)

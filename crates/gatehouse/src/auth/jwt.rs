@@ -33,7 +33,7 @@ use crate::outbound::Outbound;
 use crate::secret::Secret;
 
 /// How a token was verified, reported in the principal and logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     JwtJwks,

@@ -35,6 +35,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::HeaderMap;
 
+use crate::auth::api_sessions::SessionSource;
 use crate::auth::better_auth_session::SessionSecrets;
 use crate::auth::credential::{Credential, ExtractError};
 use crate::auth::jwt::JwtVerifier;
@@ -46,6 +47,7 @@ use crate::auth::user_profile::{ProfileError, UserProfiles};
 use crate::db::{Database, LazyDatabase};
 use crate::error::Reason;
 use crate::outbound::Outbound;
+use crate::secret::Secret;
 
 /// When a credential's revocation is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -374,7 +376,7 @@ impl Authenticator {
         let db = self.database()?;
         // The session's lookup checks revocation in its own statement, before
         // sliding the expiry: nothing is left to defer to the route.
-        opaque::api_session(
+        let session = opaque::api_session(
             &db,
             credential,
             &self.settings.sessions,
@@ -382,7 +384,145 @@ impl Authenticator {
             now,
             facts,
         )
-        .await
+        .await?;
+        if let Err(refusal) = self.source_still_accepted(&db, &session.source).await {
+            // Lasting: the source will not be accepted again.
+            if !refusal.reason.status().is_server_error()
+                && let Some(id) = session.principal.session_id.as_deref()
+                && let Ok(id) = uuid::Uuid::parse_str(id)
+            {
+                api_sessions::end_quietly(&db, id).await;
+            }
+            return Err(refusal);
+        }
+        Ok(session.principal)
+    }
+
+    /// What a session exchanged for `principal` records of it.
+    pub fn session_source(&self, principal: &Principal) -> SessionSource {
+        let secret = match (&self.settings.shared_secret, principal.method) {
+            (Some(shared), jwt::Method::JwtSharedSecret) => {
+                match (&shared.previous, principal.signed_with_previous_secret) {
+                    (Some(previous), true) => Some(previous.fingerprint()),
+                    _ => Some(shared.current.fingerprint()),
+                }
+            }
+            _ => None,
+        };
+        SessionSource::of(principal, secret)
+    }
+
+    /// Whether the credential a session was exchanged for would still be
+    /// accepted, as far as a lasting reason goes: the session is refused
+    /// with the reason the source would get.
+    async fn source_still_accepted(
+        &self,
+        db: &Database,
+        source: &SessionSource,
+    ) -> Result<(), Refusal> {
+        use jwt::Method::*;
+        let Some(method) = source.method else {
+            // Created before sources were recorded: its lifetime bounds it.
+            return Ok(());
+        };
+        let exchanged = "the credential this session was exchanged for";
+        let again = "sign in again and exchange the new credential with POST /api/auth/exchange";
+        if let Some(settings::TokenVersion { server }) = self.settings.token_version
+            && matches!(method, JwtJwks | JwtStaticKey | JwtSharedSecret)
+            && source.token_version.unwrap_or(0) < server
+        {
+            return Err(Refusal::revealing(
+                Reason::TokenVersionStale,
+                format!(
+                    "{exchanged} has token version {}, older than this server's {server}",
+                    source
+                        .token_version
+                        .map_or("absent".to_owned(), |v| v.to_string())
+                ),
+                again,
+            ));
+        }
+        let issuer_trusted = |issuer: &Option<String>| {
+            issuer.as_deref().is_some_and(|iss| {
+                self.settings
+                    .issuers
+                    .iter()
+                    .any(|trusted| trusted.issuer.matches(iss))
+            })
+        };
+        match method {
+            JwtJwks | JwtStaticKey if !issuer_trusted(&source.issuer) => Err(Refusal::revealing(
+                Reason::IssuerMismatch,
+                format!(
+                    "{exchanged} came from the issuer {}, which this deployment no longer trusts",
+                    source.issuer.as_deref().unwrap_or("(none)")
+                ),
+                again,
+            )),
+            JwtSharedSecret => {
+                let held = self.settings.shared_secret.as_ref().map(|shared| {
+                    std::iter::once(shared.current.fingerprint())
+                        .chain(shared.previous.as_ref().map(Secret::fingerprint))
+                        .collect::<Vec<_>>()
+                });
+                let still_held = match (&held, &source.secret) {
+                    (Some(held), Some(secret)) => held.contains(secret),
+                    _ => false,
+                };
+                if still_held {
+                    Ok(())
+                } else {
+                    Err(Refusal::revealing(
+                        Reason::SignatureInvalid,
+                        format!(
+                            "{exchanged} was signed with a shared secret this deployment no longer holds (JWT_SECRET changed, or JWT_SECRET_PREVIOUS removed)"
+                        ),
+                        again,
+                    ))
+                }
+            }
+            BetterAuthSession => {
+                let live = match source.session_id.as_deref() {
+                    Some(id) if self.settings.sessions_in_database() => {
+                        better_auth_session::is_live(db, id)
+                            .await
+                            .map_err(|err| opaque::store_unavailable(&err))?
+                    }
+                    _ => false,
+                };
+                if live {
+                    Ok(())
+                } else {
+                    Err(Refusal::new(
+                        Reason::SessionNotFound,
+                        format!(
+                            "{exchanged} (a Better Auth session) has ended: signed out, expired or deleted, or Better Auth sessions are no longer accepted here"
+                        ),
+                        again,
+                    ))
+                }
+            }
+            BetterAuthRemote if self.remote.is_none() => Err(Refusal::new(
+                Reason::SessionNotFound,
+                format!(
+                    "{exchanged} was a Better Auth session validated by AUTH_SERVER_URL, which this deployment no longer asks"
+                ),
+                again,
+            )),
+            AuthjsSession if self.settings.authjs_secrets.is_empty() => Err(Refusal::new(
+                Reason::TokenDecryptionFailed,
+                format!(
+                    "{exchanged} was an Auth.js session, and this deployment no longer holds AUTH_SECRET"
+                ),
+                again,
+            )),
+            ApiKey | GatehouseSession => Err(Refusal::new(
+                Reason::Forbidden,
+                format!("{exchanged} is a kind that is never exchanged"),
+                again,
+            )),
+            _ => Ok(()),
+        }
     }
 
     async fn api_key(&self, token: &str, source: String) -> Result<Principal, Refusal> {

@@ -241,7 +241,8 @@ pub(super) fn authjs_session(
     Ok(principal)
 }
 
-/// A session of this API's own, from `POST /api/auth/exchange`.
+/// A session of this API's own, from `POST /api/auth/exchange`, with the
+/// source it was exchanged for, which the caller checks is still trusted.
 pub(super) async fn api_session(
     db: &Database,
     credential: &Credential,
@@ -249,11 +250,20 @@ pub(super) async fn api_session(
     check_revocation: bool,
     now: i64,
     facts: &mut Facts,
-) -> Result<Principal, Refusal> {
+) -> Result<api_sessions::Authenticated, Refusal> {
     let source = credential.source.to_string();
     let token = credential.token.expose();
     match api_sessions::authenticate(db, token, source, settings, now, check_revocation).await {
-        Ok(principal) => Ok(principal),
+        Ok(authenticated) => Ok(authenticated),
+        Err(SessionError::LifetimeOver { created_at }) => Err(Refusal::revealing(
+            Reason::SessionExpired,
+            format!(
+                "the session was created at {} and has reached its absolute lifetime of {} s, however much it was used",
+                rfc3339(created_at),
+                settings.max_lifetime.as_secs()
+            ),
+            "exchange a fresh credential for a new session with POST /api/auth/exchange; SESSION_MAX_LIFETIME_SECS sets the lifetime",
+        )),
         Err(SessionError::Revoked(revoked)) => Err(self::revoked(revoked)),
         Err(SessionError::NotFound) => Err(Refusal::new(
             Reason::SessionNotFound,

@@ -400,7 +400,40 @@ fn read_sessions(r: &mut Reader<'_>) -> SessionSettings {
             _ => r.error(
                 "SESSION_TTL_SECS",
                 format!("is \"{raw}\", not a number of seconds from 60 to {MAX_SESSION_TTL_SECS} (400 days, the longest cookie browsers keep)"),
-                "set SESSION_TTL_SECS to how long an unused session lasts (default 2592000, 30 days), or unset it",
+                "set SESSION_TTL_SECS to how long an unused session lasts (default 86400, one day), or unset it",
+            ),
+        }
+    }
+    if let Some(raw) = r.get("SESSION_MAX_LIFETIME_SECS") {
+        match raw.parse::<u64>() {
+            Ok(secs) if (60..=MAX_SESSION_TTL_SECS).contains(&secs) => {
+                settings.max_lifetime = Duration::from_secs(secs);
+            }
+            _ => r.error(
+                "SESSION_MAX_LIFETIME_SECS",
+                format!("is \"{raw}\", not a number of seconds from 60 to {MAX_SESSION_TTL_SECS} (400 days)"),
+                "set SESSION_MAX_LIFETIME_SECS to how long a session may last from its creation however much it is used (default 604800, 7 days), or unset it",
+            ),
+        }
+    }
+    if settings.ttl > settings.max_lifetime {
+        r.warn(
+            "SESSION_TTL_SECS",
+            format!(
+                "is {} s, longer than SESSION_MAX_LIFETIME_SECS ({} s): sessions end at the lifetime, so the longer idle time never applies",
+                settings.ttl.as_secs(),
+                settings.max_lifetime.as_secs()
+            ),
+            "set SESSION_TTL_SECS (idle) no longer than SESSION_MAX_LIFETIME_SECS (absolute)",
+        );
+    }
+    if let Some(raw) = r.get("SESSION_MAX_PER_SUBJECT") {
+        match raw.parse::<u32>() {
+            Ok(count) if (1..=1000).contains(&count) => settings.max_per_subject = count,
+            _ => r.error(
+                "SESSION_MAX_PER_SUBJECT",
+                format!("is \"{raw}\", not a number from 1 to 1000"),
+                "set SESSION_MAX_PER_SUBJECT to how many live sessions one user may hold (default 50; the least recently used end first), or unset it",
             ),
         }
     }

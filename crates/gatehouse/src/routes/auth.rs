@@ -185,6 +185,8 @@ pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
         revocation::revoke_token(&db, id, &principal.subject, until)
             .await
             .map_err(stored)?;
+        // Sessions exchanged for this credential go with it.
+        let derived = api_sessions::end_derived(&db, id).await?;
         // A session row is deleted too, so that it cannot come back once the
         // revocation row expires, even when its store slides its expiry.
         let session_id = principal.session_id.as_deref();
@@ -212,6 +214,7 @@ pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
                 "session_id": principal.session_id,
                 "subject": principal.subject,
                 "until": rfc3339(until),
+                "sessions_ended": derived,
             }),
         ))
     })

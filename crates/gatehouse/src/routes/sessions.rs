@@ -26,9 +26,21 @@ pub(super) fn exchange(ctx: Ctx) -> HandlerFuture {
             )
             .into());
         }
+        // Else a stolen session could renew itself forever, each copy with a
+        // fresh lifetime.
+        if principal.method == Method::GatehouseSession {
+            return Err(Refusal::new(
+                Reason::Forbidden,
+                "a session of this API cannot be exchanged for another one",
+                "keep using the session you have; when it ends, exchange the auth provider's credential (its cookie or token) again",
+            )
+            .into());
+        }
         let db = ctx.state.database()?;
-        let settings = &ctx.state.authenticator()?.settings().sessions;
-        let created = api_sessions::create(&db, &principal, settings)
+        let authenticator = ctx.state.authenticator()?;
+        let settings = &authenticator.settings().sessions;
+        let source = authenticator.session_source(&principal);
+        let created = api_sessions::create(&db, &principal, &source, settings)
             .await
             .map_err(|err| match err {
                 SessionError::Store(err) => RequestError::DatabaseUnavailable(err),
@@ -43,14 +55,15 @@ pub(super) fn exchange(ctx: Ctx) -> HandlerFuture {
                 "token_type": "Bearer",
                 "session_id": created.id.to_string(),
                 "expires_at": rfc3339(created.expires_at),
-                "expires_in": created.expires_at - now,
+                "expires_in": created.expires_at.saturating_sub(now),
                 "cookie": settings.cookie_name(),
                 "principal": principal,
             }),
         );
+        let max_age = u64::try_from(created.expires_at.saturating_sub(now)).unwrap_or(0);
         set_cookie(
             &mut response,
-            &settings.set_cookie(&created.token, settings.ttl),
+            &settings.set_cookie(&created.token, Duration::from_secs(max_age)),
         );
         Ok(response)
     })
