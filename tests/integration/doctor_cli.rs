@@ -134,7 +134,7 @@ fn a_sample_from_stdin_is_verified_and_a_vercel_app_pair_is_named() {
     ));
     let env = [
         ("JWT_SECRET", secret.as_str()),
-        ("CORS_ORIGINS", "https://myapp-*-team.vercel.app"),
+        ("CORS_ORIGINS", "https://myapp-git-main-team.vercel.app"),
     ];
     let output = run_cli(
         &[
@@ -182,6 +182,54 @@ fn a_sample_from_stdin_is_verified_and_a_vercel_app_pair_is_named() {
     );
     assert!(
         out.contains("SKIP  browser") && out.contains("--url"),
+        "{out}"
+    );
+}
+
+/// A CORS wildcard anyone can register under fails the doctor, in
+/// production even with the opt-in that keeps it for previews.
+#[test]
+fn a_cors_wildcard_under_a_public_suffix_fails_the_doctor() {
+    let secret = unique_secret("doctor-cors");
+    for (environment, opt_in) in [
+        ("production", false),
+        ("production", true),
+        ("preview", false),
+    ] {
+        let mut env = vec![
+            ("JWT_SECRET", secret.as_str()),
+            ("CORS_ORIGINS", "https://myapp-*-team.vercel.app"),
+            ("ENVIRONMENT", environment),
+        ];
+        if opt_in {
+            env.push(("CORS_UNSAFE_PUBLIC_SUFFIX_WILDCARDS", "true"));
+        }
+        let output = run_cli(&["doctor"], &env, "");
+        let out = text(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{environment} {opt_in}: {out}"
+        );
+        assert!(
+            out.contains("FAIL") && out.contains("vercel.app, a public suffix"),
+            "{environment} {opt_in}: {out}"
+        );
+    }
+    // Outside production the opt-in turns it into a warning.
+    let output = run_cli(
+        &["doctor"],
+        &[
+            ("JWT_SECRET", secret.as_str()),
+            ("CORS_ORIGINS", "https://myapp-*-team.vercel.app"),
+            ("ENVIRONMENT", "preview"),
+            ("CORS_UNSAFE_PUBLIC_SUFFIX_WILDCARDS", "true"),
+        ],
+        "",
+    );
+    let out = text(&output);
+    assert!(
+        out.contains("WARN") && out.contains("public suffix"),
         "{out}"
     );
 }

@@ -6,36 +6,7 @@
 
 use crate::doctor::Level;
 
-/// Public suffixes whose subdomains belong to different owners, so two
-/// hosts under one of them are different sites. The full Public Suffix List
-/// is not compiled in; these are the hosting suffixes and multi-label
-/// country suffixes deployments commonly sit under. Elsewhere the site is
-/// the last two labels.
-const PUBLIC_SUFFIXES: &[&str] = &[
-    "vercel.app",
-    "netlify.app",
-    "pages.dev",
-    "workers.dev",
-    "herokuapp.com",
-    "github.io",
-    "onrender.com",
-    "fly.dev",
-    "up.railway.app",
-    "amplifyapp.com",
-    "web.app",
-    "firebaseapp.com",
-    "azurewebsites.net",
-    "cloudfront.net",
-    "co.uk",
-    "org.uk",
-    "ac.uk",
-    "com.au",
-    "net.au",
-    "co.nz",
-    "co.jp",
-    "com.br",
-    "co.in",
-];
+use crate::http::public_suffix;
 
 /// An origin's parts, lower-cased: enough for site and cookie decisions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,10 +40,17 @@ impl Origin {
 
     /// The public suffix that splits `self` and `other` into different
     /// sites, when one does (`vercel.app` for two deployments).
-    pub fn shared_public_suffix(&self, other: &Origin) -> Option<&'static str> {
-        PUBLIC_SUFFIXES.iter().copied().find(|suffix| {
-            under(&self.host, suffix) && under(&other.host, suffix) && self.host != other.host
-        })
+    /// Only a multi-label suffix is named (`vercel.app`, `co.uk`): that two
+    /// hosts under `com` are different sites needs no explaining.
+    pub fn shared_public_suffix(&self, other: &Origin) -> Option<String> {
+        if self.host == other.host || is_ip(&self.host) || is_ip(&other.host) {
+            return None;
+        }
+        let suffix = public_suffix::public_suffix(&self.host);
+        (suffix.contains('.')
+            && suffix == public_suffix::public_suffix(&other.host)
+            && self.site() != other.site())
+        .then(|| suffix.to_owned())
     }
 }
 
@@ -87,7 +65,7 @@ pub enum Relation {
     /// are third-party.
     CrossSite {
         /// Set when a public suffix such as `vercel.app` is what splits them.
-        public_suffix: Option<&'static str>,
+        public_suffix: Option<String>,
     },
 }
 
@@ -128,23 +106,21 @@ fn is_ip(host: &str) -> bool {
     host.contains(':') || host.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }
 
-fn under(host: &str, suffix: &str) -> bool {
-    host.strip_suffix(suffix)
+/// Whether `host` is a subdomain of `domain`.
+fn under(host: &str, domain: &str) -> bool {
+    host.strip_suffix(domain)
         .is_some_and(|rest| rest.ends_with('.'))
 }
 
+/// The registrable domain by the Public Suffix List; an IP address, a
+/// single label (`localhost`) or a public suffix itself is its own site.
 fn site_of(host: &str) -> String {
     if is_ip(host) || !host.contains('.') {
         return host.to_owned();
     }
-    let suffix_labels = PUBLIC_SUFFIXES
-        .iter()
-        .filter(|suffix| under(host, suffix))
-        .map(|suffix| suffix.split('.').count())
-        .max()
-        .unwrap_or(1);
-    let labels: Vec<&str> = host.split('.').collect();
-    labels[labels.len().saturating_sub(suffix_labels + 1)..].join(".")
+    public_suffix::registrable_domain(host)
+        .unwrap_or(host)
+        .to_owned()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -493,7 +469,7 @@ mod tests {
                 &origin("https://api-x.vercel.app")
             ),
             Relation::CrossSite {
-                public_suffix: Some("vercel.app")
+                public_suffix: Some("vercel.app".to_owned())
             }
         );
         assert_eq!(

@@ -1,7 +1,9 @@
 //! CORS through the real `auth-session` binary: only the origins in
-//! `CORS_ORIGINS` (an exact one and a preview pattern) are answered with
-//! their own origin echoed and credentials allowed, never `*`; a preflight
-//! from anywhere else is refused with `origin_not_allowed`.
+//! `CORS_ORIGINS` (an exact one and a preview pattern under a domain the
+//! deployer owns) are answered with their own origin echoed and credentials
+//! allowed, never `*`; a preflight from anywhere else is refused with
+//! `origin_not_allowed`. A wildcard anyone can register under (a public
+//! suffix such as `vercel.app`) never grants credentialed access.
 
 use serde_json::json;
 
@@ -11,7 +13,7 @@ use crate::support::jwks_server::{JwksServer, Reply};
 use crate::support::mint::jose_one;
 
 const EXACT: &str = "https://app.example.com";
-const PREVIEW: &str = "https://myapp-*-team.vercel.app";
+const PREVIEW: &str = "https://*.preview.example.com";
 
 #[track_caller]
 fn preflight(function: &crate::support::function::VercelFunction, origin: &str) -> Response {
@@ -44,7 +46,7 @@ fn allowed_origins_are_echoed_with_credentials_and_others_refused() {
     let origins = format!("{EXACT}, {PREVIEW}");
     let function = start_with_jwks(AUTH_SESSION, &server.url(), &[("CORS_ORIGINS", &origins)]);
 
-    for origin in [EXACT, "https://myapp-git-feature-x-team.vercel.app"] {
+    for origin in [EXACT, "https://feature-x.preview.example.com"] {
         let response = preflight(&function, origin);
         assert_eq!(response.status, 204, "{origin}: {response}");
         assert_eq!(response.header("access-control-allow-origin"), Some(origin));
@@ -69,8 +71,9 @@ fn allowed_origins_are_echoed_with_credentials_and_others_refused() {
 
     for origin in [
         "https://evil.example.net",
-        "https://myapp-x-team.vercel.app.evil.com",
-        "https://myapp-a.b-team.vercel.app",
+        "https://x.preview.example.com.evil.com",
+        "https://a.b.preview.example.com",
+        "https://preview.example.com.vercel.app",
         "http://app.example.com",
         "null",
     ] {
@@ -126,7 +129,7 @@ fn allowed_origins_are_echoed_with_credentials_and_others_refused() {
         "{response}"
     );
 
-    let preview = "https://myapp-pr-7-team.vercel.app";
+    let preview = "https://pr-7.preview.example.com";
     let response = get(function.addr(), SESSION, &[("origin", preview)]);
     assert_refused(&response, "credentials_missing", &[], &[]);
     assert_eq!(
@@ -156,4 +159,104 @@ fn allowed_origins_are_echoed_with_credentials_and_others_refused() {
     assert_eq!(response.header("access-control-expose-headers"), None);
     assert_no_wildcard(&response);
     assert_eq!(response.json()["authenticated"], json!(true));
+}
+
+/// The attack: `CORS_ORIGINS=https://myapp-*-acme.vercel.app` let a stranger
+/// name a Vercel project `myapp-pwn-acme`, pass the preflight with
+/// credentials and trade the user's cookie for a readable `gs_` token at
+/// `/api/auth/exchange`. Such a pattern (or `*.vercel.app`, `*.com`,
+/// `a*.co.uk`) is now a configuration error: the function grants nothing.
+/// Outside production, a loudly named opt-in keeps it, with a warning.
+#[test]
+fn wildcards_under_a_public_suffix_never_grant_credentials_in_production() {
+    let server = JwksServer::start(Reply::jwks(&standard_keys()));
+    let stranger = "https://myapp-pwn-acme.vercel.app";
+    for pattern in [
+        "https://myapp-*-acme.vercel.app",
+        "https://*.vercel.app",
+        "https://*.com",
+        "https://a*.co.uk",
+    ] {
+        for environment in ["production", "preview"] {
+            let function = start_with_jwks(
+                AUTH_SESSION,
+                &server.url(),
+                &[("CORS_ORIGINS", pattern), ("ENVIRONMENT", environment)],
+            );
+            // The preflight grants nothing, so a browser sends nothing.
+            let response = preflight(&function, stranger);
+            assert_eq!(
+                response.header("access-control-allow-origin"),
+                None,
+                "{response}"
+            );
+            assert_eq!(response.header("access-control-allow-credentials"), None);
+            let response = get(function.addr(), SESSION, &[("origin", stranger)]);
+            assert_eq!(
+                response.status, 500,
+                "{pattern} ({environment}): {response}"
+            );
+            assert_eq!(response.json()["reason"], "misconfigured", "{response}");
+            assert_eq!(response.header("access-control-allow-origin"), None);
+            let logs = function.process.stderr();
+            assert!(
+                logs.contains("public suffix") || logs.contains("whole domain"),
+                "{pattern}: the log names why:\n{logs}"
+            );
+        }
+    }
+
+    // The opt-in, outside production only: the old behaviour, with a warning.
+    let function = start_with_jwks(
+        AUTH_SESSION,
+        &server.url(),
+        &[
+            ("CORS_ORIGINS", "https://myapp-*-acme.vercel.app"),
+            ("ENVIRONMENT", "preview"),
+            ("CORS_UNSAFE_PUBLIC_SUFFIX_WILDCARDS", "true"),
+        ],
+    );
+    let response = preflight(&function, stranger);
+    assert_eq!(response.status, 204, "{response}");
+    assert!(
+        function
+            .process
+            .stderr()
+            .contains("CORS_UNSAFE_PUBLIC_SUFFIX_WILDCARDS is set")
+    );
+    let function = start_with_jwks(
+        AUTH_SESSION,
+        &server.url(),
+        &[
+            ("CORS_ORIGINS", "https://myapp-*-acme.vercel.app"),
+            ("ENVIRONMENT", "production"),
+            ("CORS_UNSAFE_PUBLIC_SUFFIX_WILDCARDS", "true"),
+        ],
+    );
+    assert_eq!(
+        preflight(&function, stranger).header("access-control-allow-origin"),
+        None
+    );
+    assert_eq!(get(function.addr(), SESSION, &[]).status, 500);
+
+    // The safe way to allow a preview: this deployment's own exact hosts,
+    // from Vercel's system variables.
+    let function = start_with_jwks(
+        AUTH_SESSION,
+        &server.url(),
+        &[
+            (
+                "CORS_ORIGINS",
+                "https://app.example.com,https://{VERCEL_BRANCH_URL}",
+            ),
+            ("ENVIRONMENT", "production"),
+            ("VERCEL_BRANCH_URL", "myapp-git-feature-acme.vercel.app"),
+        ],
+    );
+    let own = "https://myapp-git-feature-acme.vercel.app";
+    assert_eq!(
+        preflight(&function, own).header("access-control-allow-origin"),
+        Some(own)
+    );
+    preflight(&function, stranger).assert_problem(403, "origin_not_allowed");
 }

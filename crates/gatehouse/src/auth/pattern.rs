@@ -73,6 +73,38 @@ impl Pattern {
     pub fn matches(&self, candidate: &str) -> bool {
         glob(&self.pieces, candidate)
     }
+
+    /// For a pattern with a `*` in its host: the fixed labels right of the
+    /// last label holding a `*` (`vercel.app` for
+    /// `https://myapp-*-acme.vercel.app`), which whoever matches the pattern
+    /// sits under. `None` for an exact value or a port-only wildcard.
+    pub fn wildcard_parent(&self) -> Option<String> {
+        if self.is_exact() {
+            return None;
+        }
+        let rest = self
+            .raw
+            .split_once("://")
+            .map_or(self.raw.as_str(), |(_, rest)| rest);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+        let host = authority
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit() || b == b'*'))
+            .map_or(authority, |(host, _)| host);
+        let labels: Vec<&str> = host.split('.').collect();
+        let last_wild = labels.iter().rposition(|label| label.contains('*'))?;
+        Some(labels[last_wild + 1..].join(".").to_ascii_lowercase())
+    }
+
+    /// Whether a stranger can register a host this pattern matches: its
+    /// wildcard sits directly under a public suffix (`*.vercel.app`,
+    /// `a*.co.uk`, `*.com`), not under a domain someone owns. Returns that
+    /// suffix.
+    pub fn open_to_strangers(&self) -> Option<String> {
+        let parent = self.wildcard_parent()?;
+        (parent.is_empty() || crate::http::public_suffix::is_public_suffix(&parent))
+            .then_some(parent)
+    }
 }
 
 /// `pieces[0]` literally, then for each further piece a star (one or more

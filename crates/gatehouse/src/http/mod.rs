@@ -2,6 +2,7 @@
 
 pub mod cors;
 pub mod problem;
+pub mod public_suffix;
 pub mod request;
 
 /// Body type used throughout: functions answer small JSON documents, so

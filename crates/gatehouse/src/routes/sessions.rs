@@ -60,10 +60,9 @@ pub(super) fn exchange(ctx: Ctx) -> HandlerFuture {
                 "principal": principal,
             }),
         );
-        let max_age = u64::try_from(created.expires_at.saturating_sub(now)).unwrap_or(0);
         set_cookie(
             &mut response,
-            &settings.set_cookie(&created.token, Duration::from_secs(max_age)),
+            &settings.set_cookie(&created.token, settings.ttl.min(settings.max_lifetime)),
         );
         Ok(response)
     })
