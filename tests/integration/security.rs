@@ -5,8 +5,9 @@ use serde_json::json;
 
 use crate::auth::{bearer, unique_secret};
 use crate::lambda_host::http_api_v2;
-use crate::support::function::{Process, VercelFunction, start_dev};
-use crate::support::http_client::get;
+use crate::support::db::TestDb;
+use crate::support::function::{Process, VercelFunction, block_on, start_dev};
+use crate::support::http_client::{get, send};
 use crate::support::lambda_emulator::LambdaEmulator;
 use crate::support::mint::{jose, secret_spec};
 
@@ -154,4 +155,60 @@ fn the_production_missing_credentials_hint_lists_no_cookie_names() {
             "{environment}: {response}"
         );
     }
+}
+
+/// `/api/auth/exchange` hands a page a readable bearer token, so it answers
+/// a cross-origin browser only where `CORS_ORIGINS` allows that origin:
+/// from anywhere else the write guard refuses it before any session exists.
+#[test]
+fn exchange_answers_only_allowed_origins() {
+    let db = block_on(TestDb::create());
+    block_on(db.migrate());
+    let secret = unique_secret("exchange-origin");
+    let (_dev, addr) = start_dev(&[
+        ("DATABASE_URL", db.url.as_str()),
+        ("JWT_SECRET", secret.as_str()),
+        ("CORS_ORIGINS", "https://app.example.com"),
+    ]);
+    let token = jose(&[secret_spec(
+        "HS256",
+        &secret,
+        &json!({ "sub": "ada", "exp": crate::auth::now() + 600 }),
+    )])
+    .remove(0);
+    let authorization = bearer(&token);
+    for stranger in ["https://myapp-pwn-acme.vercel.app", "null"] {
+        let response = send(
+            addr,
+            "POST",
+            "/api/auth/exchange",
+            &[
+                ("authorization", authorization.as_str()),
+                ("origin", stranger),
+            ],
+            "",
+        );
+        response.assert_problem(403, "origin_not_allowed");
+        assert_eq!(response.header("access-control-allow-origin"), None);
+    }
+    assert_eq!(
+        block_on(db.count("SELECT count(*) FROM gatehouse_sessions")),
+        0,
+        "no session was created for a stranger's page"
+    );
+    let allowed = send(
+        addr,
+        "POST",
+        "/api/auth/exchange",
+        &[
+            ("authorization", authorization.as_str()),
+            ("origin", "https://app.example.com"),
+        ],
+        "",
+    );
+    assert_eq!(allowed.status, 201, "{allowed}");
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
 }
