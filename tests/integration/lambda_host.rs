@@ -47,7 +47,9 @@ fn alb(path: &str) -> Value {
 }
 
 fn start(emulator: &LambdaEmulator) -> Process {
-    let env = emulator.function_env();
+    let mut env = emulator.function_env();
+    // As a developer sets it: a Lambda function without it is production.
+    env.push(("ENVIRONMENT".into(), "development".into()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     Process::spawn(HEALTH, &[], &env)
 }

@@ -212,3 +212,84 @@ fn exchange_answers_only_allowed_origins() {
         Some("https://app.example.com")
     );
 }
+
+/// The attack: with two issuers, issuer B's `sub: user-42` listed issuer A's
+/// `user-42` tasks and B's sign-out-everywhere signed A's user out; a token
+/// minted with `sub: api_key:<uuid>` reached that API key's tasks. Every
+/// stored identity is now (namespace, subject): each issuer's own name.
+#[test]
+fn one_subject_under_two_issuers_is_two_users() {
+    use crate::auth::{KID_P256, KID_RSA, jwk, spec};
+    let db = block_on(TestDb::create());
+    block_on(db.migrate());
+    let issuers = json!([
+        {
+            "name": "issuer-a",
+            "issuer": "https://a.example",
+            "public_keys": json!({ "keys": [jwk(KID_RSA)] }).to_string(),
+            "audiences": ["https://api.example"]
+        },
+        {
+            "name": "issuer-b",
+            "issuer": "https://b.example",
+            "public_keys": json!({ "keys": [jwk(KID_P256)] }).to_string(),
+            "audiences": ["https://api.example"]
+        }
+    ])
+    .to_string();
+    let (_dev, addr) = start_dev(&[
+        ("DATABASE_URL", db.url.as_str()),
+        ("JWT_TRUSTED_ISSUERS", issuers.as_str()),
+    ]);
+    let now = crate::auth::now();
+    let claims = |iss: &str, sub: &str| json!({ "iss": iss, "aud": "https://api.example", "sub": sub, "iat": now - 5, "exp": now + 600 });
+    let key_id = uuid::Uuid::new_v4();
+    let tokens = jose(&[
+        spec("RS256", KID_RSA, &claims("https://a.example", "user-42")),
+        spec("ES256", KID_P256, &claims("https://b.example", "user-42")),
+        spec(
+            "RS256",
+            KID_RSA,
+            &claims("https://a.example", &format!("api_key:{key_id}")),
+        ),
+    ]);
+    let (a, b, forged) = (bearer(&tokens[0]), bearer(&tokens[1]), bearer(&tokens[2]));
+    let call = |method: &str, path: &str, auth: &str, body: &str| {
+        let mut headers = vec![("authorization", auth)];
+        if !body.is_empty() {
+            headers.push(("content-type", "application/json"));
+        }
+        send(addr, method, path, &headers, body)
+    };
+
+    let created = call("POST", "/api/tasks", &a, r#"{"title":"A's task"}"#);
+    assert_eq!(created.status, 201, "{created}");
+    let task = created.json()["id"].as_str().unwrap().to_owned();
+    let listed = call("GET", "/api/tasks", &b, "");
+    assert_eq!(
+        listed.json()["items"],
+        json!([]),
+        "B sees none of A's tasks: {listed}"
+    );
+    call("GET", &format!("/api/tasks/{task}"), &b, "").assert_problem(404, "not_found");
+    assert_eq!(
+        block_on(db.count("SELECT count(*) FROM gatehouse_tasks WHERE owner = 'issuer-a:user-42'")),
+        1
+    );
+
+    // B signs out everywhere: A's user is untouched.
+    let revoked = call("POST", "/api/auth/revoke?all=true", &b, "");
+    assert_eq!(revoked.status, 200, "{revoked}");
+    let session = call("GET", "/api/auth/session", &a, "");
+    assert_eq!(session.status, 200, "A is still signed in: {session}");
+    assert_eq!(session.json()["principal"]["namespace"], "issuer-a");
+    call("GET", "/api/auth/session", &b, "").assert_problem(401, "token_revoked");
+
+    // A token naming an API key's subject is a user of issuer A, nothing more.
+    block_on(db.execute(&format!(
+        "INSERT INTO gatehouse_tasks (id, owner, title) VALUES (gen_random_uuid(), 'api-key:{key_id}', 'the key''s task')"
+    )));
+    let listed = call("GET", "/api/tasks", &forged, "");
+    assert_eq!(listed.status, 200, "{listed}");
+    assert_eq!(listed.json()["items"], json!([]), "{listed}");
+}

@@ -407,7 +407,7 @@ fn a_retried_post_with_the_same_idempotency_key_creates_one_task() {
     assert_ne!(theirs.json()["id"], first.json()["id"]);
     let count = block_on(
         api.db
-            .count("SELECT count(*) FROM gatehouse_tasks WHERE owner = 'ada'"),
+            .count("SELECT count(*) FROM gatehouse_tasks WHERE owner = 'shared-secret:ada'"),
     );
     assert_eq!(count, 1);
     assert_invalid(
@@ -570,7 +570,7 @@ fn a_revoked_token_is_refused_by_the_tasks_routes_at_once_and_writes_nothing() {
     assert_eq!(
         block_on(
             api.db
-                .count("SELECT count(*) FROM gatehouse_tasks WHERE owner = 'ada'")
+                .count("SELECT count(*) FROM gatehouse_tasks WHERE owner = 'shared-secret:ada'")
         ),
         1
     );
@@ -607,7 +607,7 @@ fn a_revoked_token_is_refused_by_the_tasks_routes_at_once_and_writes_nothing() {
     assert_eq!(
         block_on(
             api.db
-                .count("SELECT count(*) FROM gatehouse_tasks WHERE owner = 'grace'")
+                .count("SELECT count(*) FROM gatehouse_tasks WHERE owner = 'shared-secret:grace'")
         ),
         1
     );

@@ -220,7 +220,16 @@ async fn migrate(options: Options) -> ExitCode {
     let Some(settings) = &config.database else {
         return ExitCode::FAILURE;
     };
-    match apply_migrations(settings).await {
+    let legacy = legacy_namespace(&config);
+    match apply_migrations(settings, &legacy).await {
+        Ok(report) if report.applied.contains(&IDENTITY_MIGRATION) => {
+            println!(
+                "gatehouse: applied migration(s) {:?}; database is at {}",
+                report.applied, report.version
+            );
+            describe_legacy_namespace(&config, &legacy);
+            ExitCode::SUCCESS
+        }
         Ok(report) if report.applied.is_empty() => {
             println!(
                 "gatehouse: database is up to date at migration {}",
@@ -242,11 +251,44 @@ async fn migrate(options: Options) -> ExitCode {
     }
 }
 
+/// The migration that gave stored identities their namespace.
+const IDENTITY_MIGRATION: i32 = 4;
+
+/// The namespace rows stored with a bare subject belong to: the
+/// configuration's only user namespace, or `legacy` when it has several or
+/// none (then the rows wait to be re-keyed by hand).
+fn legacy_namespace(config: &Config) -> String {
+    match config.auth.user_namespaces().as_slice() {
+        [only] => only.clone(),
+        _ => gatehouse::auth::identity::LEGACY.to_owned(),
+    }
+}
+
+fn describe_legacy_namespace(config: &Config, legacy: &str) {
+    let namespaces = config.auth.user_namespaces();
+    if legacy == gatehouse::auth::identity::LEGACY {
+        println!(
+            "gatehouse: stored identities now carry their issuer. Rows stored before (task owners, sessions, revocations, profiles) were assigned to the namespace `legacy`, because this configuration has {} user namespaces ({}); `api_key:<id>` owners became `api-key:<id>`.\n  fix: if they belong to one issuer, re-key them, e.g. UPDATE gatehouse_tasks SET owner = 'NAME:' || substr(owner, 8) WHERE owner LIKE 'legacy:%' (and gatehouse_idempotency_keys.owner, gatehouse_subject_cutoffs.subject, gatehouse_users.id alike)",
+            namespaces.len(),
+            if namespaces.is_empty() {
+                "none".to_owned()
+            } else {
+                namespaces.join(", ")
+            }
+        );
+    } else {
+        println!(
+            "gatehouse: stored identities now carry their issuer. Rows stored before were assigned to `{legacy}`, this configuration's only user namespace; `api_key:<id>` owners became `api-key:<id>`."
+        );
+    }
+}
+
 async fn apply_migrations(
     settings: &gatehouse::config::DatabaseConfig,
+    legacy_namespace: &str,
 ) -> Result<migrations::MigrationReport, gatehouse::db::DbError> {
     let db = Database::new(settings)?;
-    let report = migrations::apply(&db).await;
+    let report = migrations::apply_assuming(&db, legacy_namespace).await;
     db.close();
     report
 }
@@ -265,8 +307,10 @@ async fn dev(options: Options) -> ExitCode {
     };
     let config = Config::load(&env, Needs::NONE);
     observability::init(observability::settings(&config));
-    if let Ok(Some(settings)) = config.as_ref().map(|config| config.database.as_ref()) {
-        match apply_migrations(settings).await {
+    if let Ok(config) = &config
+        && let Some(settings) = &config.database
+    {
+        match apply_migrations(settings, &legacy_namespace(config)).await {
             Ok(report) => {
                 tracing::info!(target: "gatehouse::dev", version = report.version, applied = ?report.applied, "database schema ready")
             }

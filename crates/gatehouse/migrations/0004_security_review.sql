@@ -80,3 +80,36 @@ $$;
 CREATE TRIGGER gatehouse_idempotency_keys_purge
     AFTER INSERT ON gatehouse_idempotency_keys
     FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_purge_idempotency_keys();
+
+-- E. One subject namespace for every issuer and credential kind. Task owners,
+--    Idempotency-Key owners, revocation cutoffs and tokens, this API's
+--    sessions and stored profiles were keyed by `sub` alone, so issuer B's
+--    `user-42` was issuer A's `user-42`, and a token minted with
+--    `sub: api_key:<id>` reached that API key's tasks. Every stored identity
+--    is now `<namespace>:<subject>` (auth/identity.rs): the issuer's stable
+--    name (`better-auth`, `jwt`, `shared-secret`, `authjs`, or the `name` of
+--    a JWT_TRUSTED_ISSUERS entry) or `api-key`.
+--    Existing rows are carried over, none dropped. Assumptions, stated:
+--    - `api_key:<id>` values are API keys: they become `api-key:<id>`;
+--    - every other value is a user of the namespace `gatehouse migrate`
+--      passes in gatehouse.legacy_namespace: the deployment's only user
+--      namespace when it has exactly one, else `legacy` (it says which, and
+--      how to re-key `legacy:` rows to the right issuer).
+DO $$
+DECLARE
+    ns text := coalesce(nullif(current_setting('gatehouse.legacy_namespace', true), ''), 'legacy');
+BEGIN
+    UPDATE gatehouse_tasks SET owner = CASE
+        WHEN owner LIKE 'api\_key:%' THEN 'api-key:' || substr(owner, 9)
+        ELSE ns || ':' || owner END;
+    UPDATE gatehouse_idempotency_keys SET owner = CASE
+        WHEN owner LIKE 'api\_key:%' THEN 'api-key:' || substr(owner, 9)
+        ELSE ns || ':' || owner END;
+    UPDATE gatehouse_sessions SET
+        subject = ns || ':' || subject,
+        principal = jsonb_set(principal, '{namespace}', to_jsonb(ns));
+    UPDATE gatehouse_revoked_tokens SET subject = ns || ':' || subject WHERE subject IS NOT NULL;
+    UPDATE gatehouse_subject_cutoffs SET subject = ns || ':' || subject;
+    UPDATE gatehouse_users SET id = ns || ':' || id;
+END;
+$$;

@@ -46,6 +46,7 @@ fn jose_tokens_of_every_asymmetric_algorithm_are_accepted() {
             principal,
             json!({
                 "subject": format!("user-{alg}"),
+                "namespace": "jwt",
                 "issuer": ISSUER,
                 "method": "jwt_jwks",
                 "credential_source": "authorization_header",
@@ -99,6 +100,7 @@ fn pyjwt_shared_secret_tokens_of_every_hmac_size_are_accepted() {
             principal,
             json!({
                 "subject": format!("py-{alg}"),
+                "namespace": "shared-secret",
                 "issuer": ISSUER,
                 "method": "jwt_shared_secret",
                 "credential_source": "authorization_header",

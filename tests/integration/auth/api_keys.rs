@@ -109,11 +109,12 @@ fn keys_from_the_cli_are_accepted_scoped_and_revoked() {
     assert_eq!(principal["method"], "api_key", "{principal}");
     assert_eq!(principal["credential_source"], "x-api-key_header");
     let subject = principal["subject"].as_str().unwrap_or_default();
-    let id = subject.strip_prefix("api_key:").unwrap_or_default();
+    let id = subject;
     assert!(
         uuid::Uuid::parse_str(id).is_ok(),
-        "api_key:<uuid>: {principal}"
+        "the key's id: {principal}"
     );
+    assert_eq!(principal["namespace"], "api-key", "{principal}");
     assert_eq!(principal["scopes"], serde_json::json!(["auth:session"]));
     assert_eq!(principal["claims"]["name"], "session reader");
     assert_eq!(principal["claims"]["lookup"], lookup.as_str());

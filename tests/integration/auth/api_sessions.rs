@@ -108,7 +108,7 @@ fn an_exchanged_session_is_the_same_principal_by_cookie_or_bearer_and_survives_r
     );
     // Only the hash is stored.
     let stored = block_on(deployment.db.count(&format!(
-        "SELECT count(*) FROM gatehouse_sessions WHERE subject = 'ada' AND token_hash = sha256('{token}'::bytea)"
+        "SELECT count(*) FROM gatehouse_sessions WHERE subject = 'shared-secret:ada' AND token_hash = sha256('{token}'::bytea)"
     )));
     assert_eq!(stored, 1);
     let plain = block_on(deployment.db.count(&format!(
@@ -341,7 +341,7 @@ fn a_revoked_session_never_comes_back() {
     let revoker = deployment.start(super::sessions::AUTH_REVOKE);
     let sessions = |subject: &str| {
         block_on(deployment.db.count(&format!(
-            "SELECT count(*) FROM gatehouse_sessions WHERE subject = '{subject}'"
+            "SELECT count(*) FROM gatehouse_sessions WHERE subject = 'shared-secret:{subject}'"
         )))
     };
 
@@ -372,9 +372,9 @@ fn a_revoked_session_never_comes_back() {
     block_on(deployment.db.execute(
         "UPDATE gatehouse_sessions
             SET created_at = now() - interval '1 hour', refreshed_at = now() - interval '40 days'
-          WHERE subject = 'bob';
+          WHERE subject = 'shared-secret:bob';
          INSERT INTO gatehouse_subject_cutoffs (subject, not_before)
-         VALUES ('bob', date_trunc('second', now()))",
+         VALUES ('shared-secret:bob', date_trunc('second', now()))",
     ));
     assert_refused(
         &session_with(&checker, &bob),
@@ -417,13 +417,12 @@ fn a_session_ends_with_what_it_was_exchanged_for() {
             ),
         ))
     };
-    let sessions = || {
-        block_on(
-            deployment
-                .db
-                .count("SELECT count(*) FROM gatehouse_sessions WHERE subject = 'ada'"),
-        )
-    };
+    let sessions =
+        || {
+            block_on(deployment.db.count(
+                "SELECT count(*) FROM gatehouse_sessions WHERE subject = 'shared-secret:ada'",
+            ))
+        };
 
     // Revoking the JWT (by jti) ends the sessions made from it.
     let jwt = mint(&deployment.secret, json!({ "jti": "two-minutes" }));
@@ -535,7 +534,7 @@ fn sessions_are_capped_per_subject_and_expired_ones_purged() {
     let jwt = deployment.jwt("ada");
     let tokens: Vec<String> = (0..5).map(|_| exchange(&exchanger, &jwt).1).collect();
     assert_eq!(
-        count("SELECT count(*) FROM gatehouse_sessions WHERE subject = 'ada'"),
+        count("SELECT count(*) FROM gatehouse_sessions WHERE subject = 'shared-secret:ada'"),
         3
     );
     for old in &tokens[..2] {

@@ -33,6 +33,7 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
+use crate::auth::identity::{self, Identity};
 use crate::auth::jwt::Method;
 use crate::auth::principal::Principal;
 use crate::auth::revocation::{RevocationState, Revoked};
@@ -151,6 +152,7 @@ pub struct Created {
 fn stored(principal: &Principal) -> Value {
     json!({
         "subject": principal.subject,
+        "namespace": principal.namespace,
         "issuer": principal.issuer,
         "method": principal.method,
         "claims": principal.claims,
@@ -227,7 +229,7 @@ pub async fn create(
             &[
                 (&id, Type::UUID),
                 (&hash(&token), Type::BYTEA),
-                (&principal.subject, Type::TEXT),
+                (&principal.identity().as_str(), Type::TEXT),
                 (&stored(principal), Type::JSONB),
                 (&ttl, Type::INT8),
                 (&source_json, Type::JSONB),
@@ -344,7 +346,10 @@ pub async fn authenticate(
         }
     }
     let subject = stored["subject"].as_str().unwrap_or_default().to_owned();
-    let mut principal = Principal::new(subject, Method::GatehouseSession, source);
+    // Sessions stored before namespaces were recorded had theirs filled in
+    // by migration 4.
+    let namespace = stored["namespace"].as_str().unwrap_or(identity::LEGACY);
+    let mut principal = Principal::new(namespace, subject, Method::GatehouseSession, source);
     principal.issuer = stored["issuer"].as_str().map(str::to_owned);
     principal.claims = match &stored["claims"] {
         Value::Object(claims) => claims.clone(),
@@ -399,12 +404,12 @@ pub async fn end(db: &Database, id: Uuid) -> Result<bool, DbError> {
     Ok(output.rows_affected > 0)
 }
 
-/// Ends every session of `subject`; how many.
-pub async fn end_all(db: &Database, subject: &str) -> Result<u64, DbError> {
+/// Ends every session of `identity`; how many.
+pub async fn end_all(db: &Database, identity: &Identity) -> Result<u64, DbError> {
     Ok(db
         .query(
             "DELETE FROM gatehouse_sessions WHERE subject = $1",
-            &[(&subject, Type::TEXT)],
+            &[(&identity.as_str(), Type::TEXT)],
         )
         .await?
         .rows_affected)

@@ -174,7 +174,8 @@ const LOOKUP: &str = r#"SELECT s."id"::text, s."userId"::text,
   FROM "session" s
  WHERE s."token" = $1"#;
 
-/// The same lookup plus the revocation state, in one round trip: the
+/// The same lookup plus the revocation state, in one round trip (the user's
+/// identity is `better-auth:<userId>`, [`crate::auth::identity`]): the
 /// statement of `gatehouse_revocation_state` (migration 4) inlined, since a
 /// function call here would be planned on every request.
 const LOOKUP_WITH_REVOCATION: &str = r#"SELECT s."id"::text, s."userId"::text,
@@ -184,7 +185,7 @@ const LOOKUP_WITH_REVOCATION: &str = r#"SELECT s."id"::text, s."userId"::text,
        (SELECT extract(epoch from r.revoked_at)::float8
           FROM gatehouse_revoked_tokens r WHERE r.token_id = $2 AND r.expires_at > now()),
        (SELECT extract(epoch from c.not_before)::float8
-          FROM gatehouse_subject_cutoffs c WHERE c.subject = s."userId"::text)
+          FROM gatehouse_subject_cutoffs c WHERE c.subject = 'better-auth:' || s."userId"::text)
   FROM "session" s
  WHERE s."token" = $1"#;
 

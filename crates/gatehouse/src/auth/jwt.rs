@@ -67,6 +67,8 @@ pub struct Verified {
     pub issued_at: Option<i64>,
     /// `jti`, the id a revocation names.
     pub jwt_id: Option<String>,
+    /// The verifying issuer's stable name ([`crate::auth::identity`]).
+    pub namespace: String,
 }
 
 /// Which key verified the signature.
@@ -75,6 +77,8 @@ struct KeyUsed {
     method: Method,
     key_id: Option<String>,
     previous_secret: bool,
+    /// The issuer's name, or `shared-secret`.
+    namespace: String,
 }
 
 #[derive(Debug)]
@@ -379,6 +383,7 @@ impl JwtVerifier {
             method: Method::JwtSharedSecret,
             key_id: None,
             previous_secret: previous,
+            namespace: crate::auth::identity::SHARED_SECRET.to_owned(),
         })
     }
 
@@ -494,6 +499,7 @@ impl JwtVerifier {
             method,
             key_id: kid_used,
             previous_secret: false,
+            namespace: issuer.label.clone(),
         })
     }
 
@@ -678,6 +684,7 @@ impl JwtVerifier {
             } else {
                 None
             },
+            namespace: used.namespace.clone(),
         })
     }
 }

@@ -17,6 +17,7 @@ pub mod better_auth_session;
 pub mod claims;
 pub mod credential;
 pub mod explain;
+pub mod identity;
 pub mod jwks;
 pub mod jwt;
 pub mod keys;
@@ -296,7 +297,7 @@ impl Authenticator {
             return Ok(principal);
         }
         let db = self.database()?;
-        let state = revocation::check(&db, id, &principal.subject)
+        let state = revocation::check(&db, id, &principal.identity())
             .await
             .map_err(opaque::revocation_unavailable)?;
         match state.verdict(principal.issued_at) {
@@ -543,7 +544,7 @@ impl Authenticator {
             return Ok(principal);
         }
         let db = self.database.get().ok().flatten();
-        match profiles.profile(&principal.subject, db.as_deref()).await {
+        match profiles.profile(&principal.identity(), db.as_deref()).await {
             Ok(profile) => {
                 principal.profile = serde_json::to_value(&profile).ok();
                 Ok(principal)

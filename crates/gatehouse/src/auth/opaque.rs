@@ -10,6 +10,7 @@ use crate::auth::api_sessions::{self, SessionError, SessionSettings};
 use crate::auth::authjs::{self, AuthJsError};
 use crate::auth::better_auth_session::{self, LookupError, SessionSecrets, SignedTokenError};
 use crate::auth::credential::{Credential, Source};
+use crate::auth::identity;
 use crate::auth::jwt::{Method, numeric_date_secs, rfc3339};
 use crate::auth::principal::Principal;
 use crate::auth::refusal::{Facts, Refusal};
@@ -52,7 +53,12 @@ pub(super) async fn database_session(
     if let Some(revoked) = row.revocation.verdict(row.created_at) {
         return Err(self::revoked(revoked));
     }
-    let mut principal = Principal::new(row.user_id, Method::BetterAuthSession, source);
+    let mut principal = Principal::new(
+        identity::BETTER_AUTH,
+        row.user_id,
+        Method::BetterAuthSession,
+        source,
+    );
     principal.expires_at = Some(row.expires_at);
     principal.session_id = Some(row.session_id);
     principal.claims = row.user;
@@ -129,7 +135,12 @@ pub(super) async fn remote_session(
     match remote.validate(forwarded, now).await {
         Ok(session) => {
             facts.exp = Some(session.expires_at);
-            let mut principal = Principal::new(session.user_id, Method::BetterAuthRemote, source);
+            let mut principal = Principal::new(
+                identity::BETTER_AUTH,
+                session.user_id,
+                Method::BetterAuthRemote,
+                source,
+            );
             principal.expires_at = Some(session.expires_at);
             principal.session_id = session.session_id;
             principal.claims = session.user;
@@ -227,6 +238,7 @@ pub(super) fn authjs_session(
         ));
     };
     let mut principal = Principal::new(
+        identity::AUTHJS,
         subject.to_owned(),
         Method::AuthjsSession,
         credential.source.to_string(),
@@ -300,8 +312,12 @@ pub(super) async fn api_key(
     let create = "create a key with `gatehouse api-keys create --name <name> --scope <scope>` and send it as X-API-Key or `Authorization: ApiKey <key>`";
     match api_keys::verify(db, token).await {
         Ok(key) => {
-            let mut principal =
-                Principal::new(format!("api_key:{}", key.id), Method::ApiKey, source);
+            let mut principal = Principal::new(
+                identity::API_KEY,
+                key.id.to_string(),
+                Method::ApiKey,
+                source,
+            );
             principal.expires_at = key.expires_at;
             principal.scopes = key.scopes;
             principal

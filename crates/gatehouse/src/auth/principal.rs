@@ -4,11 +4,15 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::auth::identity::Identity;
 use crate::auth::jwt::{Method, Verified};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Principal {
     pub subject: String,
+    /// Whose subject it is: the issuer's stable name or the credential
+    /// kind ([`crate::auth::identity`]). Stored identities use both.
+    pub namespace: String,
     pub issuer: Option<String>,
     /// How the credential was verified.
     pub method: Method,
@@ -66,6 +70,7 @@ impl Principal {
     ) -> Self {
         Principal {
             subject: verified.subject,
+            namespace: verified.namespace,
             issuer: verified.issuer,
             method: verified.method,
             credential_source: source,
@@ -85,9 +90,10 @@ impl Principal {
     }
 
     /// A principal for a credential that is not a JWS.
-    pub(crate) fn new(subject: String, method: Method, source: String) -> Self {
+    pub(crate) fn new(namespace: &str, subject: String, method: Method, source: String) -> Self {
         Principal {
             subject,
+            namespace: namespace.to_owned(),
             issuer: None,
             method,
             credential_source: source,
@@ -104,6 +110,12 @@ impl Principal {
             revocation_id: None,
             revocation_deferred: false,
         }
+    }
+
+    /// Who this is, for everything stored about it: never the bare
+    /// subject, which another issuer can share.
+    pub fn identity(&self) -> Identity {
+        Identity::new(&self.namespace, &self.subject)
     }
 
     pub fn has_scope(&self, scope: &str) -> bool {

@@ -14,6 +14,7 @@
 use sha2::{Digest, Sha256};
 use tokio_postgres::types::Type;
 
+use crate::auth::identity::Identity;
 use crate::db::{Database, DbError};
 
 /// What the revocation tables say about one credential.
@@ -107,10 +108,13 @@ const CHECK: &str = "SELECT revoked_at, not_before FROM gatehouse_revocation_sta
 pub async fn check(
     db: &Database,
     token_id: &str,
-    subject: &str,
+    identity: &Identity,
 ) -> Result<RevocationState, RevocationError> {
     let row = db
-        .query_opt(CHECK, &[(&token_id, Type::TEXT), (&subject, Type::TEXT)])
+        .query_opt(
+            CHECK,
+            &[(&token_id, Type::TEXT), (&identity.as_str(), Type::TEXT)],
+        )
         .await?;
     let Some(row) = row else {
         return Ok(RevocationState::default());
@@ -128,7 +132,7 @@ pub async fn check(
 pub async fn revoke_token(
     db: &Database,
     token_id: &str,
-    subject: &str,
+    identity: &Identity,
     expires_at: i64,
 ) -> Result<(), RevocationError> {
     // Expired rows are purged here, on the rare write path, so the table
@@ -140,7 +144,7 @@ pub async fn revoke_token(
          ON CONFLICT (token_id) DO NOTHING",
         &[
             (&token_id, Type::TEXT),
-            (&subject, Type::TEXT),
+            (&identity.as_str(), Type::TEXT),
             (&(expires_at as f64), Type::FLOAT8),
         ],
     )
@@ -150,13 +154,13 @@ pub async fn revoke_token(
 
 /// Revokes everything `subject` holds that was issued before now. Returns
 /// the cutoff (Unix seconds, fractional).
-pub async fn revoke_subject(db: &Database, subject: &str) -> Result<f64, RevocationError> {
+pub async fn revoke_subject(db: &Database, identity: &Identity) -> Result<f64, RevocationError> {
     let row = db
         .query_opt(
             "INSERT INTO gatehouse_subject_cutoffs (subject, not_before) VALUES ($1, date_trunc('second', now()))
              ON CONFLICT (subject) DO UPDATE SET not_before = greatest(gatehouse_subject_cutoffs.not_before, excluded.not_before)
              RETURNING extract(epoch from not_before)::float8",
-            &[(&subject, Type::TEXT)],
+            &[(&identity.as_str(), Type::TEXT)],
         )
         .await?;
     row.and_then(|row| row.try_get::<_, f64>(0).ok())

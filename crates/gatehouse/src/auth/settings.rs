@@ -23,6 +23,7 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
 use crate::auth::api_sessions::SessionSettings;
+use crate::auth::identity;
 use crate::auth::keys::{self, VerifyingKey};
 use crate::auth::pattern::{Pattern, PatternList};
 use crate::auth::remote_session::RemoteSettings;
@@ -87,7 +88,8 @@ pub struct AuthSettings {
 /// One trusted asymmetric issuer.
 #[derive(Debug, Clone)]
 pub struct IssuerSettings {
-    /// `better-auth`, `jwt` or the JSON entry's `name`: for logs.
+    /// `better-auth`, `jwt` or the JSON entry's `name`: the identity
+    /// namespace of its users ([`crate::auth::identity`]), and for logs.
     pub label: String,
     pub issuer: PatternList,
     /// Empty only when `authorized_parties` is set (Clerk-style tokens
@@ -155,6 +157,24 @@ impl AuthSettings {
 
     pub fn validates_sessions(&self) -> bool {
         self.remote_sessions.is_some() || self.sessions_in_database()
+    }
+
+    /// The identity namespaces of the users this configuration accepts
+    /// (API keys aside), in a stable order.
+    pub fn user_namespaces(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.issuers.iter().map(|i| i.label.clone()).collect();
+        if self.shared_secret.is_some() {
+            names.push(identity::SHARED_SECRET.to_owned());
+        }
+        if self.validates_sessions() {
+            names.push(identity::BETTER_AUTH.to_owned());
+        }
+        if !self.authjs_secrets.is_empty() {
+            names.push(identity::AUTHJS.to_owned());
+        }
+        names.sort();
+        names.dedup();
+        names
     }
 
     pub fn accepts_api_keys(&self) -> bool {
@@ -728,7 +748,7 @@ fn read_better_auth(
     let raw_algorithms = r.get("JWT_ALGORITHMS");
     let algorithms = algorithms(r, "JWT_ALGORITHMS", raw_algorithms);
     issuers.push(IssuerSettings {
-        label: "better-auth".to_owned(),
+        label: identity::BETTER_AUTH.to_owned(),
         issuer,
         audiences,
         authorized_parties,
@@ -807,7 +827,7 @@ fn read_generic_issuer(
     let raw_algorithms = r.get("JWT_ALGORITHMS");
     let algorithms = algorithms(r, "JWT_ALGORITHMS", raw_algorithms);
     issuers.push(IssuerSettings {
-        label: "jwt".to_owned(),
+        label: identity::JWT.to_owned(),
         issuer,
         audiences,
         authorized_parties,
@@ -846,10 +866,36 @@ fn read_issuer_json(
         }
     };
     for (index, entry) in entries.into_iter().enumerate() {
-        let label = entry
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("issuer[{index}]"));
+        // The name is the issuer's identity namespace: stored task owners,
+        // revocations and sessions are keyed by it, so it must be given, be
+        // stable (never the position in the list), and be its own.
+        let label = match entry.name.clone() {
+            Some(name)
+                if identity::is_valid_namespace(&name)
+                    && !identity::RESERVED.contains(&name.as_str())
+                    && !issuers.iter().any(|issuer| issuer.label == name) =>
+            {
+                name
+            }
+            other => {
+                let problem = match &other {
+                    None => format!("entry {index} has no name"),
+                    Some(name) if !identity::is_valid_namespace(name) => format!(
+                        "entry {index} is named {name:?}, not 1 to 63 characters of a-z, 0-9, - and _"
+                    ),
+                    Some(name) if identity::RESERVED.contains(&name.as_str()) => {
+                        format!("entry {index} is named {name:?}, a name Gatehouse uses itself")
+                    }
+                    Some(name) => format!("entry {index} is named {name:?} like an earlier issuer"),
+                };
+                r.error(
+                    "JWT_TRUSTED_ISSUERS",
+                    problem,
+                    format!("give each entry its own stable \"name\" (e.g. \"auth0-prod\"), never one of {}: it keeps one issuer's users apart from another's (their `sub` values may collide), so never rename it once users have data", identity::RESERVED.join(", ")),
+                );
+                continue;
+            }
+        };
         let fail = |r: &mut Reader<'_>, problem: String| {
             r.error("JWT_TRUSTED_ISSUERS", format!("entry {label}: {problem}"), "fix that entry; each needs issuer, jwks_url or public_keys, and audiences or authorized_parties");
         };

@@ -27,6 +27,7 @@ use http::{HeaderMap, StatusCode};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tokio_postgres::types::Type;
 
+use crate::auth::identity::Identity;
 use crate::auth::unix_now;
 use crate::db::Database;
 use crate::outbound::{Outbound, display_url};
@@ -184,19 +185,23 @@ impl UserProfiles {
     /// fallback). A database error during upsert is logged (tracing::warn!,
     /// target "gatehouse::users") and does not fail the request; a database
     /// error during fallback just means no fallback.
+    /// The user service is asked for the identity's subject; the cache and
+    /// `gatehouse_users` keep it under the whole identity, so two issuers'
+    /// users of one `sub` never share a stored profile.
     pub async fn profile(
         &self,
-        subject: &str,
+        identity: &Identity,
         db: Option<&Database>,
     ) -> Result<Profile, ProfileError> {
-        if subject.is_empty() {
+        if identity.subject().is_empty() {
             return Err(ProfileError::NotFound);
         }
-        if let Some(hit) = self.cached(subject) {
+        let key = identity.as_str();
+        if let Some(hit) = self.cached(key) {
             return hit;
         }
         self.flights
-            .run(subject.to_owned(), || self.fetch(subject, db))
+            .run(key.to_owned(), || self.fetch(identity, db))
             .await
     }
 
@@ -234,12 +239,18 @@ impl UserProfiles {
     }
 
     /// The single-flight body: one call to the user service and what follows.
-    async fn fetch(&self, subject: &str, db: Option<&Database>) -> Result<Profile, ProfileError> {
+    async fn fetch(
+        &self,
+        identity: &Identity,
+        db: Option<&Database>,
+    ) -> Result<Profile, ProfileError> {
+        // The key everything here is stored under.
+        let subject = identity.as_str();
         // Someone may have filled the cache between our miss and this flight.
         if let Some(hit) = self.cached(subject) {
             return hit;
         }
-        match self.call(subject).await {
+        match self.call(identity.subject()).await {
             Ok(data) => {
                 let fetched_at = unix_now();
                 let now = Instant::now();
@@ -517,6 +528,10 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+
+    fn id(subject: &str) -> Identity {
+        Identity::new(crate::auth::identity::JWT, subject)
+    }
     use crate::config::DatabaseConfig;
     use crate::db::url::DatabaseUrl;
     use crate::outbound::test_server::{Reply, TestServer, refused_addr};
@@ -593,16 +608,16 @@ mod tests {
     async fn a_second_call_is_served_from_the_cache() {
         let server = TestServer::start(Reply::json(r#"{"name":"Ada"}"#)).await;
         let profiles = profiles(server.url("/users"), DEFAULT_CACHE_TTL);
-        let first = profiles.profile("u1", None).await.unwrap();
+        let first = profiles.profile(&id("u1"), None).await.unwrap();
         assert_eq!(first.source, ProfileSource::UserService);
         assert_eq!(first.data, json!({"name": "Ada"}));
-        let second = profiles.profile("u1", None).await.unwrap();
+        let second = profiles.profile(&id("u1"), None).await.unwrap();
         assert_eq!(second.source, ProfileSource::Cache);
         assert_eq!(second.data, first.data);
         assert_eq!(second.fetched_at, first.fetched_at);
         assert_eq!(server.requests(), 1);
         // Another subject is another call.
-        profiles.profile("u2", None).await.unwrap();
+        profiles.profile(&id("u2"), None).await.unwrap();
         assert_eq!(server.requests(), 2);
     }
 
@@ -611,7 +626,7 @@ mod tests {
         let server = TestServer::start(Reply::json(r#"{"name":"Ada"}"#)).await;
         // A zero TTL: every entry is past it at once.
         let profiles = profiles(server.url("/users/{id}"), Duration::ZERO);
-        let first = profiles.profile("u1", None).await.unwrap();
+        let first = profiles.profile(&id("u1"), None).await.unwrap();
         assert_eq!(first.source, ProfileSource::UserService);
         let failures = [
             Reply::json("{}").status(503),
@@ -623,7 +638,7 @@ mod tests {
         ];
         for (i, reply) in failures.into_iter().enumerate() {
             server.set_reply(reply.clone());
-            let stale = profiles.profile("u1", None).await.unwrap();
+            let stale = profiles.profile(&id("u1"), None).await.unwrap();
             assert_eq!(stale.source, ProfileSource::StaleCache, "{reply:?}");
             assert_eq!(stale.data, json!({"name": "Ada"}));
             assert_eq!(stale.fetched_at, first.fetched_at);
@@ -635,7 +650,7 @@ mod tests {
         }
         // Back up: fresh again.
         server.set_reply(Reply::json(r#"{"name":"Ada L."}"#));
-        let fresh = profiles.profile("u1", None).await.unwrap();
+        let fresh = profiles.profile(&id("u1"), None).await.unwrap();
         assert_eq!(fresh.source, ProfileSource::UserService);
         assert_eq!(fresh.data, json!({"name": "Ada L."}));
     }
@@ -644,7 +659,7 @@ mod tests {
     async fn a_down_service_with_nothing_cached_is_unavailable() {
         let refused = refused_addr().await;
         let profiles = profiles(format!("http://{refused}/users?key=q1"), DEFAULT_CACHE_TTL);
-        let err = profiles.profile("u1", None).await.unwrap_err();
+        let err = profiles.profile(&id("u1"), None).await.unwrap_err();
         let ProfileError::Unavailable { detail } = &err else {
             panic!("{err:?}");
         };
@@ -657,7 +672,7 @@ mod tests {
 
         let server = TestServer::start(Reply::json(r#"["not", "a", "profile"]"#)).await;
         let profiles = self::profiles(server.url("/users"), DEFAULT_CACHE_TTL);
-        let err = profiles.profile("u1", None).await.unwrap_err();
+        let err = profiles.profile(&id("u1"), None).await.unwrap_err();
         assert_eq!(
             err,
             ProfileError::Unavailable {
@@ -668,7 +683,7 @@ mod tests {
             }
         );
         server.set_reply(Reply::json("{}").status(502));
-        let err = profiles.profile("u1", None).await.unwrap_err();
+        let err = profiles.profile(&id("u1"), None).await.unwrap_err();
         assert!(
             err.to_string().ends_with("answered 502 Bad Gateway"),
             "{err}"
@@ -676,7 +691,7 @@ mod tests {
         // A failure is not remembered: the service is asked each time.
         assert_eq!(server.requests(), 2);
         server.set_reply(Reply::json("{}").status(401));
-        let err = profiles.profile("u1", None).await.unwrap_err();
+        let err = profiles.profile(&id("u1"), None).await.unwrap_err();
         assert!(err.to_string().contains("USER_SERVICE_API_KEY"), "{err}");
         assert!(!err.to_string().contains(KEY), "{err}");
     }
@@ -687,25 +702,25 @@ mod tests {
             TestServer::start(Reply::json(r#"{"error":"no such user"}"#).status(404)).await;
         let profiles = profiles(server.url("/users"), DEFAULT_CACHE_TTL);
         assert_eq!(
-            profiles.profile("gone", None).await.unwrap_err(),
+            profiles.profile(&id("gone"), None).await.unwrap_err(),
             ProfileError::NotFound
         );
         assert_eq!(
-            profiles.profile("gone", None).await.unwrap_err(),
+            profiles.profile(&id("gone"), None).await.unwrap_err(),
             ProfileError::NotFound
         );
         assert_eq!(server.requests(), 1);
         assert_eq!(
-            profiles.profile("", None).await.unwrap_err(),
+            profiles.profile(&id(""), None).await.unwrap_err(),
             ProfileError::NotFound
         );
         assert_eq!(server.requests(), 1);
 
         // With a TTL shorter than 30 s, that TTL bounds the 404 too.
         let profiles = self::profiles(server.url("/users"), Duration::ZERO);
-        profiles.profile("gone", None).await.unwrap_err();
+        profiles.profile(&id("gone"), None).await.unwrap_err();
         server.set_reply(Reply::json(r#"{"name":"New"}"#));
-        let created = profiles.profile("gone", None).await.unwrap();
+        let created = profiles.profile(&id("gone"), None).await.unwrap();
         assert_eq!(created.source, ProfileSource::UserService);
     }
 
@@ -713,15 +728,15 @@ mod tests {
     async fn a_404_drops_the_cached_profile() {
         let server = TestServer::start(Reply::json(r#"{"name":"Ada"}"#)).await;
         let profiles = profiles(server.url("/users"), Duration::ZERO);
-        profiles.profile("u1", None).await.unwrap();
+        profiles.profile(&id("u1"), None).await.unwrap();
         server.set_reply(Reply::json("{}").status(404));
         assert_eq!(
-            profiles.profile("u1", None).await.unwrap_err(),
+            profiles.profile(&id("u1"), None).await.unwrap_err(),
             ProfileError::NotFound
         );
         server.set_reply(Reply::json("{}").status(503));
         assert!(matches!(
-            profiles.profile("u1", None).await,
+            profiles.profile(&id("u1"), None).await,
             Err(ProfileError::Unavailable { .. })
         ));
     }
@@ -757,7 +772,7 @@ mod tests {
     async fn the_api_key_is_sent_as_a_bearer_token_and_never_shown() {
         let (addr, request) = capture_one_request(r#"{"name":"Ada"}"#).await;
         let profiles = profiles(format!("http://{addr}/v1/users/{{id}}"), DEFAULT_CACHE_TTL);
-        let profile = profiles.profile("user 1", None).await.unwrap();
+        let profile = profiles.profile(&id("user 1"), None).await.unwrap();
         assert_eq!(profile.data, json!({"name": "Ada"}));
         let head = tokio::time::timeout(Duration::from_secs(2), request)
             .await
@@ -788,7 +803,8 @@ mod tests {
             TestServer::start(Reply::json(r#"{"name":"Ada"}"#).delay(Duration::from_millis(200)))
                 .await;
         let profiles = profiles(server.url("/users"), DEFAULT_CACHE_TTL);
-        let calls = (0..8).map(|_| profiles.profile("u1", None));
+        let u1 = id("u1");
+        let calls = (0..8).map(|_| profiles.profile(&u1, None));
         let results = futures_util::future::join_all(calls).await;
         for result in results {
             assert_eq!(result.unwrap().data, json!({"name": "Ada"}));
@@ -804,10 +820,11 @@ mod tests {
                 .await;
         let profiles = profiles(server.url("/users"), DEFAULT_CACHE_TTL);
         // The leader gives up mid-call; a follower started with it finishes the work.
-        let leader = tokio::time::timeout(Duration::from_millis(50), profiles.profile("u1", None));
+        let u1 = id("u1");
+        let leader = tokio::time::timeout(Duration::from_millis(50), profiles.profile(&u1, None));
         let follower = async {
             tokio::time::sleep(Duration::from_millis(10)).await;
-            profiles.profile("u1", None).await
+            profiles.profile(&id("u1"), None).await
         };
         let (leader, follower) = tokio::join!(leader, follower);
         assert!(leader.is_err(), "the leader timed out");
@@ -815,11 +832,11 @@ mod tests {
 
         // A failed call is shared by its waiters but not kept.
         server.set_reply(Reply::json("{}").status(503));
-        let err = profiles.profile("u2", None).await.unwrap_err();
+        let err = profiles.profile(&id("u2"), None).await.unwrap_err();
         assert!(matches!(err, ProfileError::Unavailable { .. }));
         server.set_reply(Reply::json(r#"{"name":"Bo"}"#));
         assert_eq!(
-            profiles.profile("u2", None).await.unwrap().data,
+            profiles.profile(&id("u2"), None).await.unwrap().data,
             json!({"name": "Bo"})
         );
         assert!(profiles.flights.is_empty());
@@ -831,11 +848,15 @@ mod tests {
         let mut profiles = profiles(server.url("/users"), DEFAULT_CACHE_TTL);
         profiles.capacity = 3;
         for subject in ["a", "b", "c", "d", "e"] {
-            profiles.profile(subject, None).await.unwrap();
+            profiles.profile(&id(subject), None).await.unwrap();
         }
         let cache = lock(&profiles.cache);
         assert_eq!(cache.len(), 3);
-        assert!(cache.contains_key("e") && !cache.contains_key("a") && !cache.contains_key("b"));
+        assert!(
+            cache.contains_key("jwt:e")
+                && !cache.contains_key("jwt:a")
+                && !cache.contains_key("jwt:b")
+        );
     }
 
     /// A throwaway database, dropped by [`TestDb::drop`].
@@ -903,31 +924,31 @@ mod tests {
 
         // Before migrations the upsert fails: logged, the request still succeeds.
         let early = profiles(server.url("/users"), Duration::ZERO)
-            .profile("u0", Some(&db))
+            .profile(&id("u0"), Some(&db))
             .await;
         crate::db::migrations::apply(&db).await.unwrap();
 
         let first = profiles(server.url("/users"), Duration::ZERO);
-        let fetched = first.profile("u1", Some(&db)).await.unwrap();
-        let stored_first = test_db.stored("u1").await;
+        let fetched = first.profile(&id("u1"), Some(&db)).await.unwrap();
+        let stored_first = test_db.stored("jwt:u1").await;
         server.set_reply(Reply::json(r#"{"name":"Ada L."}"#));
-        let refetched = first.profile("u1", Some(&db)).await.unwrap();
-        let stored_second = test_db.stored("u1").await;
+        let refetched = first.profile(&id("u1"), Some(&db)).await.unwrap();
+        let stored_second = test_db.stored("jwt:u1").await;
 
         // A fresh process: nothing cached, the service down.
         let refused = refused_addr().await;
         let second = profiles(format!("http://{refused}/users"), DEFAULT_CACHE_TTL);
-        let from_db = second.profile("u1", Some(&db)).await;
-        let from_cache = second.profile("u1", Some(&db)).await;
-        let unknown = second.profile("u9", Some(&db)).await;
+        let from_db = second.profile(&id("u1"), Some(&db)).await;
+        let from_cache = second.profile(&id("u1"), Some(&db)).await;
+        let unknown = second.profile(&id("u9"), Some(&db)).await;
         let without_db = profiles(format!("http://{refused}/users"), DEFAULT_CACHE_TTL)
-            .profile("u1", None)
+            .profile(&id("u1"), None)
             .await;
 
         // A 404 removes the stored profile.
         server.set_reply(Reply::json("{}").status(404));
-        let gone = first.profile("u1", Some(&db)).await;
-        let stored_after_404 = test_db.stored("u1").await;
+        let gone = first.profile(&id("u1"), Some(&db)).await;
+        let stored_after_404 = test_db.stored("jwt:u1").await;
         drop(db);
         test_db.drop().await;
 

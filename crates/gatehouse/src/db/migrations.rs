@@ -56,13 +56,41 @@ pub struct MigrationReport {
     pub version: i32,
 }
 
-/// Applies every pending migration.
+/// Applies every pending migration. Rows stored before identities had
+/// namespaces go to the `legacy` namespace; see [`apply_assuming`].
 pub async fn apply(db: &Database) -> Result<MigrationReport, DbError> {
+    apply_assuming(db, crate::auth::identity::LEGACY).await
+}
+
+/// Applies every pending migration; migration 4 gives rows stored with a
+/// bare subject the namespace `legacy_namespace` (the deployment's only
+/// user namespace, when it has one: `gatehouse migrate` works it out).
+pub async fn apply_assuming(
+    db: &Database,
+    legacy_namespace: &str,
+) -> Result<MigrationReport, DbError> {
+    apply_through(db, latest_version(), legacy_namespace).await
+}
+
+/// Applies the pending migrations up to version `last` (upgrade tests stop
+/// a database at an earlier version, as an older build left it).
+pub async fn apply_through(
+    db: &Database,
+    last: i32,
+    legacy_namespace: &str,
+) -> Result<MigrationReport, DbError> {
     let mut conn = db.connection().await?;
     let tx = conn.transaction().await.map_err(DbError::Query)?;
     tx.query_typed(
         "SELECT pg_advisory_xact_lock($1)",
         &[(&LOCK_KEY, Type::INT8)],
+    )
+    .await
+    .map_err(DbError::Query)?;
+    // Read by migration 4 (transaction-local).
+    tx.query_typed(
+        "SELECT set_config('gatehouse.legacy_namespace', $1, true)",
+        &[(&legacy_namespace, Type::TEXT)],
     )
     .await
     .map_err(DbError::Query)?;
@@ -93,7 +121,7 @@ pub async fn apply(db: &Database) -> Result<MigrationReport, DbError> {
         applied: Vec::new(),
         version: 0,
     };
-    for migration in MIGRATIONS {
+    for migration in MIGRATIONS.iter().filter(|m| m.version <= last) {
         let checksum = fingerprint(migration.sql.as_bytes());
         match applied
             .iter()

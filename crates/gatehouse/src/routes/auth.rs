@@ -152,12 +152,12 @@ pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
         let db = ctx.state.database()?;
         let stored = |err| RequestError::Refused(Box::new(revocation_unavailable(err)));
         if all {
-            let not_before = revocation::revoke_subject(&db, &principal.subject)
+            let not_before = revocation::revoke_subject(&db, &principal.identity())
                 .await
                 .map_err(stored)?;
             // The cutoff refuses them already; deleting the rows also keeps
             // the table small.
-            let ended = api_sessions::end_all(&db, &principal.subject).await?;
+            let ended = api_sessions::end_all(&db, &principal.identity()).await?;
             tracing::info!(target: "gatehouse::auth::revocation", subject = principal.subject.as_str(), sessions_ended = ended, "every credential of the subject issued before now revoked");
             return Ok(json_response(
                 StatusCode::OK,
@@ -182,7 +182,7 @@ pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
             (Method::BetterAuthRemote, _) | (_, None) => unix_now() + 400 * 86_400,
             (_, Some(expires_at)) => expires_at,
         };
-        revocation::revoke_token(&db, id, &principal.subject, until)
+        revocation::revoke_token(&db, id, &principal.identity(), until)
             .await
             .map_err(stored)?;
         // Sessions exchanged for this credential go with it.

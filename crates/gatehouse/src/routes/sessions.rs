@@ -91,7 +91,7 @@ pub(super) fn logout(ctx: Ctx) -> HandlerFuture {
         tracing::Span::current().record("subject", principal.subject.as_str());
         let db = ctx.state.database()?;
         if all {
-            let count = api_sessions::end_all(&db, &principal.subject).await?;
+            let count = api_sessions::end_all(&db, &principal.identity()).await?;
             tracing::info!(target: "gatehouse::auth::sessions", subject = principal.subject.as_str(), count, "every session of the subject ended");
             return Ok(ended(settings, count, "logged_out_everywhere"));
         }

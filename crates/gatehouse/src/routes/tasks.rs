@@ -29,7 +29,7 @@ pub(super) fn collection(ctx: Ctx) -> HandlerFuture {
                 issued_at: principal.issued_at,
             });
         let db = ctx.state.database()?;
-        let owner = owner_of(&principal);
+        let owner = &owner_of(&principal);
         if !write {
             let pairs = parse_query(ctx.request.uri().query().unwrap_or_default());
             let query = ListQuery::parse(&pairs)?;
@@ -87,7 +87,7 @@ pub(super) fn item(ctx: Ctx) -> HandlerFuture {
         let method = ctx.request.method().clone();
         let principal = ctx.principal(Some(scope(method != Method::GET))).await?;
         let db = ctx.state.database()?;
-        let owner = owner_of(&principal);
+        let owner = &owner_of(&principal);
         let id = parse_id(ctx.param("id").unwrap_or_default())?;
         let precondition = ctx
             .request

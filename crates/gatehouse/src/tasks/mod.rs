@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::auth::Principal;
+use crate::auth::identity::Identity;
 use crate::error::{FieldError, RequestError};
 
 /// Longest title, in characters.
@@ -29,11 +30,12 @@ pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 pub const READ_SCOPE: &str = "tasks:read";
 pub const WRITE_SCOPE: &str = "tasks:write";
 
-/// Whose tasks a principal sees: its subject, the identity every credential
-/// kind shares (a Better Auth user's cookie, bearer token and JWT all name
-/// the user id). API keys are `api_key:<id>`, apart from every user.
-pub fn owner_of(principal: &Principal) -> &str {
-    &principal.subject
+/// Whose tasks a principal sees: its identity, namespace and subject, which
+/// every credential of one user shares (a Better Auth user's cookie, bearer
+/// token and JWT are all `better-auth:<user id>`), and which another
+/// issuer's user of the same `sub` does not. API keys are `api-key:<id>`.
+pub fn owner_of(principal: &Principal) -> Identity {
+    principal.identity()
 }
 
 /// A validated `POST /api/tasks` body.

@@ -23,6 +23,7 @@ use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use super::{Cursor, ListQuery, NewTask, Precondition, TaskPatch, etag, not_found};
+use crate::auth::identity::Identity;
 use crate::auth::jwt::rfc3339;
 use crate::db::{Database, DbError};
 use crate::error::RequestError;
@@ -166,7 +167,7 @@ pub struct Page {
 /// there is one; one statement, the revocation check included.
 pub async fn list(
     db: &Database,
-    owner: &str,
+    owner: &Identity,
     query: &ListQuery,
     revocation: Option<DeferredRevocation<'_>>,
 ) -> Result<Page, DbError> {
@@ -180,7 +181,7 @@ pub async fn list(
         .query(
             sql,
             &[
-                (&owner, Type::TEXT),
+                (&owner.as_str(), Type::TEXT),
                 (&after, Type::TIMESTAMPTZ),
                 (&after_id, Type::UUID),
                 (&fetch, Type::INT8),
@@ -207,10 +208,10 @@ pub async fn list(
     Ok(page)
 }
 
-pub async fn get(db: &Database, owner: &str, id: Uuid) -> Result<Option<StoredTask>, DbError> {
+pub async fn get(db: &Database, owner: &Identity, id: Uuid) -> Result<Option<StoredTask>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM gatehouse_tasks WHERE id = $1 AND owner = $2");
     match db
-        .query_opt(&sql, &[(&id, Type::UUID), (&owner, Type::TEXT)])
+        .query_opt(&sql, &[(&id, Type::UUID), (&owner.as_str(), Type::TEXT)])
         .await?
     {
         Some(row) => StoredTask::from_row(&row, 0),
@@ -236,7 +237,7 @@ pub struct Idempotency {
 /// (`Ok(Err(revoked))`): one statement, the check included.
 pub async fn create(
     db: &Database,
-    owner: &str,
+    owner: &Identity,
     task: &NewTask,
     idempotency: Option<&Idempotency>,
     revocation: Option<DeferredRevocation<'_>>,
@@ -254,7 +255,7 @@ pub async fn create(
              FROM gatehouse_task_create($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 (&id, Type::UUID),
-                (&owner, Type::TEXT),
+                (&owner.as_str(), Type::TEXT),
                 (&task.title, Type::TEXT),
                 (&task.done, Type::BOOL),
                 (&key, Type::TEXT),
@@ -289,7 +290,7 @@ pub async fn create(
 
 pub async fn update(
     db: &Database,
-    owner: &str,
+    owner: &Identity,
     id: Uuid,
     patch: &TaskPatch,
     precondition: Precondition,
@@ -312,7 +313,7 @@ pub async fn update(
                 &sql,
                 &[
                     (&id, Type::UUID),
-                    (&owner, Type::TEXT),
+                    (&owner.as_str(), Type::TEXT),
                     (&patch.title, Type::TEXT),
                     (&patch.done, Type::BOOL),
                     (&expected, Type::INT8),
@@ -334,7 +335,7 @@ pub async fn update(
             &sql,
             &[
                 (&id, Type::UUID),
-                (&owner, Type::TEXT),
+                (&owner.as_str(), Type::TEXT),
                 (&write, Type::UUID),
             ],
         )
@@ -352,7 +353,7 @@ pub async fn update(
 
 pub async fn delete(
     db: &Database,
-    owner: &str,
+    owner: &Identity,
     id: Uuid,
     precondition: Option<Precondition>,
 ) -> Result<(), RequestError> {
@@ -364,7 +365,7 @@ pub async fn delete(
                  WHERE id = $1 AND owner = $2 AND ($3::int8 IS NULL OR version = $3)",
                 &[
                     (&id, Type::UUID),
-                    (&owner, Type::TEXT),
+                    (&owner.as_str(), Type::TEXT),
                     (&expected, Type::INT8),
                 ],
             )
