@@ -1,0 +1,27 @@
+//! `CORS_ORIGINS` patterns (first line) matched against origins as browsers
+//! send them (the other lines), with the public-suffix judgement.
+use gatehouse::auth::pattern::PatternList;
+use gatehouse::http::public_suffix;
+
+fn main() {
+    afl::fuzz!(|data: &[u8]| {
+        let Ok(text) = std::str::from_utf8(data) else {
+            return;
+        };
+        let mut lines = text.lines();
+        let Some(first) = lines.next() else {
+            return;
+        };
+        if let Ok(list) = PatternList::parse(first) {
+            for pattern in &list.0 {
+                let _ = pattern.open_to_strangers();
+            }
+            for origin in lines {
+                let _ = list.matches(origin);
+                let host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+                let _ = public_suffix::registrable_domain(host);
+            }
+        }
+        let _ = public_suffix::public_suffix(first);
+    });
+}
