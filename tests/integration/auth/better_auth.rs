@@ -87,6 +87,23 @@ impl BetterAuth {
         response
     }
 
+    /// `POST /api/auth/sign-out` with the session cookie, as a browser does.
+    #[track_caller]
+    pub fn sign_out(&self, cookie: &str) {
+        let mut raw = request(
+            "POST",
+            "/api/auth/sign-out",
+            &[
+                ("cookie", cookie),
+                ("content-type", "application/json"),
+                ("content-length", "2"),
+            ],
+        );
+        raw.extend_from_slice(b"{}");
+        let response = exchange(self.addr, &raw);
+        assert_eq!(response.status, 200, "sign-out: {response}");
+    }
+
     /// `GET /api/auth/token` with `header`: the jwt plugin's token.
     #[track_caller]
     fn jwt(&self, header: (&str, &str)) -> String {

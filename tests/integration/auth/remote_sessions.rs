@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::better_auth::{BetterAuth, sign_in, sign_up_and_in};
 use super::*;
 use crate::support::function::VercelFunction;
-use crate::support::http_client::{Response, exchange, get, request};
+use crate::support::http_client::{Response, get};
 use crate::support::jwks_server::{JWKS_PATH, JwksServer, Reply};
 
 /// What a Better Auth server's get-session answers for a live session.
@@ -22,23 +22,6 @@ const GET_SESSION_BODY: &str = r#"{"session":{"id":"s1","token":"t","userId":"u1
 #[track_caller]
 fn with_cookie(function: &VercelFunction, cookie: &str) -> Response {
     get(function.addr(), SESSION, &[("cookie", cookie)])
-}
-
-/// `POST /api/auth/sign-out` with the session cookie, as a browser does.
-#[track_caller]
-fn sign_out(server: &BetterAuth, cookie: &str) {
-    let mut raw = request(
-        "POST",
-        "/api/auth/sign-out",
-        &[
-            ("cookie", cookie),
-            ("content-type", "application/json"),
-            ("content-length", "2"),
-        ],
-    );
-    raw.extend_from_slice(b"{}");
-    let response = exchange(server.addr, &raw);
-    assert_eq!(response.status, 200, "sign-out: {response}");
 }
 
 /// The base URL of a loopback JWKS-style server (it answers on any path).
@@ -91,7 +74,7 @@ fn a_real_better_auth_session_is_validated_remotely_and_cached_no_longer_than_it
     let second = sign_in(&server, "remote@example.com", &user.user_id);
     assert_accepted(&with_cookie(&function, &second.cookie));
     let cached_at = Instant::now();
-    sign_out(&server, &second.cookie);
+    server.sign_out(&second.cookie);
     let response = with_cookie(&function, &second.cookie);
     assert!(
         cached_at.elapsed() < Duration::from_millis(900),

@@ -149,18 +149,7 @@ fn better_auth_sessions_are_validated_in_postgres_without_an_http_hop() {
     // Signed out through Better Auth: the row is gone.
     let third = sign_in(&server, "lin@example.com", &user.user_id);
     assert_accepted(&call(&function, SESSION, &cookie_header(&third.cookie)));
-    let mut sign_out = request(
-        "POST",
-        "/api/auth/sign-out",
-        &[
-            ("cookie", &third.cookie),
-            ("content-type", "application/json"),
-            ("content-length", "2"),
-        ],
-    );
-    sign_out.extend_from_slice(b"{}");
-    let signed_out = exchange(server.addr, &sign_out);
-    assert_eq!(signed_out.status, 200, "{signed_out}");
+    server.sign_out(&third.cookie);
     let response = call(&function, SESSION, &cookie_header(&third.cookie));
     assert_refused(
         &response,
@@ -465,28 +454,19 @@ fn an_exchanged_session_ends_with_its_better_auth_session() {
     ];
     let exchanger = start(env!("CARGO_BIN_EXE_auth-exchange"), &env);
     let checker = start(AUTH_SESSION, &env);
-    let mut raw = request(
-        "POST",
-        "/api/auth/exchange",
-        &[("cookie", user.cookie.as_str()), ("content-length", "0")],
+    let exchanged = exchange(
+        exchanger.addr(),
+        &request(
+            "POST",
+            "/api/auth/exchange",
+            &[("cookie", user.cookie.as_str()), ("content-length", "0")],
+        ),
     );
-    raw.extend_from_slice(b"");
-    let exchanged = exchange(exchanger.addr(), &raw);
     assert_eq!(exchanged.status, 201, "{exchanged}");
     let session = exchanged.json()["token"].as_str().unwrap().to_owned();
     assert_accepted(&session_with(&checker, &session));
 
-    let mut sign_out = request(
-        "POST",
-        "/api/auth/sign-out",
-        &[
-            ("cookie", &user.cookie),
-            ("content-type", "application/json"),
-            ("content-length", "2"),
-        ],
-    );
-    sign_out.extend_from_slice(b"{}");
-    assert_eq!(exchange(server.addr, &sign_out).status, 200);
+    server.sign_out(&user.cookie);
     assert_refused(
         &session_with(&checker, &session),
         "session_not_found",

@@ -25,28 +25,11 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(20);
 /// missing or stale binary fails the test; it is never skipped.
 #[track_caller]
 pub fn gatehouse_cli() -> PathBuf {
-    let dir = Path::new(HEALTH).parent().expect("the target directory");
-    let cli = dir.join("gatehouse");
-    let Ok(built) = std::fs::metadata(&cli).and_then(|meta| meta.modified()) else {
-        panic!(
-            "{} does not exist: run `cargo build --workspace` first (tests/run does)",
-            cli.display()
-        );
-    };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let newest = ["crates/gatehouse", "crates/gatehouse-cli"]
-        .iter()
-        .map(|dir| newest_mtime(&root.join(dir).join("src")))
-        .max()
-        .flatten();
-    if let Some(newest) = newest {
-        assert!(
-            built >= newest,
-            "{} is older than its sources: run `cargo build --workspace` first (tests/run does)",
-            cli.display()
-        );
-    }
-    cli
+    built_binary(
+        "gatehouse",
+        &["crates/gatehouse/src", "crates/gatehouse-cli/src"],
+        "cargo build --workspace",
+    )
 }
 
 /// The test-only `panic-probe` function (cargo feature `panic-probe`, which
@@ -64,29 +47,37 @@ pub fn panic_probe() -> PathBuf {
         );
         return path;
     }
-    let probe = Path::new(HEALTH).with_file_name("panic-probe");
-    let Ok(built) = std::fs::metadata(&probe).and_then(|meta| meta.modified()) else {
+    built_binary(
+        "panic-probe",
+        &["crates/gatehouse/src", "tests/functions"],
+        "cargo build --features panic-probe",
+    )
+}
+
+/// `name` in the target directory, failing (with `build`, the command that
+/// makes it) when it is missing or older than any file under `sources`.
+#[track_caller]
+fn built_binary(name: &str, sources: &[&str], build: &str) -> PathBuf {
+    let binary = Path::new(HEALTH).with_file_name(name);
+    let Ok(built) = std::fs::metadata(&binary).and_then(|meta| meta.modified()) else {
         panic!(
-            "{} does not exist: build it with `cargo build --features panic-probe` (tests/run does)",
-            probe.display()
+            "{} does not exist: run `{build}` first (tests/run does)",
+            binary.display()
         );
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let newest = [
-        root.join("crates/gatehouse/src"),
-        root.join("tests/functions"),
-    ]
-    .iter()
-    .filter_map(|dir| newest_mtime(dir))
-    .max();
+    let newest = sources
+        .iter()
+        .filter_map(|dir| newest_mtime(&root.join(dir)))
+        .max();
     if let Some(newest) = newest {
         assert!(
             built >= newest,
-            "{} is older than its sources: run `cargo build --features panic-probe` (tests/run does)",
-            probe.display()
+            "{} is older than its sources: run `{build}` first (tests/run does)",
+            binary.display()
         );
     }
-    probe
+    binary
 }
 
 fn newest_mtime(dir: &Path) -> Option<SystemTime> {
