@@ -549,3 +549,36 @@ fn sessions_are_capped_per_subject_and_expired_ones_purged() {
         0
     );
 }
+
+/// Removing an issuer from the configuration ends the sessions exchanged
+/// for its tokens, as it ends the tokens themselves.
+#[test]
+fn a_session_ends_when_its_issuer_is_no_longer_trusted() {
+    let db = block_on(TestDb::create());
+    block_on(db.migrate());
+    let keys = json!({ "keys": [jwk(KID_RSA)] }).to_string();
+    let trusting = |issuer: &str| {
+        vec![
+            ("DATABASE_URL", db.url.clone()),
+            ("JWT_PUBLIC_KEYS", keys.clone()),
+            ("JWT_ISSUER", issuer.to_owned()),
+            ("JWT_AUDIENCE", AUDIENCE.to_owned()),
+        ]
+    };
+    let before = trusting(ISSUER);
+    let before: Vec<(&str, &str)> = before.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let exchanger = start(AUTH_EXCHANGE, &before);
+    let token = jose_one(spec("RS256", KID_RSA, &claims("ada")));
+    let (_, session) = exchange(&exchanger, &token);
+    assert_accepted(&session_with(&start(AUTH_SESSION, &before), &session));
+
+    let after = trusting("https://another-issuer.example");
+    let after: Vec<(&str, &str)> = after.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let checker = start(AUTH_SESSION, &after);
+    assert_refused(
+        &session_with(&checker, &session),
+        "issuer_mismatch",
+        &["no longer trusts"],
+        &[],
+    );
+}
