@@ -46,6 +46,23 @@ fn dev_server_migrates_at_start_and_serves_every_route() {
         assert!(line.contains("route_not_found"), "{line}");
     }
 
+    // Every route of the table is served, by its own handler: never
+    // `route_not_found`, never a 5xx (no credentials: a refusal at most).
+    for route in gatehouse::routes::ROUTES {
+        let path = route
+            .pattern
+            .replace("[id]", "0190a5b2-7c3e-7d4f-8a9b-0c1d2e3f4a5b");
+        let method = route.methods[0].as_str();
+        let response = crate::support::http_client::send(addr, method, &path, &[], "");
+        let refused_as_unknown = response.header("content-type")
+            == Some("application/problem+json")
+            && response.json()["reason"] == "route_not_found";
+        assert!(
+            response.status < 500 && !refused_as_unknown,
+            "{method} {path} is not served: {response}"
+        );
+    }
+
     // Every route is listed at start.
     let stdout = dev.stdout();
     for route in gatehouse::routes::ROUTES {

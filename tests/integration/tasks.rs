@@ -441,7 +441,12 @@ fn a_retried_post_with_the_same_idempotency_key_creates_one_task() {
                     );
                     match response.status {
                         201 => Some(response.json()["id"].as_str().unwrap().to_owned()),
-                        409 => None,
+                        409 => {
+                            // The first request with the key is still running.
+                            response.assert_problem(409, "idempotency_key_in_use");
+                            assert_eq!(response.header("retry-after"), Some("1"), "{response}");
+                            None
+                        }
                         _ => panic!("{response}"),
                     }
                 })

@@ -164,16 +164,37 @@ fn algorithms_are_pinned_by_configuration_and_keys() {
     );
     assert_eq!(body["facts"]["alg"], "none");
 
-    // An HS256 token where only a JWKS is configured: the classic key
-    // confusion attempt. Refused without trying the public keys as secrets.
-    let hs = jose_one(secret_spec("HS256", &unique_secret("confusion"), &valid));
-    let response = session_with(&function, &hs);
-    assert_refused(
-        &response,
-        "algorithm_not_allowed",
-        &["HS256", "JWT_SECRET is not set"],
-        &["never with a public key"],
-    );
+    // The classic key confusion attack, done for real: an HS256 token whose
+    // HMAC key is the issuer's own public key, as a verifier that takes the
+    // algorithm from the header would use it (the PEM text, and its DER
+    // bytes). Refused without trying the public key as a secret.
+    let pem = mint::fixture_text("rsa-2048.pub.pem");
+    let der = {
+        use base64::Engine;
+        let body: String = pem
+            .lines()
+            .filter(|line| !line.starts_with("-----"))
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap()
+    };
+    for (form, key) in [("PEM", pem.as_bytes()), ("DER", der.as_slice())] {
+        let header = json!({ "alg": "HS256", "typ": "JWT", "kid": KID_RSA });
+        let unsigned = forged(&header, &valid, "");
+        let signing_input = unsigned.trim_end_matches('.');
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+        let tag = aws_lc_rs::hmac::sign(&key, signing_input.as_bytes());
+        let token = format!("{signing_input}.{}", b64(tag.as_ref()));
+        let response = session_with(&function, &token);
+        assert_refused(
+            &response,
+            "algorithm_not_allowed",
+            &["HS256", "JWT_SECRET is not set"],
+            &["never with a public key"],
+        );
+        assert_eq!(response.json()["facts"]["alg"], "HS256", "{form}");
+    }
 
     // RS256 signed with the RSA key but naming the kid of the ES256 key.
     let confused = jose_one(mint::pem_spec(
