@@ -411,6 +411,13 @@ fn chromium_enforces_the_cookie_cors_and_session_flow() {
     assert!(status.success(), "browser-flow.mjs failed ({status})");
     let result: Value = serde_json::from_str(&evidence.stdout)
         .unwrap_or_else(|err| panic!("browser-flow.mjs printed no JSON object ({err})"));
+    // The script masks any secret before printing; it also counts them, and
+    // a secret anywhere but the `token` field it removes on purpose is a leak.
+    assert_eq!(
+        result["secrets_redacted"],
+        json!(0),
+        "a response or the browser's record carried a secret (masked in the output)"
+    );
     for text in [&evidence.stdout, &evidence.stderr] {
         assert!(
             !text.contains(&jwt) && !text.contains(&secret) && !holds_session_token(text),
