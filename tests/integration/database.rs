@@ -422,10 +422,11 @@ mod tls {
             &[],
         ))
         .expect("pool");
-        assert!(
-            db.query("SELECT 1", &[]).await.is_err(),
-            "an untrusted certificate was accepted"
-        );
+        let err = db
+            .query("SELECT 1", &[])
+            .await
+            .expect_err("an untrusted certificate was accepted");
+        assert_tls_refused(&err, "UnknownIssuer");
 
         // Trusted through sslrootcert, right name: accepted.
         let db = Database::new(&settings(
@@ -445,10 +446,11 @@ mod tls {
             &[],
         ))
         .expect("pool");
-        assert!(
-            db.query("SELECT 1", &[]).await.is_err(),
-            "a certificate for another name was accepted"
-        );
+        let err = db
+            .query("SELECT 1", &[])
+            .await
+            .expect_err("a certificate for another name was accepted");
+        assert_tls_refused(&err, "NotValidForName");
 
         // verify-ca ignores the name.
         let db = Database::new(&settings(
@@ -529,5 +531,21 @@ fn a_database_of_the_previous_build_upgrades_without_loss() {
             "SELECT count(*) FROM gatehouse_sessions WHERE principal->>'namespace' = 'better-auth'"
         ),
         1
+    );
+}
+
+/// The connection failed in the TLS handshake, for `reason` (rustls's
+/// certificate error variant), not for anything else a broken setup causes.
+#[track_caller]
+fn assert_tls_refused(err: &DbError, reason: &str) {
+    let mut chain = format!("{err:?}");
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        chain.push_str(&format!(" <- {cause:?}"));
+        source = cause.source();
+    }
+    assert!(
+        matches!(err, DbError::Connect { .. }) && chain.contains(reason),
+        "expected a TLS refusal ({reason}), got: {chain}"
     );
 }
