@@ -612,6 +612,21 @@ fn write_continuously(
     }
 }
 
+/// Whether `condition` holds within two seconds (a log line may still be on
+/// its way from the child's stderr).
+fn wait_for(condition: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn acknowledged_writes_survive(outage: Outage) {
     let started = Instant::now();
     let cluster = PgCluster::start();
@@ -651,6 +666,11 @@ fn acknowledged_writes_survive(outage: Outage) {
         titles.lock().unwrap().insert(key, title);
         log.lock().unwrap().extend(attempts);
     }
+
+    // The pool's "connection was dead; retrying" events: how a fault that no
+    // client saw as a 503 still shows it met the requests.
+    let pool_retries = || function.process.stderr().matches(POOL_RETRY_LOG).count();
+    let retries_before_outage = pool_retries();
 
     // The outage under load: a writer keeps posting through it.
     let stop = AtomicBool::new(false);
@@ -716,9 +736,37 @@ fn acknowledged_writes_survive(outage: Outage) {
             "the writer never hit the crash ({during} attempts while it was down): the test proved nothing"
         );
     }
+    // Whatever the outage, it met the writer: refused requests, or dead
+    // pooled connections retried on fresh ones.
+    let met_under_load = wait_for(|| refused > 0 || pool_retries() > retries_before_outage);
+    assert!(
+        met_under_load,
+        "the {outage:?} never met a request ({during} attempts while it was down, no 503, no pool retry): the test proved nothing"
+    );
 
     // Again with the function idle: its pooled connections all belong to
     // the server that went away; the next write must still land, once.
+    // The fault must land: the idle function holds pooled connections to the
+    // server about to go away (the server closes them as it stops; the pool
+    // must notice, drop them and connect anew, not hand one out).
+    let pooled = block_on(async {
+        let row = cluster
+            .connect(name)
+            .await
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND backend_type = 'client backend'
+                    AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap();
+        row.get::<_, i64>(0)
+    });
+    assert!(
+        pooled > 0,
+        "the idle function held no connection to the server: its restart proved nothing"
+    );
     cluster.outage(outage, Duration::from_millis(200));
     assert_ne!(boot_time(), second_boot, "the server did not restart");
     let key = uuid::Uuid::new_v4().to_string();
