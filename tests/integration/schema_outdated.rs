@@ -2,7 +2,8 @@
 //! `gatehouse migrate`, a deploy that skipped it): every route that reads the
 //! database answers `503 schema_outdated` whose hint is the fix, in
 //! production too, and the log names the missing object by its SQLSTATE
-//! instead of tokio-postgres' bare "db error".
+//! instead of tokio-postgres' bare "db error". A database that cannot be
+//! reached at all is `database_unavailable`, not that.
 
 use std::path::Path;
 
@@ -87,4 +88,44 @@ fn every_database_route_names_the_missing_migration() {
     }
     // health-detailed, revoke, exchange, logout, tasks, tasks-id: both environments.
     assert_eq!(checked.len(), 12, "{checked:?}");
+}
+
+#[test]
+fn an_unreachable_database_is_database_unavailable() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap()
+        .port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let secret = unique_secret("unreachable");
+    let token = jose_one(secret_spec(
+        "HS256",
+        &secret,
+        &json!({ "sub": "alice", "exp": now() + 600 }),
+    ));
+    let binary = Path::new(HEALTH).with_file_name("tasks");
+    let function = start(
+        &binary.to_string_lossy(),
+        &[
+            ("DATABASE_URL", url.as_str()),
+            ("JWT_SECRET", secret.as_str()),
+            ("DATABASE_CONNECT_TIMEOUT_SECS", "1"),
+        ],
+    );
+    let authorization = bearer(&token);
+    let response = send(
+        function.addr(),
+        "GET",
+        "/api/tasks",
+        &[("authorization", authorization.as_str())],
+        "",
+    );
+    let problem = response.assert_problem(503, "database_unavailable");
+    assert!(
+        problem["hint"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("DATABASE_URL"),
+        "{response}"
+    );
 }

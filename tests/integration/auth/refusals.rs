@@ -626,39 +626,82 @@ fn hostile_input_on_auth_routes_is_4xx_and_the_process_survives() {
     assert!(!function.process.stderr().contains("panicked"));
 }
 
-/// Guards the taxonomy: a 401, 403 or 503 refusal reason fails here until
-/// a test under tests/integration/auth/ produces it through a function
-/// binary (asserted with `assert_refused(.., "<code>", ..)`).
+/// Guards the taxonomy: every reason `Reason::ALL` names fails here until a
+/// test asserts a binary produced it, with `assert_refused(.., "<code>", ..)`
+/// or `.assert_problem(<status>, "<code>")`. Only real calls count: the
+/// arguments are read from the call, and this guard's own text is skipped.
 #[test]
-fn every_credential_refusal_reason_is_produced_by_a_test() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/integration/auth");
-    let mut sources = String::new();
-    for entry in std::fs::read_dir(dir).expect("the auth test directory") {
+fn every_refusal_reason_is_produced_by_a_test() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/integration");
+    let mut sources = Vec::new();
+    collect_sources(std::path::Path::new(root), &mut sources);
+    let mut asserted = std::collections::BTreeSet::new();
+    for (path, text) in &sources {
+        let text = match text.find("fn every_refusal_reason_is_produced_by_a_test") {
+            Some(at) if path.ends_with("refusals.rs") => &text[..at],
+            _ => text.as_str(),
+        };
+        for call in ["assert_refused(", "assert_problem("] {
+            for (at, _) in text.match_indices(call) {
+                if let Some(code) = reason_argument(&text[at + call.len()..]) {
+                    asserted.insert(code);
+                }
+            }
+        }
+    }
+    let missing: Vec<&str> = gatehouse::error::Reason::ALL
+        .iter()
+        .map(|reason| reason.as_str())
+        .filter(|code| !asserted.contains(*code))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no test asserts that a binary produced these reasons: {missing:?}"
+    );
+    // The parser found the calls it was written for.
+    assert!(
+        asserted.contains("token_expired") && asserted.contains("not_found"),
+        "{asserted:?}"
+    );
+}
+
+/// Every `.rs` file under `dir`, with its text.
+fn collect_sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).expect("the test directory") {
         let path = entry.expect("a directory entry").path();
-        if path.extension().is_some_and(|ext| ext == "rs") {
-            sources.push_str(&std::fs::read_to_string(&path).expect("a test file"));
+        if path.is_dir() {
+            collect_sources(&path, out);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            let text = std::fs::read_to_string(&path).expect("a test file");
+            out.push((path.to_string_lossy().into_owned(), text));
         }
     }
-    // Served by the health and database tests, not by credentials.
-    let database = ["database_unavailable", "schema_outdated"];
-    let mut covered = 0;
-    for reason in gatehouse::error::Reason::ALL {
-        let code = reason.as_str();
-        let status = reason.status().as_u16();
-        if !matches!(status, 401 | 403 | 503) || database.contains(&code) {
-            continue;
+}
+
+/// The reason a call passes: the first string literal among its first two
+/// arguments (`&response, "code"` or `401, "code"`), read up to the call's
+/// closing parenthesis. `None` when the reason is a variable, not a literal.
+fn reason_argument(after_paren: &str) -> Option<String> {
+    let mut depth = 1usize;
+    let mut end = after_paren.len();
+    for (index, ch) in after_paren.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    end = index;
+                    break;
+                }
+            }
+            _ => {}
         }
-        if code == "forbidden" || code == "origin_not_allowed" {
-            // Produced by routes (revoke with an API key) and CORS tests.
-            assert!(sources.contains(&format!("\"{code}\"")), "{code}");
-            covered += 1;
-            continue;
-        }
-        assert!(
-            sources.contains(&format!("\"{code}\",")),
-            "refusal reason {code} is not produced by any test under tests/integration/auth/"
-        );
-        covered += 1;
     }
-    assert!(covered >= 24, "only {covered} reasons checked");
+    let arguments: Vec<&str> = after_paren[..end].splitn(3, ',').map(str::trim).collect();
+    arguments.iter().take(2).find_map(|argument| {
+        let code = argument.strip_prefix('"')?.strip_suffix('"')?;
+        code.bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_')
+            .then(|| code.to_owned())
+    })
 }
