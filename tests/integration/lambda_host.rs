@@ -240,3 +240,86 @@ fn missing_lambda_variable_exits_with_a_message_not_a_panic() {
     );
     assert!(!stderr.contains("panicked"), "{}", function.report());
 }
+
+/// Lambda beyond liveness: credentials in headers and in HTTP API v2's
+/// `cookies` array, `Set-Cookie` from `/api/auth/exchange` as each event
+/// kind carries it (v2 `cookies`, REST v1 `multiValueHeaders`), and a route
+/// that reads Postgres.
+#[test]
+fn credentials_cookies_and_the_database_work_under_lambda() {
+    use crate::auth::{bearer, now, unique_secret};
+    use crate::support::db::TestDb;
+    use crate::support::function::block_on;
+    use crate::support::mint::{jose_one, secret_spec};
+
+    let db = block_on(TestDb::create());
+    block_on(db.migrate());
+    let secret = unique_secret("lambda");
+    let token = jose_one(secret_spec(
+        "HS256",
+        &secret,
+        &json!({ "sub": "ada", "exp": now() + 600 }),
+    ));
+    let authorization = bearer(&token);
+    let run = |binary: &str, event: Value| -> Value {
+        let mut emulator = LambdaEmulator::start();
+        let mut env = emulator.function_env();
+        env.extend([
+            ("ENVIRONMENT".to_owned(), "development".to_owned()),
+            ("DATABASE_URL".to_owned(), db.url.clone()),
+            ("JWT_SECRET".to_owned(), secret.clone()),
+        ]);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut function = Process::spawn(binary, &[], &env);
+        let id = emulator.invoke(event);
+        emulator.response(&id, &mut function)
+    };
+
+    // Exchange over HTTP API v2: the cookie comes back in `cookies`.
+    let mut event = http_api_v2("POST", "/api/auth/exchange", None);
+    event["headers"]["authorization"] = json!(authorization);
+    let response = run(env!("CARGO_BIN_EXE_auth-exchange"), event);
+    assert_eq!(response["statusCode"], 201, "{response}");
+    let cookie = response["cookies"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        cookie.starts_with("__Host-gatehouse_session=gs_"),
+        "{response}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_owned();
+
+    // Over REST v1 the same header is in multiValueHeaders.
+    let mut event = rest_api_v1("/api/auth/exchange");
+    event["httpMethod"] = json!("POST");
+    event["requestContext"]["httpMethod"] = json!("POST");
+    event["headers"]["Authorization"] = json!(authorization);
+    event["multiValueHeaders"]["Authorization"] = json!([authorization]);
+    let response = run(env!("CARGO_BIN_EXE_auth-exchange"), event);
+    assert_eq!(response["statusCode"], 201, "{response}");
+    let set_cookie = &response["multiValueHeaders"]["set-cookie"];
+    assert!(
+        set_cookie[0]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("__Host-gatehouse_session=gs_"),
+        "{response}"
+    );
+
+    // The session from v2's `cookies` array authenticates.
+    let mut event = http_api_v2("GET", "/api/auth/session", None);
+    event["cookies"] = json!([pair, "unrelated=1"]);
+    let response = run(env!("CARGO_BIN_EXE_auth-session"), event);
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let principal = body_json(&response)["principal"].clone();
+    assert_eq!(principal["method"], "gatehouse_session", "{response}");
+    assert_eq!(principal["subject"], "ada", "{response}");
+
+    // A route that reads Postgres.
+    let mut event = http_api_v2("GET", "/api/tasks", None);
+    event["headers"]["authorization"] = json!(authorization);
+    let response = run(env!("CARGO_BIN_EXE_tasks"), event);
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(body_json(&response)["items"], json!([]), "{response}");
+}
