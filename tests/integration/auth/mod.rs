@@ -8,6 +8,7 @@ mod api_keys;
 mod api_sessions;
 mod authjs_sessions;
 pub mod better_auth;
+mod claims_rules;
 mod cors;
 mod debug_session;
 mod jwks_fetching;
