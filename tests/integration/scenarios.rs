@@ -104,6 +104,11 @@ fn an_opaque_session_token_sent_where_a_jwt_is_expected() {
         &["GET /api/auth/token"],
     );
     assert_never_printed(&all, &[&user.session_token]);
+    // The fix the hint names: the JWT from GET /api/auth/token is accepted.
+    let bearer_header = format!("Bearer {}", user.session_token);
+    let jwt = server.jwt(("authorization", bearer_header.as_str()));
+    let principal = assert_accepted(&session_with(&function, &jwt));
+    assert_eq!(principal["subject"], user.user_id.as_str());
 }
 
 #[test]
@@ -146,6 +151,14 @@ fn the_auth_server_and_the_api_hold_different_secrets() {
     let (_, all_findings, all) = doctor(&["--token", &user.set_cookie], &right);
     let passed = findings(&all_findings, "consistency", "pass").join("\n");
     assert_mentions(&passed, &["is accepted for subject", &user.user_id]);
+    // And the API, redeployed with it, answers 200 to the same cookie.
+    let fixed = start(AUTH_SESSION, &right);
+    let response = get(
+        fixed.addr(),
+        "/api/auth/session",
+        &[("cookie", &user.cookie)],
+    );
+    assert_eq!(assert_accepted(&response)["subject"], user.user_id.as_str());
     assert_never_printed(&all, &[&user.session_token, &server.secret, &wrong]);
 
     // Shared-secret JWTs: the 401 names the secret's fingerprint to compare.
@@ -163,6 +176,9 @@ fn the_auth_server_and_the_api_hold_different_secrets() {
         &["different secret than this deployment's JWT_SECRET"],
         &["compare secret fingerprints", "sha256:"],
     );
+    // The fix: the same secret in both services.
+    let fixed = start(AUTH_SESSION, &[("JWT_SECRET", &minted_with)]);
+    assert_accepted(&session_with(&fixed, &token));
 }
 
 #[test]
@@ -223,6 +239,19 @@ fn issuer_or_audience_set_to_another_environments_url() {
         &[preview],
         &[AUDIENCE],
     );
+    // The fix the hints name: each environment's API trusts its own auth
+    // (the preview API: the preview's issuer and audience).
+    let preview_api = start_with_jwks(
+        AUTH_SESSION,
+        &jwks.url(),
+        &[("JWT_ISSUER", preview), ("JWT_AUDIENCE", preview)],
+    );
+    let preview_token = jose_one(spec(
+        "RS256",
+        KID_RSA,
+        &with(&claims("ada"), json!({ "iss": preview, "aud": preview })),
+    ));
+    assert_accepted(&session_with(&preview_api, &preview_token));
     // The API configured with the preview's audience: a sample of the
     // production auth server's tokens shows the disagreement...
     let jwks_url = jwks.url();
@@ -284,6 +313,10 @@ fn a_jwks_url_that_answers_404_or_html() {
             &findings(&all_findings, "jwks", "fail").join("\n"),
             &[named, "JWT_JWKS_URL"],
         );
+        // The fix: the URL where the issuer really publishes its keys.
+        let keys = JwksServer::start(Reply::jwks(&standard_keys()));
+        let fixed = start_with_jwks(AUTH_SESSION, &keys.url(), &[]);
+        assert_accepted(&session_with(&fixed, &token));
     }
 }
 
@@ -315,6 +348,13 @@ fn an_expired_token() {
     assert_eq!(expiry["status"], "fail", "{all}");
     assert_eq!(report["unverified_claims"]["exp"], expired_at, "{all}");
     assert_never_printed(&all, &[&token, &secret]);
+    // The fix: a fresh token.
+    let fresh = jose_one(secret_spec(
+        "HS256",
+        &secret,
+        &json!({ "sub": "ada", "exp": now() + 600 }),
+    ));
+    assert_accepted(&session_with(&function, &fresh));
 }
 
 #[test]
@@ -354,6 +394,10 @@ fn a_clock_5_minutes_off() {
         &findings(&all_findings, "clock", "fail").join("\n"),
         &["ahead of this host's", "not yet valid", "NTP"],
     );
+    // The stopgap the hint names until the clocks are synced: a leeway that
+    // covers the skew.
+    let tolerant = start_with_jwks(AUTH_SESSION, &jwks.url(), &[("JWT_LEEWAY_SECS", "300")]);
+    assert_accepted(&session_with(&tolerant, &token));
 }
 
 #[test]
@@ -416,17 +460,25 @@ fn a_cross_site_cookie_without_secure() {
 
 #[test]
 fn postgres_unreachable() {
-    let secret = unique_secret("pg-down");
+    // Better Auth's database is down (or DATABASE_URL points nowhere): a
+    // real user's valid session must not turn into a 401.
+    let server = BetterAuth::start();
+    let user = sign_up_and_in(&server, "outage@example.com");
+    block_on(server.db.migrate());
     let unreachable = refused_url().replace("http://", "postgres://postgres@") + "/gatehouse";
     let env = [
         ("DATABASE_URL", unreachable.as_str()),
-        ("BETTER_AUTH_SECRET", secret.as_str()),
+        ("BETTER_AUTH_SECRET", server.secret.as_str()),
         ("DATABASE_CONNECT_TIMEOUT_SECS", "2"),
     ];
-    let token = signed_session_token(&secret);
     let function = start(AUTH_SESSION, &env);
-    let response = session_with(&function, &token);
-    let body = assert_refused(&response, "session_store_unavailable", &["Postgres"], &[]);
+    let response = session_with(&function, &user.session_token);
+    let body = assert_refused(
+        &response,
+        "session_store_unavailable",
+        &["Postgres"],
+        &["is running", "DATABASE_URL"],
+    );
     assert_ne!(body["reason"], "session_not_found");
     let (code, all_findings, all) = doctor(&[], &env);
     assert_eq!(code, Some(1), "{all}");
@@ -434,7 +486,17 @@ fn postgres_unreachable() {
         &findings(&all_findings, "postgres", "fail").join("\n"),
         &["DATABASE_URL"],
     );
-    assert_never_printed(&all, &[&secret]);
+    assert_never_printed(&all, &[&server.secret, &user.session_token]);
+    // The fix: Postgres reachable at DATABASE_URL. The same session works.
+    let fixed = start(
+        AUTH_SESSION,
+        &[
+            ("DATABASE_URL", server.db.url.as_str()),
+            ("BETTER_AUTH_SECRET", server.secret.as_str()),
+        ],
+    );
+    let principal = assert_accepted(&session_with(&fixed, &user.session_token));
+    assert_eq!(principal["subject"], user.user_id.as_str());
 }
 
 #[test]
@@ -470,6 +532,13 @@ fn an_api_key_sent_where_a_user_token_is_expected() {
         &["send the user's session cookie or token"],
     );
     assert_never_printed(&body.to_string(), &[&key]);
+    // The fix the hint names: the user's own token.
+    let user_token = jose_one(secret_spec(
+        "HS256",
+        &secret,
+        &json!({ "sub": "ada", "exp": now() + 600 }),
+    ));
+    assert_accepted(&session_with(&function, &user_token));
     let (code, report, all) = explain(&env, &key);
     assert_eq!(code, Some(0), "the key itself is valid: {all}");
     assert_eq!(report["kind"], "an API key");

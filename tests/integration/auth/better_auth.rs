@@ -106,7 +106,7 @@ impl BetterAuth {
 
     /// `GET /api/auth/token` with `header`: the jwt plugin's token.
     #[track_caller]
-    fn jwt(&self, header: (&str, &str)) -> String {
+    pub fn jwt(&self, header: (&str, &str)) -> String {
         let response = get(self.addr, "/api/auth/token", &[header]);
         assert_eq!(response.status, 200, "{response}");
         response.json()["token"]
