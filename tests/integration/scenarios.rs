@@ -11,8 +11,7 @@ use serde_json::{Value, json};
 use crate::auth::better_auth::{BetterAuth, sign_up_and_in};
 use crate::auth::{
     AUDIENCE, AUTH_SESSION, ISSUER, KID_RSA, assert_accepted, assert_refused, bearer, claims, now,
-    session_with, signed_session_token, spec, standard_keys, start, start_with_jwks, unique_secret,
-    with,
+    session_with, spec, standard_keys, start, start_with_jwks, unique_secret, with,
 };
 use crate::support::db::TestDb;
 use crate::support::function::{block_on, run_cli};
