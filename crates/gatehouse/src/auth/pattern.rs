@@ -107,27 +107,48 @@ impl Pattern {
     }
 }
 
+/// Longest value a pattern is matched against: DNS names stop at 253
+/// characters, and an `Origin` header (attacker-chosen, up to the header
+/// budget) longer than this is no origin anyone configured.
+const MAX_CANDIDATE_BYTES: usize = 2048;
+
 /// `pieces[0]` literally, then for each further piece a star (one or more
 /// non-separator characters) followed by that piece literally.
+///
+/// Dynamic programming over (pattern position, candidate position), one row
+/// at a time: O(pattern × candidate), whatever the stars. Backtracking would
+/// be O(candidate^stars) on a long label, a denial of service a single
+/// request's `Origin` could trigger.
 fn glob(pieces: &[String], candidate: &str) -> bool {
-    let Some((first, rest)) = pieces.split_first() else {
-        return false;
-    };
-    let Some(remaining) = candidate.strip_prefix(first.as_str()) else {
-        return false;
-    };
-    if rest.is_empty() {
-        return remaining.is_empty();
+    if pieces.len() == 1 {
+        return pieces[0] == candidate;
     }
-    for (index, c) in remaining.char_indices() {
-        if is_separator(c) {
-            return false;
-        }
-        if glob(rest, &remaining[index + c.len_utf8()..]) {
-            return true;
-        }
+    if candidate.len() > MAX_CANDIDATE_BYTES {
+        return false;
     }
-    false
+    // The pattern as tokens: `None` is a star, `Some(byte)` a literal byte.
+    let mut tokens: Vec<Option<u8>> = Vec::new();
+    for (index, piece) in pieces.iter().enumerate() {
+        if index > 0 {
+            tokens.push(None);
+        }
+        tokens.extend(piece.bytes().map(Some));
+    }
+    // row[j]: the first j tokens match the candidate bytes read so far.
+    let mut row = vec![false; tokens.len() + 1];
+    row[0] = true;
+    for byte in candidate.bytes() {
+        let mut next = vec![false; tokens.len() + 1];
+        for (j, token) in tokens.iter().enumerate() {
+            next[j + 1] = match token {
+                Some(literal) => row[j] && *literal == byte,
+                // A star takes this byte as its first, or as one more.
+                None => (row[j] || row[j + 1]) && !is_separator(char::from(byte)),
+            };
+        }
+        row = next;
+    }
+    row[tokens.len()]
 }
 
 fn is_separator(c: char) -> bool {
@@ -220,6 +241,22 @@ mod tests {
         let port = p("http://localhost:*");
         assert!(port.matches("http://localhost:3000"));
         assert!(!port.matches("http://localhost:3000.evil.com"));
+    }
+
+    #[test]
+    fn many_stars_against_a_long_label_stay_linear() {
+        // Backtracking would try about 2000^4 splits here.
+        let stars = p("https://a*a*a*a*b.example.com");
+        let long = format!("https://{}.example.com", "a".repeat(2000));
+        assert!(!stars.matches(&long));
+        assert!(stars.matches("https://aaaaaaaab.example.com"));
+        assert!(
+            !stars.matches("https://aaaab.example.com"),
+            "each star takes one or more"
+        );
+        // Longer than any origin: never a match.
+        let any = p("https://*.example.com");
+        assert!(!any.matches(&format!("https://{}.example.com", "x".repeat(3000))));
     }
 
     #[test]

@@ -47,6 +47,10 @@ static RULES: LazyLock<Rules> = LazyLock::new(|| {
 pub fn public_suffix(host: &str) -> &str {
     let rules = &*RULES;
     let host = host.trim_end_matches('.');
+    // No DNS name is longer; the work below grows with the square of it.
+    if host.len() > 253 {
+        return host.rsplit('.').next().unwrap_or(host);
+    }
     // Every suffix of `host` on a label boundary, longest first.
     let suffixes: Vec<&str> = std::iter::once(host)
         .chain(host.match_indices('.').map(|(at, _)| &host[at + 1..]))
