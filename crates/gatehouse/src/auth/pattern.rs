@@ -25,6 +25,12 @@ impl Pattern {
         if raw.is_empty() {
             return Err(PatternProblem("is empty".into()));
         }
+        if raw.len() > MAX_PATTERN_BYTES {
+            return Err(PatternProblem(format!(
+                "is {} characters long; no origin, issuer or audience is longer than {MAX_PATTERN_BYTES}",
+                raw.len()
+            )));
+        }
         if raw.contains("**") {
             return Err(PatternProblem(format!(
                 "`{raw}` has `**`; use one `*` per label"
@@ -106,6 +112,9 @@ impl Pattern {
             .then_some(parent)
     }
 }
+
+/// Longest pattern: matching costs pattern × candidate, so both are bounded.
+const MAX_PATTERN_BYTES: usize = 512;
 
 /// Longest value a pattern is matched against: DNS names stop at 253
 /// characters, and an `Origin` header (attacker-chosen, up to the header
