@@ -309,7 +309,9 @@ pub async fn authenticate(
         subject_not_before: row.try_get(6).map_err(DbError::Query)?,
     };
     let recorded: Value = row.try_get(7).map_err(DbError::Query)?;
-    let origin: SessionSource = serde_json::from_value(recorded).unwrap_or_default();
+    // Fail closed: a source that cannot be read cannot be shown to be trusted.
+    let origin: SessionSource =
+        serde_json::from_value(recorded).map_err(|_| SessionError::NotFound)?;
     if expires_at <= now {
         return Err(SessionError::Expired { expires_at });
     }
