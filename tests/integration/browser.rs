@@ -31,29 +31,20 @@
 //! Chromium and playwright-core are installed by `tests/run`; when missing
 //! the test fails with the fix, it is never skipped.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 
 use crate::auth::{now, unique_secret};
+use crate::support::chromium::{Sites, chromium, names, requests, run_flow, step};
 use crate::support::db::TestDb;
 use crate::support::function::{Process, block_on, start_dev};
-use crate::support::mint::{interop_dir, jose_one, node, secret_spec};
+use crate::support::mint::{jose_one, secret_spec};
 
 const COOKIE: &str = "__Host-gatehouse_session";
 const SUBJECT: &str = "ada";
 /// `SESSION_TTL_SECS`'s default: the cookie's `Max-Age`.
 const TTL_SECS: i64 = 86_400;
-/// The whole browser run: three Chromium launches and ~25 requests take
-/// about 3 s here; the script's own watchdog is 90 s.
-const FLOW_TIMEOUT: Duration = Duration::from_secs(120);
 /// Why Chromium refuses a cookie when it is third-party blocking, not the
 /// cookie's attributes, that keeps it out (`UserPreferences` is the user's
 /// cookie setting, Chromium's default).
@@ -63,195 +54,12 @@ const THIRD_PARTY_BLOCKING: [&str; 3] = [
     "ThirdPartyBlockedInFirstPartySet",
 ];
 
-const CHROMIUM_FIX: &str = "run tests/run (it installs it), or by hand as root: `apt-get update && apt-get install -y --no-install-recommends chromium`";
-const NPM_FIX: &str = "run tests/run (it installs it), or by hand: `npm ci --prefix tests/interop`";
-
-/// Debian's `chromium`, as found on `PATH`.
-fn chromium() -> PathBuf {
-    std::env::var_os("PATH")
-        .and_then(|path| {
-            std::env::split_paths(&path)
-                .map(|dir| dir.join("chromium"))
-                .find(|candidate| candidate.is_file())
-        })
-        .unwrap_or_else(|| {
-            panic!("`chromium` is not on PATH, and the browser test needs it: {CHROMIUM_FIX}")
-        })
-}
-
-fn playwright_installed() {
-    let manifest = interop_dir().join("node_modules/playwright-core/package.json");
-    assert!(
-        manifest.is_file(),
-        "the npm package `playwright-core` is not installed in tests/interop/node_modules: {NPM_FIX}"
-    );
-}
-
 /// `gatehouse dev` on a free port; its base URL with `localhost` as host.
 fn dev(env: &[(&str, &str)]) -> (Process, String) {
     let mut full = vec![("LOG_FORMAT", "json")];
     full.extend_from_slice(env);
     let (dev, addr) = start_dev(&full);
     (dev, format!("http://localhost:{}", addr.port()))
-}
-
-/// The frontends: a page at each origin, served from listeners held from
-/// the start (so no other test can take the port before the browser comes).
-struct Pages {
-    ports: Vec<u16>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-impl Pages {
-    fn start(count: usize) -> Pages {
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut ports = Vec::new();
-        let mut threads = Vec::new();
-        for _ in 0..count {
-            let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-            listener
-                .set_nonblocking(true)
-                .expect("a non-blocking listener");
-            ports.push(listener.local_addr().expect("its address").port());
-            let stop = Arc::clone(&stop);
-            threads.push(std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match listener.accept() {
-                        Ok((stream, _)) => {
-                            std::thread::spawn(move || serve_page(stream));
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                    }
-                }
-            }));
-        }
-        Pages {
-            ports,
-            stop,
-            threads,
-        }
-    }
-}
-
-impl Drop for Pages {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// One request, one small HTML page, connection closed.
-fn serve_page(mut stream: TcpStream) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-    let body =
-        "<!doctype html><html><head><title>frontend</title></head><body>frontend</body></html>";
-    let _ = write!(
-        stream,
-        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-}
-
-/// What the browser script said, printed (with the servers' output, which
-/// [`Process`] prints itself) when an assertion fails.
-struct Evidence {
-    stdout: String,
-    stderr: String,
-}
-
-impl Drop for Evidence {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let pretty = serde_json::from_str::<Value>(&self.stdout)
-                .ok()
-                .and_then(|value| serde_json::to_string_pretty(&value).ok())
-                .unwrap_or_else(|| self.stdout.clone());
-            eprintln!(
-                "--- browser-flow.mjs stdout ---\n{pretty}\n--- browser-flow.mjs stderr ---\n{}",
-                self.stderr
-            );
-        }
-    }
-}
-
-/// Runs the browser script with `env` added, within [`FLOW_TIMEOUT`].
-fn run_flow(env: &[(&str, &str)]) -> (ExitStatus, Evidence) {
-    let script = interop_dir().join("browser-flow.mjs");
-    let mut child = Command::new(node())
-        .arg(&script)
-        .current_dir(interop_dir())
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot run node {}: {err}", script.display()));
-    let reader = |mut stream: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stream.read_to_string(&mut text);
-            text
-        })
-    };
-    let out = reader(Box::new(child.stdout.take().expect("piped stdout")));
-    let err = reader(Box::new(child.stderr.take().expect("piped stderr")));
-    let deadline = Instant::now() + FLOW_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait on node") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stderr = err.join().unwrap_or_default();
-            panic!(
-                "{} did not finish within {FLOW_TIMEOUT:?}\n--- stderr ---\n{stderr}",
-                script.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let evidence = Evidence {
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    };
-    (status, evidence)
-}
-
-/// A step of a leg, failing with its name when absent.
-fn step<'a>(result: &'a Value, leg: &str, name: &str) -> &'a Value {
-    let value = &result["legs"][leg][name];
-    assert!(!value.is_null(), "no step {leg}.{name} in the result");
-    value
-}
-
-/// The requests of a step: the preflight (if any) and the actual one.
-fn requests(step: &Value) -> (Option<&Value>, &Value) {
-    let all = step["network"].as_array().expect("network");
-    let preflight = all.iter().find(|r| r["preflight"] == true);
-    let actual = all
-        .iter()
-        .find(|r| r["preflight"] == false)
-        .unwrap_or_else(|| panic!("no actual request in {step}"));
-    (preflight, actual)
-}
-
-fn names(list: &Value) -> Vec<&str> {
-    list.as_array()
-        .map(|items| items.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
 }
 
 #[track_caller]
@@ -366,12 +174,11 @@ fn holds_session_token(text: &str) -> bool {
 #[test]
 fn chromium_enforces_the_cookie_cors_and_session_flow() {
     let chromium = chromium();
-    playwright_installed();
     let started = Instant::now();
     let db = block_on(TestDb::create());
     block_on(db.migrate());
     let secret = unique_secret("browser");
-    let pages = Pages::start(3);
+    let pages = Sites::pages(3);
     let page = format!("http://127.0.0.1:{}", pages.ports[0]);
     let foreign = format!("http://127.0.0.1:{}", pages.ports[1]);
     let same_site_page = format!("http://localhost:{}", pages.ports[2]);

@@ -13,8 +13,9 @@ use crate::auth::{
     AUDIENCE, AUTH_SESSION, ISSUER, KID_RSA, assert_accepted, assert_refused, bearer, claims, now,
     session_with, spec, standard_keys, start, start_with_jwks, unique_secret, with,
 };
+use crate::support::chromium::{SiteReply, Sites, chromium, names, requests, run_flow, step};
 use crate::support::db::TestDb;
-use crate::support::function::{block_on, run_cli};
+use crate::support::function::{block_on, run_cli, start_dev};
 use crate::support::http_client::get;
 use crate::support::jwks_server::{JwksServer, Reply, refused_url};
 use crate::support::mint::{jose_one, secret_spec};
@@ -405,6 +406,8 @@ fn a_cross_site_cookie_without_secure() {
     // not Secure: browsers drop it, and every call is a 401. Better Auth
     // itself adds Secure to SameSite=None (checked here); the header below is
     // what a hand-written auth route or a proxy that strips Secure sends.
+    // `doctor` names it from the header; Chromium then shows the drop (its
+    // own blocked-cookie reason), the 401 that follows, and the fix working.
     let server = BetterAuth::start_with(&[("COOKIE_SAME_SITE", "none")]);
     let user = sign_up_and_in(&server, "cookies@example.com");
     assert!(
@@ -440,21 +443,124 @@ fn a_cross_site_cookie_without_secure() {
         !findings(&all_findings, "consistency", "pass").is_empty(),
         "{all}"
     );
-    // The request the browser then sends carries no cookie: the 401 says
-    // so, and that the browser dropped it.
-    let function = start(AUTH_SESSION, &env);
-    let response = get(
-        function.addr(),
-        "/api/auth/session",
-        &[("origin", "https://app.example.com")],
-    );
-    assert_refused(
-        &response,
-        "credentials_missing",
-        &["no session cookie"],
-        &["SameSite=None; Secure", "gatehouse doctor --token"],
-    );
     assert_never_printed(&all, &[&user.session_token, &server.secret]);
+
+    // What Chromium itself does with that cookie, then with the fix. The
+    // auth route (on the API's host, another port) sets the cookie for a
+    // frontend on another site, which then calls the API with
+    // `credentials: 'include'`. The profile allows third-party cookies, so
+    // only the cookie's own attributes decide.
+    let chromium = chromium();
+    let frontend = Sites::pages(1);
+    let page = format!("http://127.0.0.1:{}", frontend.ports[0]);
+    let auth_route = {
+        let (page, secure, insecure) = (page.clone(), user.set_cookie.clone(), without_secure);
+        Sites::start(1, move |path| {
+            let cookie = match path {
+                "/sign-in/secure" => Some(secure.clone()),
+                "/sign-in/without-secure" => Some(insecure.clone()),
+                _ => None,
+            };
+            let mut headers = vec![
+                ("Access-Control-Allow-Origin".to_owned(), page.clone()),
+                (
+                    "Access-Control-Allow-Credentials".to_owned(),
+                    "true".to_owned(),
+                ),
+            ];
+            headers.extend(cookie.map(|line| ("Set-Cookie".to_owned(), line)));
+            SiteReply {
+                headers,
+                content_type: "application/json",
+                body: r#"{"signed_in":true}"#.into(),
+            }
+        })
+    };
+    let (_api, addr) = start_dev(&[
+        ("DATABASE_URL", server.db.url.as_str()),
+        ("BETTER_AUTH_SECRET", server.secret.as_str()),
+        ("CORS_ORIGINS", page.as_str()),
+    ]);
+    let api = format!("http://localhost:{}", addr.port());
+    let auth_url = format!("http://localhost:{}", auth_route.ports[0]);
+    let cookie_value = user.cookie.split_once('=').map_or("", |(_, value)| value);
+    let secrets = [
+        user.session_token.as_str(),
+        cookie_value,
+        server.secret.as_str(),
+    ]
+    .join("\n");
+    let (status, evidence) = run_flow(&[
+        ("BROWSER_LEGS", "auth_cookie"),
+        ("BROWSER_API_URL", &api),
+        ("BROWSER_PAGE_ORIGIN", &page),
+        ("BROWSER_AUTH_URL", &auth_url),
+        ("BROWSER_SECRETS", &secrets),
+        ("CHROMIUM_PATH", &chromium.to_string_lossy()),
+    ]);
+    assert!(status.success(), "browser-flow.mjs failed ({status})");
+    let result: Value = serde_json::from_str(&evidence.stdout)
+        .unwrap_or_else(|err| panic!("browser-flow.mjs printed no JSON object ({err})"));
+    assert_eq!(
+        result["secrets_redacted"],
+        json!(0),
+        "a secret reached the page"
+    );
+    assert_never_printed(
+        &format!("{}{}", evidence.stdout, evidence.stderr),
+        &[&user.session_token, cookie_value, &server.secret],
+    );
+    let leg = "auth_cookie";
+    let name = "better-auth.session_token";
+
+    // Chromium refuses the cookie for its attributes, and says which.
+    let sign_in = step(&result, leg, "sign_in_without_secure");
+    assert_eq!(sign_in["status"], 200, "{sign_in}");
+    assert_eq!(
+        requests(sign_in).1["set_cookies_blocked"],
+        json!([{ "name": name, "reasons": ["SameSiteNoneInsecure"] }]),
+        "{sign_in}"
+    );
+    assert_eq!(
+        step(&result, leg, "jar_after_sign_in_without_secure"),
+        &json!([])
+    );
+    // So the call carries no cookie, and the 401 says what to look for.
+    let session = step(&result, leg, "session_without_secure");
+    assert_eq!(session["status"], 401, "{session}");
+    assert_eq!(
+        session["body"]["reason"], "credentials_missing",
+        "{session}"
+    );
+    let hint = session["body"]["hint"].as_str().unwrap_or_default();
+    assert_mentions(hint, &["SameSite=None; Secure", "gatehouse doctor --token"]);
+    let (_, call) = requests(session);
+    assert_eq!(call["sent_cookie_header"], false, "{session}");
+
+    // The fix doctor named: the same cookie with Secure is stored and sent.
+    let sign_in = step(&result, leg, "sign_in_secure");
+    assert_eq!(
+        requests(sign_in).1["set_cookies_blocked"],
+        json!([]),
+        "{sign_in}"
+    );
+    let jar = step(&result, leg, "jar_after_sign_in_secure");
+    assert_eq!(jar[0]["name"], name, "{jar}");
+    assert_eq!(jar[0]["secure"], true, "{jar}");
+    assert_eq!(jar[0]["sameSite"], "None", "{jar}");
+    let session = step(&result, leg, "session_secure");
+    assert_eq!(session["status"], 200, "{session}");
+    assert_eq!(
+        names(&requests(session).1["cookies_sent"]),
+        [name],
+        "{session}"
+    );
+    assert_eq!(
+        session["body"]["principal"]["subject"],
+        user.user_id.as_str(),
+        "{session}"
+    );
+    drop(evidence);
 }
 
 #[test]

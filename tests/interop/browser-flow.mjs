@@ -18,6 +18,12 @@
 //   BROWSER_SAME_SITE_API_URL   optional: an API on the page's site (SameSite=Lax server)
 //   BROWSER_SAME_SITE_PAGE_ORIGIN  optional: the frontend for it (listed in its CORS_ORIGINS)
 //   BROWSER_JWT                 the user's token from the auth provider
+//   BROWSER_LEGS                optional: the legs to run, comma-separated
+//                               (default: the first three below)
+//   BROWSER_AUTH_URL            for auth_cookie: an auth route, on the API's
+//                               host, answering GET /sign-in/without-secure and
+//                               /sign-in/secure with a session cookie
+//   BROWSER_SECRETS             optional: more values never to print, one a line
 //   CHROMIUM_PATH               default /usr/bin/chromium
 //   BROWSER_SERVE_PAGES=1       serve the pages here (node:http on 127.0.0.1 at
 //                               each page origin's port); otherwise the caller
@@ -28,6 +34,8 @@
 //   cross_site_cookies_allowed  a profile whose user allows third-party cookies,
 //                               with the foreign origin's attempts in the middle
 //   same_site                   page and API on one site (localhost, two ports)
+//   auth_cookie                 third-party cookies allowed: an auth server's
+//                               SameSite=None cookie without Secure, then with it
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -58,14 +66,21 @@ function fail(message) {
   process.exit(2);
 }
 
+const LEGS = (env('BROWSER_LEGS', false) ?? 'cross_site_default,cross_site_cookies_allowed,same_site')
+  .split(',')
+  .map((leg) => leg.trim());
+const KNOWN_LEGS = ['cross_site_default', 'cross_site_cookies_allowed', 'same_site', 'auth_cookie'];
+for (const leg of LEGS) if (!KNOWN_LEGS.includes(leg)) fail(`unknown leg ${leg} in BROWSER_LEGS`);
+const needs = (...legs) => LEGS.some((leg) => legs.includes(leg));
 const API = env('BROWSER_API_URL');
 const PAGE = env('BROWSER_PAGE_ORIGIN');
-const FOREIGN = env('BROWSER_FOREIGN_ORIGIN');
+const FOREIGN = env('BROWSER_FOREIGN_ORIGIN', needs('cross_site_cookies_allowed'));
 const LAX_API = env('BROWSER_SAME_SITE_API_URL', false);
 const LAX_PAGE = env('BROWSER_SAME_SITE_PAGE_ORIGIN', false);
-const JWT = env('BROWSER_JWT');
+const JWT = env('BROWSER_JWT', needs('cross_site_default', 'cross_site_cookies_allowed', 'same_site'));
+const AUTH = env('BROWSER_AUTH_URL', needs('auth_cookie'));
 const CHROMIUM = env('CHROMIUM_PATH', false) ?? '/usr/bin/chromium';
-const SECRETS = [JWT];
+const SECRETS = [JWT, ...(env('BROWSER_SECRETS', false) ?? '').split('\n')].filter(Boolean);
 
 if (!fs.existsSync(CHROMIUM)) {
   fail(
@@ -482,31 +497,64 @@ async function sameSite(context) {
   return steps;
 }
 
+/// A session cookie set by the auth server (on the API's host, another
+/// port) for a frontend on another site: first `SameSite=None` without
+/// `Secure`, as a hand-written auth route or a proxy that strips `Secure`
+/// sends it, then the same cookie with `Secure`. The profile allows
+/// third-party cookies, so only the cookie's own attributes decide.
+async function authCookie(context) {
+  const steps = {};
+  const { page, net } = await open(context, PAGE);
+  steps.page = await pageFacts(page);
+  for (const variant of ['without_secure', 'secure']) {
+    const path = variant.replace('_', '-');
+    steps[`sign_in_${variant}`] = (
+      await call(page, net, `sign_in_${variant}`, `${AUTH}/sign-in/${path}`, { credentials: 'include' })
+    ).record;
+    steps[`jar_after_sign_in_${variant}`] = await jar(context, API);
+    steps[`session_${variant}`] = (
+      await call(page, net, `session_${variant}`, `${API}/api/auth/session`, { credentials: 'include' })
+    ).record;
+  }
+  return steps;
+}
+
 // --- main --------------------------------------------------------------------
 
 async function main() {
   if (process.env.BROWSER_SERVE_PAGES === '1') {
-    for (const origin of [PAGE, FOREIGN, ...(LAX_PAGE ? [LAX_PAGE] : [])]) await servePage(origin);
+    for (const origin of [PAGE, FOREIGN, LAX_PAGE].filter(Boolean)) await servePage(origin);
   }
 
-  const result = { api: API, page: PAGE, foreign: FOREIGN, same_site_api: LAX_API ?? null, legs: {} };
-  result.legs.cross_site_default = await withProfile('default', null, async (context) => {
-    const page = context.pages()[0] ?? (await context.newPage());
-    const cdp = await context.newCDPSession(page);
-    const version = await cdp.send('Browser.getVersion');
-    await cdp.detach();
-    result.chromium = { product: version.product, user_agent: version.userAgent };
-    return crossSiteDefault(context);
-  });
+  const result = { api: API, page: PAGE, foreign: FOREIGN ?? null, same_site_api: LAX_API ?? null, legs: {} };
+  const versioned = (run) => async (context) => {
+    if (!result.chromium) {
+      const page = context.pages()[0] ?? (await context.newPage());
+      const cdp = await context.newCDPSession(page);
+      const version = await cdp.send('Browser.getVersion');
+      await cdp.detach();
+      result.chromium = { product: version.product, user_agent: version.userAgent };
+    }
+    return run(context);
+  };
   // Chrome's cookie setting "Allow third-party cookies" (0); 1 blocks them
   // in Incognito only, 2 everywhere.
-  result.legs.cross_site_cookies_allowed = await withProfile(
-    'cookies_allowed',
-    { profile: { cookie_controls_mode: 0 } },
-    crossSiteCookiesAllowed,
-  );
-  if (LAX_API && LAX_PAGE) {
-    result.legs.same_site = await withProfile('same_site', null, sameSite);
+  const cookiesAllowed = { profile: { cookie_controls_mode: 0 } };
+  if (needs('cross_site_default')) {
+    result.legs.cross_site_default = await withProfile('default', null, versioned(crossSiteDefault));
+  }
+  if (needs('cross_site_cookies_allowed')) {
+    result.legs.cross_site_cookies_allowed = await withProfile(
+      'cookies_allowed',
+      cookiesAllowed,
+      versioned(crossSiteCookiesAllowed),
+    );
+  }
+  if (needs('same_site') && LAX_API && LAX_PAGE) {
+    result.legs.same_site = await withProfile('same_site', null, versioned(sameSite));
+  }
+  if (needs('auth_cookie')) {
+    result.legs.auth_cookie = await withProfile('auth_cookie', cookiesAllowed, versioned(authCookie));
   }
   timings.total_ms = Date.now() - started;
   result.timings = timings;

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+pub mod chromium;
 pub mod db;
 pub mod function;
 pub mod http_client;
