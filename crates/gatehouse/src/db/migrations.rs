@@ -182,3 +182,75 @@ pub async fn current_version(db: &Database) -> Result<i32, DbError> {
         .await?;
     Ok(row.map_or(0, |row| row.get(0)))
 }
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    use super::MIGRATIONS;
+
+    /// Every migration that has landed on `main`, with the SHA-256 of its
+    /// file. A database that applied one records its checksum and refuses
+    /// to start when the file later differs (`migration_changed`), so a
+    /// landed migration is never edited: write a new one. Pin a new
+    /// migration here in the change that adds it.
+    const RELEASED: &[(i32, &str, &str)] = &[
+        (
+            1,
+            "schema_migrations",
+            "035daa695cef78b4098d677b187ca8fdb03daa006c29a46eec78a6d5cb8cb4f8",
+        ),
+        (
+            2,
+            "credentials",
+            "633c63f7b64a65cd090422f4e2aa50662d6ae1cef6f7f5aebe7f812b4a601841",
+        ),
+        (
+            3,
+            "tasks_and_sessions",
+            "53504224a1928f4092d73d3c1d2daeda34eb2ca03af0e0e66ca6b0d24552ebaf",
+        ),
+        (
+            4,
+            "security_review",
+            "fd5e536f9d2dd942f37bc2128a065ac6de48802d54140875dc1b6561bf7b340e",
+        ),
+    ];
+
+    fn sha256_hex(text: &str) -> String {
+        Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+
+    #[test]
+    fn released_migrations_never_change() {
+        for (version, name, pinned) in RELEASED {
+            let migration = MIGRATIONS
+                .iter()
+                .find(|m| m.version == *version)
+                .unwrap_or_else(|| panic!("released migration {version} ({name}) was removed"));
+            assert_eq!(migration.name, *name, "migration {version} was renamed");
+            assert_eq!(
+                sha256_hex(migration.sql),
+                *pinned,
+                "migration {version} ({name}) changed after it landed: databases that applied it \
+                 will refuse to start; revert the edit and put the change in a new migration"
+            );
+        }
+    }
+
+    #[test]
+    fn versions_are_consecutive_and_every_one_is_pinned() {
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version, index as i32 + 1, "gap or reorder");
+            assert!(
+                RELEASED.iter().any(|(version, ..)| *version == migration.version),
+                "migration {} ({}) is not pinned in RELEASED: add its SHA-256 there",
+                migration.version,
+                migration.name
+            );
+        }
+    }
+}
