@@ -136,3 +136,71 @@ fn migrate_without_a_database_url_names_the_variable() {
         migrate.report()
     );
 }
+
+/// A database name on the test server that does not exist yet, dropped
+/// (if created) when the guard goes.
+fn absent_database() -> TestDb {
+    let name = format!("gatehouse_dev_{}", uuid::Uuid::new_v4().simple());
+    let url = crate::support::db::with_database(&crate::support::db::admin_url(), &name);
+    TestDb { name, url }
+}
+
+fn database_exists(name: &str) -> bool {
+    block_on(async {
+        crate::support::db::admin_client()
+            .await
+            .query_one(
+                "SELECT count(*) FROM pg_database WHERE datname = $1",
+                &[&name],
+            )
+            .await
+            .map(|row| row.get::<_, i64>(0) == 1)
+            .unwrap_or_else(|err| panic!("pg_database: {err}"))
+    })
+}
+
+#[test]
+fn a_missing_development_database_is_created_but_a_deployed_one_is_not() {
+    // Deployed: a missing database is a wrong DATABASE_URL, named as such.
+    let absent = absent_database();
+    let mut migrate = Process::spawn(
+        &cli(),
+        &["migrate"],
+        &[("DATABASE_URL", &absent.url), ("ENVIRONMENT", "production")],
+    );
+    let status = migrate.wait_exit(Duration::from_secs(30));
+    assert!(!status.success(), "{}", migrate.report());
+    assert!(
+        migrate.stderr().contains("does not exist") && migrate.stderr().contains("createdb"),
+        "{}",
+        migrate.report()
+    );
+    assert!(
+        !database_exists(&absent.name),
+        "created outside development"
+    );
+
+    // Development (the default): created, migrated, and said once.
+    for (run, expect_created) in [(1, true), (2, false)] {
+        let mut migrate = Process::spawn(&cli(), &["migrate"], &[("DATABASE_URL", &absent.url)]);
+        let status = migrate.wait_exit(Duration::from_secs(30));
+        assert!(status.success(), "run {run}: {}", migrate.report());
+        assert_eq!(
+            migrate.stdout().contains(&format!(
+                "created the development database `{}`",
+                absent.name
+            )),
+            expect_created,
+            "run {run}: {}",
+            migrate.report()
+        );
+    }
+    assert!(database_exists(&absent.name));
+
+    // `gatehouse dev` alike: its own database, ready at start.
+    let fresh = absent_database();
+    let (_dev, addr) = start_dev(&[("DATABASE_URL", &fresh.url)]);
+    let response = get(addr, "/api/health/detailed", &[]);
+    assert_eq!(response.status, 200, "{response}");
+    assert!(database_exists(&fresh.name));
+}

@@ -1,8 +1,10 @@
 //! `gatehouse`: the local side of Gatehouse.
 //!
-//! - `gatehouse dev [--port 3000] [--env-file .env]`: applies migrations, then
-//!   serves every route in one process, routed as Vercel routes them.
-//! - `gatehouse migrate [--env-file .env]`: applies pending migrations.
+//! - `gatehouse dev [--port 3000] [--env-file .env]`: creates the
+//!   development database when missing, applies migrations, then serves
+//!   every route in one process, routed as Vercel routes them.
+//! - `gatehouse migrate [--env-file .env]`: applies pending migrations
+//!   (creating the database first in development).
 //! - `gatehouse api-keys create|list|revoke`: manages the API keys of
 //!   server-to-server callers (see [`api_keys`]).
 //!
@@ -11,6 +13,7 @@
 
 mod api_keys;
 mod args;
+mod dev_database;
 mod explain;
 
 use std::net::SocketAddr;
@@ -220,6 +223,14 @@ async fn migrate(options: Options) -> ExitCode {
     let Some(settings) = &config.database else {
         return ExitCode::FAILURE;
     };
+    match dev_database::create_if_missing(settings, config.environment).await {
+        Ok(Some(name)) => println!("gatehouse: created the development database `{name}`"),
+        Ok(None) => {}
+        Err(err) => {
+            eprintln!("gatehouse: migration failed: {err}\n  fix: {}", err.hint());
+            return ExitCode::FAILURE;
+        }
+    }
     let legacy = legacy_namespace(&config);
     match apply_migrations(settings, &legacy).await {
         Ok(report) if report.applied.contains(&IDENTITY_MIGRATION) => {
@@ -310,6 +321,15 @@ async fn dev(options: Options) -> ExitCode {
     if let Ok(config) = &config
         && let Some(settings) = &config.database
     {
+        match dev_database::create_if_missing(settings, config.environment).await {
+            Ok(Some(name)) => {
+                tracing::info!(target: "gatehouse::dev", database = %name, "created the development database")
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::error!(target: "gatehouse::dev", error = %err, fix = %err.hint(), "the database could not be reached; routes that use it will answer 503")
+            }
+        }
         match apply_migrations(settings, &legacy_namespace(config)).await {
             Ok(report) => {
                 tracing::info!(target: "gatehouse::dev", version = report.version, applied = ?report.applied, "database schema ready")

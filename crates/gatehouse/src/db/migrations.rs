@@ -246,7 +246,9 @@ mod tests {
         for (index, migration) in MIGRATIONS.iter().enumerate() {
             assert_eq!(migration.version, index as i32 + 1, "gap or reorder");
             assert!(
-                RELEASED.iter().any(|(version, ..)| *version == migration.version),
+                RELEASED
+                    .iter()
+                    .any(|(version, ..)| *version == migration.version),
                 "migration {} ({}) is not pinned in RELEASED: add its SHA-256 there",
                 migration.version,
                 migration.name

@@ -61,6 +61,13 @@ impl DbError {
         }
     }
 
+    /// Whether the server answered that the database named by
+    /// `DATABASE_URL` does not exist (SQLSTATE 3D000).
+    pub fn is_database_missing(&self) -> bool {
+        matches!(self, DbError::Connect { source, .. }
+            if source.code() == Some(&SqlState::INVALID_CATALOG_NAME))
+    }
+
     /// Whether this failure means the schema lags this build: answered
     /// `schema_outdated`, fixed by `gatehouse migrate`.
     pub fn is_schema_outdated(&self) -> bool {
@@ -106,7 +113,7 @@ impl DbError {
                     format!("Postgres at {target} rejected the user or password in DATABASE_URL")
                 }
                 Some(code) if *code == SqlState::INVALID_CATALOG_NAME => {
-                    format!("the database named in DATABASE_URL does not exist on {target}")
+                    format!("the database named in DATABASE_URL does not exist on {target}: create it (`createdb <name>`; in development `gatehouse dev` and `gatehouse migrate` do) or fix the name")
                 }
                 _ => format!("check that Postgres at {target} is running and that DATABASE_URL is right"),
             },

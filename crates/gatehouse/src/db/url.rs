@@ -148,6 +148,28 @@ impl DatabaseUrl {
         &self.pg
     }
 
+    /// The database this URL names: `dbname`, else (as Postgres does) the
+    /// user's name.
+    pub fn database_name(&self) -> &str {
+        self.pg
+            .get_dbname()
+            .or(self.pg.get_user())
+            .unwrap_or("postgres")
+    }
+
+    /// The same server, credentials and TLS, another database: how the
+    /// CLI reaches the `postgres` maintenance database to create a missing
+    /// development database.
+    pub fn with_database(&self, name: &str) -> DatabaseUrl {
+        let mut pg = self.pg.clone();
+        pg.dbname(name);
+        DatabaseUrl {
+            pg,
+            tls: self.tls,
+            root_cert: self.root_cert.clone(),
+        }
+    }
+
     pub fn tls_mode(&self) -> TlsMode {
         self.tls
     }
