@@ -7,14 +7,26 @@
 //!   (creating the database first in development).
 //! - `gatehouse api-keys create|list|revoke`: manages the API keys of
 //!   server-to-server callers (see [`api_keys`]).
+//! - `gatehouse doctor [--token T] [--url U]`: checks a configuration and
+//!   what it would meet, each problem with its fix (see [`doctor`]).
+//! - `gatehouse explain CREDENTIAL`: walks one credential through the
+//!   authenticator, check by check (see [`explain`]).
+//! - `gatehouse probe URL`: asks a running deployment what a browser would
+//!   meet: CORS, cookies, the answer to a credential (see [`probe`]).
+//!
+//! The diagnostics live here, not in the runtime crate, and use only its
+//! public API: a function binary carries none of them.
 //!
 //! All read the same environment the functions read, plus `.env` (process
 //! variables win, as with every dotenv loader).
 
 mod api_keys;
 mod args;
+mod browser_rules;
 mod dev_database;
+mod doctor;
 mod explain;
+mod probe;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -140,11 +152,11 @@ async fn doctor(
         },
         other => other.map(str::to_owned),
     };
-    let inputs = gatehouse::doctor::Inputs {
+    let inputs = doctor::Inputs {
         api_url: url,
         sample,
     };
-    let report = gatehouse::doctor::examine(&env, &inputs).await;
+    let report = doctor::examine(&env, &inputs).await;
     if json {
         if let Err(code) = print_json(&report) {
             return code;
@@ -174,14 +186,14 @@ async fn probe(
     origin: Option<String>,
     json: bool,
 ) -> ExitCode {
-    let target = gatehouse::probe::ProbeTarget {
+    let target = probe::ProbeTarget {
         base_url: url,
         token,
         cookie,
         origin,
         timeout: std::time::Duration::from_secs(10),
     };
-    let report = gatehouse::probe::probe(&target).await;
+    let report = probe::probe(&target).await;
     if json {
         if let Err(code) = print_json(&report) {
             return code;

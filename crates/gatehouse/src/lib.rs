@@ -11,17 +11,14 @@
 //! - [`error`] and [`http::problem`]: the one place failures become HTTP responses.
 
 pub mod auth;
-pub mod browser_rules;
 pub mod config;
 pub mod db;
-pub mod doctor;
 pub mod error;
 pub mod host;
 pub mod http;
 pub mod observability;
 pub mod outbound;
 pub mod pipeline;
-pub mod probe;
 pub mod routes;
 pub mod secret;
 pub mod single_flight;

@@ -37,8 +37,8 @@ use crate::auth::identity::{self, Identity};
 use crate::auth::jwt::Method;
 use crate::auth::principal::Principal;
 use crate::auth::revocation::{RevocationState, Revoked};
-use crate::browser_rules::SameSite;
 use crate::db::{Database, DbError};
+use crate::http::same_site::SameSite;
 
 pub const PREFIX: &str = "gs_";
 const SECRET_CHARS: usize = 43;
@@ -88,11 +88,7 @@ impl SessionSettings {
     /// The `Set-Cookie` value carrying `token` for `max_age`, or clearing
     /// the cookie when `token` is empty.
     pub fn set_cookie(&self, token: &str, max_age: Duration) -> String {
-        let same_site = match self.same_site {
-            SameSite::Strict => "Strict",
-            SameSite::Lax => "Lax",
-            SameSite::None => "None",
-        };
+        let same_site = self.same_site.as_str();
         let domain = self
             .domain
             .as_ref()

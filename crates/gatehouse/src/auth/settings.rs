@@ -28,8 +28,8 @@ use crate::auth::keys::{self, VerifyingKey};
 use crate::auth::pattern::{Pattern, PatternList};
 use crate::auth::remote_session::RemoteSettings;
 use crate::auth::user_profile::UserServiceSettings;
-use crate::browser_rules::SameSite;
 use crate::config::{Environment, MIN_SECRET_BYTES, Reader};
+use crate::http::same_site::SameSite;
 use crate::secret::Secret;
 
 /// Asymmetric algorithms accepted when an issuer does not restrict them. The

@@ -4,6 +4,7 @@ pub mod cors;
 pub mod problem;
 pub mod public_suffix;
 pub mod request;
+pub mod same_site;
 
 /// Body type used throughout: functions answer small JSON documents, so
 /// whole bodies are buffered (within [`request::MAX_BODY_BYTES`]).

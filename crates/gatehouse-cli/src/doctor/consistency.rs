@@ -6,14 +6,14 @@
 use std::sync::Arc;
 
 use super::{Level, Report};
-use crate::auth::explain::{Verdict, explain};
-use crate::auth::pattern::PatternList;
-use crate::auth::unix_now;
 use crate::browser_rules::{
     CookieContext, Origin, SetCookie, judge_cookie, judge_origins, without_header_name,
 };
-use crate::config::{Config, Env, Environment};
-use crate::state::State;
+use gatehouse::auth::explain::{Verdict, explain};
+use gatehouse::auth::pattern::PatternList;
+use gatehouse::auth::unix_now;
+use gatehouse::config::{Config, Env, Environment};
+use gatehouse::state::State;
 
 /// Issuer and audience against `BETTER_AUTH_URL`, and production settings
 /// that name a preview deployment.

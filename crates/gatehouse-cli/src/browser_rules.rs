@@ -6,7 +6,8 @@
 
 use crate::doctor::Level;
 
-use crate::http::public_suffix;
+use gatehouse::http::public_suffix;
+pub use gatehouse::http::same_site::SameSite;
 
 /// An origin's parts, lower-cased: enough for site and cookie decisions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,13 +122,6 @@ fn site_of(host: &str) -> String {
     public_suffix::registrable_domain(host)
         .unwrap_or(host)
         .to_owned()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SameSite {
-    Strict,
-    Lax,
-    None,
 }
 
 /// One `Set-Cookie` header's attributes. The value is never kept.

@@ -11,12 +11,12 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::auth::jwks::{JwksCache, JwksSettings};
-use crate::auth::settings::KeySource;
 use crate::browser_rules::Origin;
-use crate::config::{Config, ConfigProblem, Env, Needs};
-use crate::db::{Database, migrations};
-use crate::outbound::{Outbound, display_url};
+use gatehouse::auth::jwks::{JwksCache, JwksSettings};
+use gatehouse::auth::settings::KeySource;
+use gatehouse::config::{Config, ConfigProblem, Env, Needs};
+use gatehouse::db::{Database, migrations};
+use gatehouse::outbound::{Outbound, display_url};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

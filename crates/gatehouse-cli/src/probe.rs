@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::browser_rules::{Origin, judge_origins};
 use crate::doctor::Level;
-use crate::outbound::{Outbound, OutboundResponse, display_url};
+use gatehouse::outbound::{Outbound, OutboundResponse, display_url};
 
 /// What to probe with.
 #[derive(Debug, Clone, Default)]
