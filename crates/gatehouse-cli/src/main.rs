@@ -69,14 +69,14 @@ fn main() -> ExitCode {
             json,
             token,
             url,
-        } => runtime.block_on(doctor(options, json, token, url)),
+        } => runtime.block_on(run_doctor(options, json, token, url)),
         Command::Probe {
             url,
             token,
             cookie,
             origin,
             json,
-        } => runtime.block_on(probe(url, token, cookie, origin, json)),
+        } => runtime.block_on(run_probe(url, token, cookie, origin, json)),
         Command::Explain {
             options,
             credential,
@@ -129,7 +129,7 @@ fn load(options: &Options, needs: Needs) -> Result<Config, ExitCode> {
 }
 
 /// `gatehouse doctor`: pass/warn/fail lines, each problem with its fix.
-async fn doctor(
+async fn run_doctor(
     options: Options,
     json: bool,
     token: Option<String>,
@@ -179,7 +179,7 @@ async fn doctor(
 
 /// `gatehouse probe`: a running deployment as a client (and a browser at
 /// `--origin`) experiences it.
-async fn probe(
+async fn run_probe(
     url: String,
     token: Option<String>,
     cookie: Option<String>,
