@@ -204,3 +204,33 @@ fn a_missing_development_database_is_created_but_a_deployed_one_is_not() {
     assert_eq!(response.status, 200, "{response}");
     assert!(database_exists(&fresh.name));
 }
+
+#[test]
+fn the_cli_has_help_version_completions_and_standard_usage_errors() {
+    let run = |args: &[&str]| {
+        let mut process = Process::spawn(&cli(), args, &[]);
+        let status = process.wait_exit(Duration::from_secs(30));
+        (status.code(), process.stdout(), process.stderr())
+    };
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        out.trim(),
+        format!("gatehouse {}", env!("CARGO_PKG_VERSION"))
+    );
+    let (code, out, _) = run(&["api-keys", "create", "--help"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("--expires-in-days <DAYS>"), "{out}");
+    let (code, out, _) = run(&["completions", "bash"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("complete -F") && out.contains("api-keys"),
+        "{out}"
+    );
+    let (code, _, err) = run(&["dev", "--port", "http"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("invalid value 'http' for '--port <PORT>'"),
+        "{err}"
+    );
+}

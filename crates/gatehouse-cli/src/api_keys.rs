@@ -16,10 +16,10 @@ use gatehouse::auth::unix_now;
 use gatehouse::config::Needs;
 use gatehouse::db::{Database, DbError};
 
-use crate::args::{ApiKeysCommand, Options};
+use crate::args::ApiKeysCommand;
 
-pub async fn run(options: Options, command: ApiKeysCommand) -> ExitCode {
-    let config = match crate::load(&options, Needs::DATABASE) {
+pub async fn run(command: ApiKeysCommand) -> ExitCode {
+    let config = match crate::load(command.options(), Needs::DATABASE) {
         Ok(config) => config,
         Err(code) => return code,
     };
@@ -35,9 +35,10 @@ pub async fn run(options: Options, command: ApiKeysCommand) -> ExitCode {
             name,
             scopes,
             expires_in_days,
+            ..
         } => create(&db, &name, &scopes, expires_in_days).await,
-        ApiKeysCommand::List { json } => list(&db, json).await,
-        ApiKeysCommand::Revoke { id_or_lookup } => revoke(&db, &id_or_lookup).await,
+        ApiKeysCommand::List { json, .. } => list(&db, json).await,
+        ApiKeysCommand::Revoke { id_or_lookup, .. } => revoke(&db, &id_or_lookup).await,
     };
     db.close();
     code

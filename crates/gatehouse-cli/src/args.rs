@@ -1,397 +1,267 @@
-//! Command-line parsing, by hand: a handful of subcommands do not justify a
-//! parser crate's compile time.
+//! The command line, declared with clap: subcommand help, `--version`,
+//! shell completions (`gatehouse completions bash`), and errors in clap's
+//! standard form. The CLI is not a function binary, so clap's size does not
+//! count against a function's budget.
 
 use std::path::PathBuf;
 
-pub const USAGE: &str = "\
-usage:
-  gatehouse dev [--port PORT] [--env-file FILE]   serve every route locally (default port 3000)
-  gatehouse migrate [--env-file FILE]             apply pending database migrations
-  gatehouse api-keys create --name NAME [--scope SCOPE]... [--expires-in-days N] [--env-file FILE]
-                                                  create a key for a server-to-server caller; the key
-                                                  is printed once, on stdout, and cannot be shown again
-  gatehouse api-keys list [--json] [--env-file FILE]
-                                                  list keys (id, lookup, name, scopes, times), never the key
-  gatehouse api-keys revoke ID-OR-LOOKUP [--env-file FILE]
-                                                  revoke a key (by id, lookup or the whole key); callers
-                                                  using it are refused from then on
-  gatehouse doctor [--token SAMPLE] [--url API_URL] [--json] [--env-file FILE]
-                                                  check the configuration, Postgres (latency, migrations,
-                                                  Better Auth's tables), every JWKS and the issuer's clock,
-                                                  the auth server, issuer/audience against BETTER_AUTH_URL,
-                                                  a SAMPLE credential from the auth server (a token, cookie
-                                                  value, NAME=VALUE or whole Set-Cookie header; - reads
-                                                  stdin) and the cookie and CORS rules browsers apply to
-                                                  API_URL; each problem with its fix; exit 1 on any failure
-  gatehouse probe URL [--token TOKEN] [--cookie NAME=VALUE] [--origin ORIGIN] [--json]
-                                                  what a client of the running deployment at URL
-                                                  experiences: health, token health and session with the
-                                                  credential, and the CORS preflight and cookie rules a
-                                                  browser at ORIGIN applies; exit 1 on any failure
-  gatehouse explain [--cookie NAME] [--json] [--env-file FILE] CREDENTIAL
-                                                  what the functions would make of a token, session
-                                                  cookie value or API key (CREDENTIAL, or - to read it
-                                                  from stdin), check by check; exit 0 when accepted,
-                                                  1 when refused; the credential is shown only as its
-                                                  fingerprint
-  gatehouse help                                  show this
-
-Every command reads the process environment and FILE (default: .env, if
-present); all but `dev` need DATABASE_URL. A SCOPE is made of a-z 0-9 : _ . -
-(e.g. orders:read); repeat --scope for several.";
+use clap::{Args, Parser, Subcommand};
 
 /// Longest `--expires-in-days`: a century, the library's limit.
 pub const MAX_EXPIRES_IN_DAYS: u32 = 36_500;
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum Command {
-    Dev(Options),
-    Migrate(Options),
-    ApiKeys(Options, ApiKeysCommand),
-    Doctor {
-        options: Options,
-        json: bool,
-        /// A sample credential, or `-` for stdin.
-        token: Option<String>,
-        /// The API's public URL.
-        url: Option<String>,
-    },
-    Probe {
-        url: String,
-        token: Option<String>,
-        cookie: Option<String>,
-        origin: Option<String>,
-        json: bool,
-    },
-    Explain {
-        options: Options,
-        credential: String,
-        cookie: Option<String>,
-        json: bool,
-    },
-    Help,
+/// Gatehouse's local side: the dev server, migrations, API keys, and the
+/// diagnostics that find a deployment's auth problem before its users do.
+#[derive(Debug, Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    arg_required_else_help = true,
+    after_help = "Every command reads the process environment over --env-file FILE \
+                  (default: .env, if present), as the functions read theirs. \
+                  All but `dev`, `doctor`, `explain` and `probe` need DATABASE_URL."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-/// `gatehouse api-keys <subcommand>`.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ApiKeysCommand {
-    Create {
-        name: String,
-        scopes: Vec<String>,
-        expires_in_days: Option<u32>,
-    },
-    List {
-        json: bool,
-    },
-    Revoke {
-        id_or_lookup: String,
-    },
-}
-
-#[derive(Debug, PartialEq, Eq)]
+/// The env file read under the process environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
 pub struct Options {
-    pub port: u16,
+    /// Read FILE under the process environment (process variables win);
+    /// default: .env, if present.
+    #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
 }
 
-pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
-    let Some(name) = args.next() else {
-        return Ok(Command::Help);
-    };
-    if name == "api-keys" {
-        return parse_api_keys(args);
-    }
-    if name == "explain" {
-        return parse_explain(args);
-    }
-    if name == "probe" {
-        return parse_probe(args);
-    }
-    let mut options = Options {
-        port: 3000,
-        env_file: None,
-    };
-    let allows_port = name == "dev";
-    let mut json = false;
-    let (mut token, mut url) = (None, None);
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
-            None => (arg.clone(), None),
-        };
-        let mut value = |flag: &str| {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag.as_str() {
-            "--port" if allows_port => {
-                let raw = value("--port")?;
-                options.port = raw
-                    .parse()
-                    .map_err(|_| format!("--port {raw} is not a port number (1-65535)"))?;
-            }
-            "--env-file" => options.env_file = Some(PathBuf::from(value("--env-file")?)),
-            "--json" if name == "doctor" => json = true,
-            "--token" if name == "doctor" => token = Some(value("--token")?),
-            "--url" if name == "doctor" => {
-                let raw = value("--url")?;
-                if !raw.starts_with("https://") && !raw.starts_with("http://") {
-                    return Err(format!(
-                        "--url {raw} is not an http(s) URL; pass the API's public URL, e.g. https://api.example.com"
-                    ));
-                }
-                url = Some(raw);
-            }
-            "-h" | "--help" => return Ok(Command::Help),
-            other => return Err(format!("unknown option {other} for `{name}`")),
+#[derive(Debug, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Serve every route locally, as Vercel routes them.
+    ///
+    /// Creates the development database when missing and applies the
+    /// migrations first.
+    Dev {
+        /// The port on 127.0.0.1; 0 picks a free one.
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+        #[command(flatten)]
+        options: Options,
+    },
+    /// Apply pending database migrations to DATABASE_URL.
+    Migrate {
+        #[command(flatten)]
+        options: Options,
+    },
+    /// Create, list and revoke the API keys of server-to-server callers.
+    #[command(subcommand)]
+    ApiKeys(ApiKeysCommand),
+    /// Check the configuration and what it meets, each problem with its fix.
+    ///
+    /// Postgres (latency, migrations, Better Auth's tables), every JWKS and
+    /// the issuer's clock, the auth server, a sample credential, and the
+    /// cookie and CORS rules browsers apply. Exits 1 on any failure.
+    Doctor {
+        /// A sample credential from the auth server: a token, a cookie
+        /// value, NAME=VALUE or a whole Set-Cookie header; - reads stdin.
+        #[arg(long, value_name = "SAMPLE", allow_hyphen_values = true)]
+        token: Option<String>,
+        /// The API's public URL, to judge cookies and CORS against.
+        #[arg(long, value_name = "API_URL", value_parser = http_url)]
+        url: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        options: Options,
+    },
+    /// Ask a running deployment what its clients meet.
+    ///
+    /// Health, token health and session with the credential, and the CORS
+    /// preflight and cookie rules a browser at ORIGIN applies. Exits 1 on
+    /// any failure.
+    Probe {
+        /// The deployment's URL, e.g. https://api.example.com.
+        #[arg(value_parser = http_url)]
+        url: String,
+        /// A bearer token to send.
+        #[arg(long)]
+        token: Option<String>,
+        /// A cookie to send, as the browser sends it.
+        #[arg(long, value_name = "NAME=VALUE", value_parser = cookie_pair)]
+        cookie: Option<String>,
+        /// The frontend's origin.
+        #[arg(long)]
+        origin: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Walk a credential through the authenticator, check by check.
+    ///
+    /// Exits 0 when accepted, 1 when refused. The credential is shown only
+    /// as its fingerprint.
+    Explain {
+        /// The credential: a token, a session cookie value or an API key;
+        /// - reads it from stdin.
+        #[arg(allow_hyphen_values = true)]
+        credential: String,
+        /// The cookie name the value came in, when it is a cookie value.
+        #[arg(long, value_name = "NAME")]
+        cookie: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        options: Options,
+    },
+    /// Print a shell completion script.
+    ///
+    /// For example `gatehouse completions bash >
+    /// /etc/bash_completion.d/gatehouse`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `gatehouse api-keys <subcommand>`.
+#[derive(Debug, PartialEq, Eq, Subcommand)]
+pub enum ApiKeysCommand {
+    /// Create a key: printed once, on stdout, never shown again.
+    Create {
+        /// Who will use the key, e.g. billing-worker.
+        #[arg(long)]
+        name: String,
+        /// A scope the key grants (a-z 0-9 : _ . -, e.g. orders:read);
+        /// repeat for several.
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Days until the key expires; leave out for a key that does not.
+        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_EXPIRES_IN_DAYS)))]
+        expires_in_days: Option<u32>,
+        #[command(flatten)]
+        options: Options,
+    },
+    /// List keys (id, lookup, name, scopes, times), never the key itself.
+    List {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        options: Options,
+    },
+    /// Revoke a key by id, lookup or the whole key.
+    ///
+    /// Its callers are refused from then on. A lookup that starts with `--`
+    /// goes after a bare `--`.
+    Revoke {
+        /// The key's id or lookup, as `gatehouse api-keys list` shows them.
+        #[arg(allow_hyphen_values = true)]
+        id_or_lookup: String,
+        #[command(flatten)]
+        options: Options,
+    },
+}
+
+impl ApiKeysCommand {
+    pub fn options(&self) -> &Options {
+        match self {
+            ApiKeysCommand::Create { options, .. }
+            | ApiKeysCommand::List { options, .. }
+            | ApiKeysCommand::Revoke { options, .. } => options,
         }
-    }
-    match name.as_str() {
-        "dev" => Ok(Command::Dev(options)),
-        "migrate" => Ok(Command::Migrate(options)),
-        "doctor" => Ok(Command::Doctor {
-            options,
-            json,
-            token,
-            url,
-        }),
-        "help" | "-h" | "--help" => Ok(Command::Help),
-        other => Err(format!("unknown command `{other}`")),
     }
 }
 
-/// `probe URL [--token T] [--cookie NAME=VALUE] [--origin O] [--json]`.
-fn parse_probe(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
-    let (mut url, mut token, mut cookie, mut origin, mut json) = (None, None, None, None, false);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--token" => token = Some(args.next().ok_or("--token needs a value")?),
-            "--cookie" => cookie = Some(args.next().ok_or("--cookie needs NAME=VALUE")?),
-            "--origin" => origin = Some(args.next().ok_or("--origin needs a value")?),
-            "--json" => json = true,
-            "-h" | "--help" => return Ok(Command::Help),
-            flag if flag.starts_with("--") => {
-                return Err(format!("unknown option {flag} for `probe`"));
-            }
-            _ if url.is_none() => url = Some(arg),
-            _ => return Err("`probe` takes one deployment URL".to_owned()),
-        }
+fn http_url(raw: &str) -> Result<String, String> {
+    if raw.starts_with("https://") || raw.starts_with("http://") {
+        Ok(raw.to_owned())
+    } else {
+        Err("not an http(s) URL; pass the API's public URL, e.g. https://api.example.com".into())
     }
-    let url = url.ok_or("`probe` needs the deployment's URL, e.g. https://api.example.com")?;
-    if cookie.as_deref().is_some_and(|c| !c.contains('=')) {
-        return Err("--cookie takes NAME=VALUE, as the browser sends it".to_owned());
-    }
-    Ok(Command::Probe {
-        url,
-        token,
-        cookie,
-        origin,
-        json,
-    })
 }
 
-/// `explain [--cookie NAME] [--json] [--env-file FILE] CREDENTIAL`.
-fn parse_explain(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
-    let mut options = Options {
-        port: 3000,
-        env_file: None,
-    };
-    let (mut cookie, mut json, mut credential) = (None, false, None);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--cookie" => cookie = Some(args.next().ok_or("--cookie needs a cookie name")?),
-            "--env-file" => {
-                options.env_file = Some(PathBuf::from(
-                    args.next().ok_or("--env-file needs a value")?,
-                ));
-            }
-            "--json" => json = true,
-            "-h" | "--help" => return Ok(Command::Help),
-            flag if flag.starts_with("--") => {
-                return Err(format!("unknown option {flag} for `explain`"));
-            }
-            _ if credential.is_none() => credential = Some(arg),
-            _ => return Err("`explain` takes one credential".to_owned()),
-        }
+fn cookie_pair(raw: &str) -> Result<String, String> {
+    if raw.contains('=') {
+        Ok(raw.to_owned())
+    } else {
+        Err("takes NAME=VALUE, as the browser sends it".into())
     }
-    let credential = credential
-        .ok_or("`explain` needs the credential (a token, a cookie value, or - to read stdin)")?;
-    Ok(Command::Explain {
-        options,
-        credential,
-        cookie,
-        json,
-    })
-}
-
-/// `api-keys` takes its own flags, so it is parsed apart from `dev` and
-/// `migrate`.
-fn parse_api_keys(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
-    const NEEDS_SUBCOMMAND: &str =
-        "`api-keys` needs a subcommand: create, list or revoke (see `gatehouse help`)";
-    let Some(sub) = args.next() else {
-        return Err(NEEDS_SUBCOMMAND.to_owned());
-    };
-    match sub.as_str() {
-        "create" | "list" | "revoke" => {}
-        "-h" | "--help" | "help" => return Ok(Command::Help),
-        other => {
-            return Err(format!(
-                "unknown subcommand `api-keys {other}`; {NEEDS_SUBCOMMAND}"
-            ));
-        }
-    }
-    let mut options = Options {
-        port: 3000,
-        env_file: None,
-    };
-    let mut name = None;
-    let mut scopes = Vec::new();
-    let mut expires_in_days = None;
-    let mut json = false;
-    let mut positional = Vec::new();
-    while let Some(arg) = args.next() {
-        // Lookups are base64url and may start with `-`, or even `--`: after
-        // a bare `--`, everything is positional.
-        if arg == "--" {
-            positional.extend(args.by_ref());
-            break;
-        }
-        if !arg.starts_with("--") && arg != "-h" {
-            positional.push(arg);
-            continue;
-        }
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
-            None => (arg.clone(), None),
-        };
-        let mut value = |flag: &str| {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match (sub.as_str(), flag.as_str()) {
-            (_, "--env-file") => options.env_file = Some(PathBuf::from(value("--env-file")?)),
-            (_, "-h" | "--help") => return Ok(Command::Help),
-            ("create", "--name") => name = Some(value("--name")?),
-            ("create", "--scope") => scopes.push(value("--scope")?),
-            ("create", "--expires-in-days") => {
-                let raw = value("--expires-in-days")?;
-                let days = raw
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|days| (1..=MAX_EXPIRES_IN_DAYS).contains(days))
-                    .ok_or_else(|| {
-                        format!(
-                            "--expires-in-days {raw} is not a whole number of days from 1 to {MAX_EXPIRES_IN_DAYS}; leave it out for a key that does not expire"
-                        )
-                    })?;
-                expires_in_days = Some(days);
-            }
-            ("list", "--json") if inline.is_none() => json = true,
-            ("revoke", other) => {
-                return Err(format!(
-                    "unknown option {other} for `api-keys revoke`; if it is a lookup that starts with --, write `gatehouse api-keys revoke -- {other}`"
-                ));
-            }
-            (_, other) => return Err(format!("unknown option {other} for `api-keys {sub}`")),
-        }
-    }
-    let command = match sub.as_str() {
-        "create" => {
-            if let Some(extra) = positional.first() {
-                return Err(format!(
-                    "unexpected argument {extra:?} for `api-keys create`; pass the name as --name NAME"
-                ));
-            }
-            let name = name.ok_or(
-                "`api-keys create` needs --name NAME, saying who will use the key (e.g. --name billing-worker)",
-            )?;
-            ApiKeysCommand::Create {
-                name,
-                scopes,
-                expires_in_days,
-            }
-        }
-        "list" => {
-            if let Some(extra) = positional.first() {
-                return Err(format!("unexpected argument {extra:?} for `api-keys list`"));
-            }
-            ApiKeysCommand::List { json }
-        }
-        _ => {
-            let mut positional = positional.into_iter();
-            let (Some(id_or_lookup), None) = (positional.next(), positional.next()) else {
-                return Err(
-                    "`api-keys revoke` needs exactly one key id or lookup, as shown by `gatehouse api-keys list`"
-                        .to_owned(),
-                );
-            };
-            ApiKeysCommand::Revoke { id_or_lookup }
-        }
-    };
-    Ok(Command::ApiKeys(options, command))
 }
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+    use clap::error::ErrorKind;
+
     use super::*;
 
-    fn parse_str(line: &str) -> Result<Command, String> {
-        parse(line.split_whitespace().map(str::to_owned))
+    fn parse(line: &str) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("gatehouse").chain(line.split_whitespace()))
+            .map(|cli| cli.command)
+    }
+
+    fn refused(line: &str) -> String {
+        parse(line).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_declaration_is_consistent() {
+        Cli::command().debug_assert();
     }
 
     #[test]
     fn parses_commands_and_options() {
-        assert_eq!(parse_str("").unwrap(), Command::Help);
         assert_eq!(
-            parse_str("dev --port 4000").unwrap(),
-            Command::Dev(Options {
+            parse("dev --port 4000").unwrap(),
+            Command::Dev {
                 port: 4000,
-                env_file: None
-            })
+                options: Options::default()
+            }
         );
         assert_eq!(
-            parse_str("migrate --env-file=.env.test").unwrap(),
-            Command::Migrate(Options {
-                port: 3000,
-                env_file: Some(".env.test".into())
-            })
+            parse("migrate --env-file=.env.test").unwrap(),
+            Command::Migrate {
+                options: Options {
+                    env_file: Some(".env.test".into())
+                }
+            }
         );
+        assert!(matches!(
+            parse("explain - --json").unwrap(),
+            Command::Explain { credential, json: true, .. } if credential == "-"
+        ));
     }
 
     #[test]
-    fn refuses_what_it_does_not_know() {
-        assert!(
-            parse_str("dev --port")
-                .unwrap_err()
-                .contains("needs a value")
+    fn help_version_and_errors_come_in_clap_s_form() {
+        assert_eq!(
+            parse("").unwrap_err().kind(),
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
         );
-        assert!(
-            parse_str("dev --port 99999")
-                .unwrap_err()
-                .contains("not a port")
+        assert_eq!(
+            parse("--version").unwrap_err().kind(),
+            ErrorKind::DisplayVersion
         );
-        assert!(
-            parse_str("migrate --port 1")
-                .unwrap_err()
-                .contains("unknown option")
+        assert_eq!(
+            parse("api-keys create --help").unwrap_err().kind(),
+            ErrorKind::DisplayHelp
         );
-        assert!(parse_str("deploy").unwrap_err().contains("unknown command"));
-    }
-
-    fn api_keys(line: &str) -> ApiKeysCommand {
-        match parse_str(line).unwrap() {
-            Command::ApiKeys(_, command) => command,
-            other => panic!("{line}: {other:?}"),
-        }
+        assert!(refused("dev --port").contains("a value is required"));
+        assert!(refused("dev --port 99999").contains("99999"));
+        assert!(refused("migrate --port 1").contains("unexpected argument '--port'"));
+        assert!(refused("deploy").contains("unrecognized subcommand 'deploy'"));
+        assert!(refused("doctor --url api.example.com").contains("not an http(s) URL"));
+        assert!(refused("probe https://a.example --cookie x").contains("NAME=VALUE"));
     }
 
     #[test]
     fn parses_api_keys_subcommands() {
+        let api_keys = |line: &str| match parse(line).unwrap() {
+            Command::ApiKeys(command) => command,
+            other => panic!("{line}: {other:?}"),
+        };
         assert_eq!(
             api_keys(
                 "api-keys create --name billing --scope orders:read --scope=orders:write --expires-in-days 30"
@@ -400,67 +270,44 @@ mod tests {
                 name: "billing".to_owned(),
                 scopes: vec!["orders:read".to_owned(), "orders:write".to_owned()],
                 expires_in_days: Some(30),
+                options: Options::default(),
             }
         );
         assert_eq!(
-            api_keys("api-keys create --name=x"),
-            ApiKeysCommand::Create {
-                name: "x".to_owned(),
-                scopes: vec![],
-                expires_in_days: None,
+            api_keys("api-keys list --json --env-file .env.test"),
+            ApiKeysCommand::List {
+                json: true,
+                options: Options {
+                    env_file: Some(".env.test".into())
+                },
             }
         );
-        assert_eq!(
-            api_keys("api-keys list"),
-            ApiKeysCommand::List { json: false }
-        );
-        assert_eq!(
-            api_keys("api-keys list --json"),
-            ApiKeysCommand::List { json: true }
-        );
-        assert_eq!(
-            api_keys("api-keys revoke AbCdEfGh_-12"),
-            ApiKeysCommand::Revoke {
-                id_or_lookup: "AbCdEfGh_-12".to_owned()
-            }
-        );
-        match parse_str("api-keys list --env-file .env.test").unwrap() {
-            Command::ApiKeys(options, _) => {
-                assert_eq!(options.env_file, Some(".env.test".into()))
-            }
-            other => panic!("{other:?}"),
+        for (line, lookup) in [
+            ("api-keys revoke AbCdEfGh_-12", "AbCdEfGh_-12"),
+            ("api-keys revoke -AbCdEfGh-12", "-AbCdEfGh-12"),
+            ("api-keys revoke -- --AbCdEfGh-1", "--AbCdEfGh-1"),
+        ] {
+            assert_eq!(
+                api_keys(line),
+                ApiKeysCommand::Revoke {
+                    id_or_lookup: lookup.to_owned(),
+                    options: Options::default(),
+                }
+            );
         }
-        assert_eq!(parse_str("api-keys --help").unwrap(), Command::Help);
-        assert_eq!(parse_str("api-keys create --help").unwrap(), Command::Help);
     }
 
     #[test]
     fn refuses_bad_api_keys_arguments() {
-        let err = |line: &str| parse_str(line).unwrap_err();
-        assert!(err("api-keys").contains("create, list or revoke"));
-        assert!(err("api-keys rotate").contains("unknown subcommand"));
-        assert!(err("api-keys create").contains("--name"));
-        assert!(err("api-keys create billing").contains("--name NAME"));
-        assert!(err("api-keys create --name").contains("needs a value"));
-        assert!(err("api-keys create --name x --expires-in-days 0").contains("1 to 36500"));
-        assert!(err("api-keys create --name x --expires-in-days soon").contains("whole number"));
-        assert!(err("api-keys create --name x --json").contains("unknown option"));
-        assert!(err("api-keys list --scope a").contains("unknown option"));
-        assert!(err("api-keys list --json=yes").contains("unknown option"));
-        assert!(err("api-keys revoke").contains("exactly one"));
-        assert!(err("api-keys revoke a b").contains("exactly one"));
-        assert!(err("api-keys revoke --port 1").contains("unknown option"));
-        assert_eq!(
-            api_keys("api-keys revoke -- --AbCdEfGh-1"),
-            ApiKeysCommand::Revoke {
-                id_or_lookup: "--AbCdEfGh-1".to_owned()
-            }
+        assert!(refused("api-keys rotate").contains("unrecognized subcommand 'rotate'"));
+        assert!(refused("api-keys create").contains("--name <NAME>"));
+        assert!(refused("api-keys create billing").contains("unexpected argument 'billing'"));
+        assert!(refused("api-keys create --name x --expires-in-days 0").contains("1..=36500"));
+        assert!(refused("api-keys create --name x --expires-in-days soon").contains("soon"));
+        assert!(
+            refused("api-keys create --name x --json").contains("unexpected argument '--json'")
         );
-        assert_eq!(
-            api_keys("api-keys revoke -AbCdEfGh-12"),
-            ApiKeysCommand::Revoke {
-                id_or_lookup: "-AbCdEfGh-12".to_owned()
-            }
-        );
+        assert!(refused("api-keys revoke").contains("<ID_OR_LOOKUP>"));
+        assert!(refused("api-keys revoke a b").contains("unexpected argument 'b'"));
     }
 }

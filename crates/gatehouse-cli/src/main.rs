@@ -36,16 +36,23 @@ use gatehouse::db::{Database, migrations};
 use gatehouse::routes::ROUTES;
 use gatehouse::{App, observability};
 
+use clap::{CommandFactory, Parser};
+
 use crate::args::{Command, Options};
 
 fn main() -> ExitCode {
-    let command = match args::parse(std::env::args().skip(1)) {
-        Ok(command) => command,
-        Err(message) => {
-            eprintln!("gatehouse: {message}\n\n{}", args::USAGE);
-            return ExitCode::from(2);
-        }
-    };
+    // Help, --version and usage errors are printed by clap in its standard
+    // form (errors exit 2).
+    let command = args::Cli::parse().command;
+    if let Command::Completions { shell } = command {
+        clap_complete::generate(
+            shell,
+            &mut args::Cli::command(),
+            "gatehouse",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -57,13 +64,9 @@ fn main() -> ExitCode {
         }
     };
     match command {
-        Command::Help => {
-            println!("{}", args::USAGE);
-            ExitCode::SUCCESS
-        }
-        Command::Dev(options) => runtime.block_on(dev(options)),
-        Command::Migrate(options) => runtime.block_on(migrate(options)),
-        Command::ApiKeys(options, command) => runtime.block_on(api_keys::run(options, command)),
+        Command::Dev { port, options } => runtime.block_on(dev(port, options)),
+        Command::Migrate { options } => runtime.block_on(migrate(options)),
+        Command::ApiKeys(command) => runtime.block_on(api_keys::run(command)),
         Command::Doctor {
             options,
             json,
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
             cookie,
             json,
         } => runtime.block_on(explain::run(options, credential, cookie, json)),
+        Command::Completions { .. } => ExitCode::SUCCESS,
     }
 }
 
@@ -316,7 +320,7 @@ async fn apply_migrations(
     report
 }
 
-async fn dev(options: Options) -> ExitCode {
+async fn dev(port: u16, options: Options) -> ExitCode {
     // The dev server starts even with a broken configuration, so the
     // `misconfigured` answers can be seen as a deployment would give them.
     // Set variables are validated now; what each route needs is checked per
@@ -352,7 +356,7 @@ async fn dev(options: Options) -> ExitCode {
         }
     }
     let app = App::from_config(config);
-    let addr = SocketAddr::from(([127, 0, 0, 1], options.port));
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
         Err(err) => {
