@@ -17,6 +17,7 @@ mod deploy_config;
 mod dev_server;
 mod doctor_cli;
 mod explain_cli;
+mod first_request;
 mod lambda_host;
 mod openapi;
 mod panic_probe;

@@ -19,7 +19,7 @@ pub const MAX_EXPIRES_IN_DAYS: u32 = 36_500;
     arg_required_else_help = true,
     after_help = "Every command reads the process environment over --env-file FILE \
                   (default: .env, if present), as the functions read theirs. \
-                  All but `dev`, `doctor`, `explain` and `probe` need DATABASE_URL."
+                  `migrate` and `api-keys` need DATABASE_URL."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -112,6 +112,25 @@ pub enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        options: Options,
+    },
+    /// Mint a development token that `gatehouse dev` accepts.
+    ///
+    /// Signed with a development-only key kept in .gatehouse/ (created on
+    /// first use) that only `gatehouse dev` trusts, and only in
+    /// development; refused when ENVIRONMENT is production or preview. The
+    /// token alone goes to stdout: TOKEN=$(gatehouse token --sub alice).
+    Token {
+        /// The user the token is for (its `sub`).
+        #[arg(long, value_name = "SUBJECT")]
+        sub: String,
+        /// More claims, as a JSON object, e.g. '{"role":"admin"}'.
+        #[arg(long, value_name = "JSON", value_parser = crate::dev_token::parse_claims)]
+        claims: Option<serde_json::Map<String, serde_json::Value>>,
+        /// How long the token lives: 30s, 15m, 1h (the default), up to 30d.
+        #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = crate::dev_token::parse_lifetime)]
+        expires_in: std::time::Duration,
         #[command(flatten)]
         options: Options,
     },

@@ -24,6 +24,7 @@ mod api_keys;
 mod args;
 mod browser_rules;
 mod dev_database;
+mod dev_token;
 mod doctor;
 mod explain;
 mod probe;
@@ -31,7 +32,7 @@ mod probe;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use gatehouse::config::{Config, Env, Needs};
+use gatehouse::config::{Config, Env, Environment, Needs};
 use gatehouse::db::{Database, migrations};
 use gatehouse::routes::ROUTES;
 use gatehouse::{App, observability};
@@ -86,6 +87,12 @@ fn main() -> ExitCode {
             cookie,
             json,
         } => runtime.block_on(explain::run(options, credential, cookie, json)),
+        Command::Token {
+            sub,
+            claims,
+            expires_in,
+            options,
+        } => token(&options, &sub, claims.unwrap_or_default(), expires_in),
         Command::Completions { .. } => ExitCode::SUCCESS,
     }
 }
@@ -355,6 +362,7 @@ async fn dev(port: u16, options: Options) -> ExitCode {
             }
         }
     }
+    let config = config.map(trust_development_tokens);
     let app = App::from_config(config);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = match tokio::net::TcpListener::bind(addr).await {
@@ -394,6 +402,70 @@ async fn dev(port: u16, options: Options) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `gatehouse token`: a development token on stdout, how to use it on
+/// stderr.
+fn token(
+    options: &Options,
+    subject: &str,
+    claims: serde_json::Map<String, serde_json::Value>,
+    lifetime: std::time::Duration,
+) -> ExitCode {
+    let env = match environment(options) {
+        Ok(env) => env,
+        Err(message) => {
+            eprintln!("gatehouse: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let environment = match Config::load(&env, Needs::NONE) {
+        Ok(config) => config.environment,
+        Err(errors) => errors.environment,
+    };
+    if environment != Environment::Development {
+        eprintln!(
+            "gatehouse: no token minted: ENVIRONMENT is {}, and development tokens are only for `gatehouse dev` on your machine\n  fix: unset ENVIRONMENT (and VERCEL_ENV) or set ENVIRONMENT=development; for a deployment, get a token from its identity provider",
+            environment.as_str()
+        );
+        return ExitCode::from(2);
+    }
+    let now = u64::try_from(gatehouse::auth::unix_now()).unwrap_or(0);
+    let minted = dev_token::DevKey::load_or_create()
+        .and_then(|key| key.mint(subject, claims, lifetime, now));
+    match minted {
+        Ok(token) => {
+            println!("{token}");
+            eprintln!(
+                "gatehouse: a development token for `{subject}` (issuer {issuer}), valid {minutes} min; `gatehouse dev` started in this directory accepts it:\n  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:3000/api/auth/session",
+                issuer = dev_token::ISSUER,
+                minutes = lifetime.as_secs().div_ceil(60),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("gatehouse: no token minted: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// In development, `gatehouse dev` also trusts `gatehouse token`'s key, as
+/// one more issuer with its own namespace (`gatehouse-dev`).
+fn trust_development_tokens(mut config: Config) -> Config {
+    if config.environment != Environment::Development {
+        return config;
+    }
+    match dev_token::DevKey::load_or_create().and_then(|key| key.issuer_settings()) {
+        Ok(issuer) => {
+            config.auth.issuers.push(issuer);
+            tracing::info!(target: "gatehouse::dev", issuer = dev_token::ISSUER, "development tokens from `gatehouse token` are accepted");
+        }
+        Err(message) => {
+            tracing::warn!(target: "gatehouse::dev", problem = %message, "development tokens from `gatehouse token` are not accepted");
+        }
+    }
+    config
 }
 
 async fn shutdown_signal() {

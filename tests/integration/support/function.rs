@@ -98,11 +98,28 @@ fn newest_mtime(dir: &Path) -> Option<SystemTime> {
 /// process and the loopback address it chose.
 #[track_caller]
 pub fn start_dev(env: &[(&str, &str)]) -> (Process, SocketAddr) {
-    let mut dev = Process::spawn(
+    let dev = Process::spawn(
         &gatehouse_cli().to_string_lossy(),
         &["dev", "--port", "0"],
         env,
     );
+    dev_ready(dev)
+}
+
+/// As [`start_dev`], in `dir` (kept by the caller).
+#[track_caller]
+pub fn start_dev_at(dir: &Path, env: &[(&str, &str)]) -> (Process, SocketAddr) {
+    let dev = Process::spawn_at(
+        dir,
+        &gatehouse_cli().to_string_lossy(),
+        &["dev", "--port", "0"],
+        env,
+    );
+    dev_ready(dev)
+}
+
+#[track_caller]
+fn dev_ready(mut dev: Process) -> (Process, SocketAddr) {
     let line = dev.wait_stdout_line("gatehouse dev: listening on http://", READY_TIMEOUT);
     let addr: SocketAddr = line
         .rsplit("http://")
@@ -324,7 +341,8 @@ pub struct Process {
     child: Child,
     stdout: Captured,
     stderr: Captured,
-    _dir: TempDir,
+    /// The working directory, when the process owns it.
+    _dir: Option<TempDir>,
 }
 
 impl Process {
@@ -334,7 +352,25 @@ impl Process {
         Self::spawn_in(TempDir::new(), program, args, env)
     }
 
+    /// As [`Process::spawn`], in `dir`, which the caller keeps: for
+    /// processes that share files there (`gatehouse token` and `gatehouse
+    /// dev` share `.gatehouse/`).
+    pub fn spawn_at(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) -> Process {
+        Self::launch(dir, None, program, args, env)
+    }
+
     fn spawn_in(dir: TempDir, program: &str, args: &[&str], env: &[(&str, &str)]) -> Process {
+        let path = dir.path().to_owned();
+        Self::launch(&path, Some(dir), program, args, env)
+    }
+
+    fn launch(
+        path: &Path,
+        dir: Option<TempDir>,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Process {
         let name = Path::new(program).file_name().map_or_else(
             || program.to_owned(),
             |name| name.to_string_lossy().into_owned(),
@@ -343,7 +379,7 @@ impl Process {
             .args(args)
             .env_clear()
             .envs(env.iter().copied())
-            .current_dir(dir.path())
+            .current_dir(path)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
