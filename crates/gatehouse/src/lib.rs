@@ -11,6 +11,7 @@
 //! - [`error`] and [`http::problem`]: the one place failures become HTTP responses.
 
 pub mod auth;
+pub mod bounded_cache;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -20,9 +20,9 @@
 //! - **One call per credential at a time.** Concurrent requests with the
 //!   same credential (a page firing ten API calls) share one call.
 //! - **Bounded.** A flood of random tokens cannot grow the cache past
-//!   [`MAX_ENTRIES`].
+//!   [`MAX_ENTRIES`], nor push cached users out: the runtime's one
+//!   [`BoundedCache`] evicts "no session" answers first.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -33,6 +33,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
+use crate::bounded_cache::{BoundedCache, Lifetime};
 use crate::outbound::{Outbound, OutboundResponse, display_url};
 use crate::single_flight::{Flights, lock};
 
@@ -164,9 +165,8 @@ pub struct RemoteSessions {
     endpoint: String,
     /// The endpoint as messages may show it (no credentials, no query).
     target: String,
-    cache: Mutex<HashMap<CacheKey, Entry>>,
+    cache: Mutex<BoundedCache<CacheKey, Entry>>,
     flights: Flights<CacheKey, Outcome>,
-    max_entries: usize,
     calls: tokio::sync::Semaphore,
 }
 
@@ -193,9 +193,8 @@ impl RemoteSessions {
             outbound,
             endpoint,
             target,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(BoundedCache::new(MAX_ENTRIES)),
             flights: Flights::default(),
-            max_entries: MAX_ENTRIES,
             calls: tokio::sync::Semaphore::new(MAX_CONCURRENT_CALLS),
         }
     }
@@ -262,16 +261,18 @@ impl RemoteSessions {
         let Some(fresh_until) = instant.checked_add(ttl) else {
             return;
         };
-        let mut cache = lock(&self.cache);
-        if cache.len() >= self.max_entries && !cache.contains_key(&key) {
-            make_room(&mut cache, self.max_entries, instant, now);
-        }
-        cache.insert(
+        let lifetime = Lifetime {
+            dead_after: Some(fresh_until.into_std()),
+            negative: session.is_none(),
+        };
+        lock(&self.cache).insert(
             key,
             Entry {
                 session,
                 fresh_until,
             },
+            lifetime,
+            instant.into_std(),
         );
     }
 
@@ -300,26 +301,6 @@ impl RemoteSessions {
                 detail: err.to_string(),
             })?;
         interpret(&response, &self.target)
-    }
-}
-
-/// Expired entries go first, then "no session" answers (what a flood of
-/// forgeries leaves behind), and only then live sessions, arbitrary ones,
-/// down to 90% so that a flood does not pay a full scan on every insert:
-/// valid users stay cached while strangers fill the cache.
-fn make_room(cache: &mut HashMap<CacheKey, Entry>, max: usize, instant: Instant, now: i64) {
-    cache.retain(|_, entry| entry.is_live(instant, now));
-    // Leave room for the entry about to be inserted.
-    let keep = (max - max / 10).saturating_sub(1);
-    if cache.len() > keep {
-        cache.retain(|_, entry| entry.session.is_some());
-    }
-    if cache.len() > keep {
-        let excess = cache.len() - keep;
-        let victims: Vec<CacheKey> = cache.keys().take(excess).copied().collect();
-        for key in victims {
-            cache.remove(&key);
-        }
     }
 }
 
@@ -947,7 +928,7 @@ mod tests {
     async fn cache_size_is_bounded() {
         let server = TestServer::start(Reply::json(session_body(NOW + 3600))).await;
         let mut remote = sessions(&server, DEFAULT_CACHE_TTL);
-        remote.max_entries = 10;
+        remote.cache = Mutex::new(BoundedCache::new(10));
         for i in 0..50 {
             let token = format!("token-{i}");
             remote.validate(cookie(&token), NOW).await.unwrap();

@@ -18,7 +18,6 @@
 //!   be created a moment later, and it drops the stored profile, so a deleted
 //!   user is not resurrected by a later outage.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -29,6 +28,7 @@ use tokio_postgres::types::Type;
 
 use crate::auth::identity::Identity;
 use crate::auth::unix_now;
+use crate::bounded_cache::{BoundedCache, Lifetime};
 use crate::db::Database;
 use crate::outbound::{Outbound, display_url};
 use crate::secret::Secret;
@@ -120,9 +120,8 @@ pub struct UserProfiles {
     /// fails with a message saying so, rather than failing at start-up in a
     /// constructor that cannot return an error.
     authorization: Option<HeaderValue>,
-    capacity: usize,
     /// Never held across an `.await`.
-    cache: Mutex<HashMap<String, Entry>>,
+    cache: Mutex<BoundedCache<String, EntryState>>,
     /// The call in progress per subject.
     flights: Flights<String, Result<Profile, ProfileError>>,
 }
@@ -136,11 +135,6 @@ impl std::fmt::Debug for UserProfiles {
             .field("in_flight", &self.flights.len())
             .finish_non_exhaustive()
     }
-}
-
-struct Entry {
-    state: EntryState,
-    stored_at: Instant,
 }
 
 enum EntryState {
@@ -172,8 +166,7 @@ impl UserProfiles {
             settings,
             outbound,
             authorization,
-            capacity: MAX_CACHED,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(BoundedCache::new(MAX_CACHED)),
             flights: Flights::default(),
         }
     }
@@ -209,7 +202,7 @@ impl UserProfiles {
     fn cached(&self, subject: &str) -> Option<Result<Profile, ProfileError>> {
         let cache = lock(&self.cache);
         let now = Instant::now();
-        match &cache.get(subject)?.state {
+        match cache.get(subject)? {
             EntryState::Found {
                 data,
                 fetched_at,
@@ -226,7 +219,7 @@ impl UserProfiles {
 
     /// A cached profile whatever its age, for when the service is down.
     fn stale(&self, subject: &str) -> Option<Profile> {
-        match &lock(&self.cache).get(subject)?.state {
+        match lock(&self.cache).get(subject)? {
             EntryState::Found {
                 data, fetched_at, ..
             } => Some(Profile {
@@ -419,33 +412,22 @@ impl UserProfiles {
         Ok(data)
     }
 
-    /// Inserts or replaces an entry, evicting first when the cache is full:
-    /// expired 404s, then the oldest entry.
+    /// Inserts or replaces an entry in the runtime's one bounded cache:
+    /// when full, expired 404s go first, then other 404s, then the oldest
+    /// profile. A profile never dies by age: it serves stale while the user
+    /// service is down.
     fn remember(&self, subject: &str, state: EntryState) {
-        let mut cache = lock(&self.cache);
-        let now = Instant::now();
-        if !cache.contains_key(subject) && cache.len() >= self.capacity {
-            cache.retain(|_, entry| match entry.state {
-                EntryState::Missing { until } => now < until,
-                EntryState::Found { .. } => true,
-            });
-            if cache.len() >= self.capacity {
-                let oldest = cache
-                    .iter()
-                    .min_by_key(|(_, entry)| entry.stored_at)
-                    .map(|(key, _)| key.clone());
-                if let Some(oldest) = oldest {
-                    cache.remove(&oldest);
-                }
-            }
-        }
-        cache.insert(
-            subject.to_owned(),
-            Entry {
-                state,
-                stored_at: now,
+        let lifetime = match &state {
+            EntryState::Found { .. } => Lifetime {
+                dead_after: None,
+                negative: false,
             },
-        );
+            EntryState::Missing { until } => Lifetime {
+                dead_after: Some(*until),
+                negative: true,
+            },
+        };
+        lock(&self.cache).insert(subject.to_owned(), state, lifetime, Instant::now());
     }
 }
 
@@ -846,16 +828,16 @@ mod tests {
     async fn the_cache_is_bounded() {
         let server = TestServer::start(Reply::json(r#"{"name":"Ada"}"#)).await;
         let mut profiles = profiles(server.url("/users"), DEFAULT_CACHE_TTL);
-        profiles.capacity = 3;
+        profiles.cache = Mutex::new(BoundedCache::new(3));
         for subject in ["a", "b", "c", "d", "e"] {
             profiles.profile(&id(subject), None).await.unwrap();
         }
         let cache = lock(&profiles.cache);
         assert_eq!(cache.len(), 3);
         assert!(
-            cache.contains_key("jwt:e")
-                && !cache.contains_key("jwt:a")
-                && !cache.contains_key("jwt:b")
+            cache.get("jwt:e").is_some()
+                && cache.get("jwt:a").is_none()
+                && cache.get("jwt:b").is_none()
         );
     }
 
