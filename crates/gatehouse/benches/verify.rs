@@ -23,7 +23,9 @@ const SECRET: &str = "bench-shared-secret-of-at-least-32-bytes!!";
 /// (`valgrind --tool=callgrind`), `VERIFY_BENCH_ONLY=RS256` picks one algorithm.
 const ROUNDS: usize = 15;
 /// The target: Gatehouse's whole check costs at most this much more than the
-/// raw signature verification it wraps (median of the rounds).
+/// raw signature verification it wraps (median of the rounds), for
+/// public-key algorithms. An HMAC takes under a microsecond, so a share of it
+/// says nothing: HS256 shows its absolute overhead, with no target.
 const MAX_OVERHEAD_PERCENT: f64 = 10.0;
 
 fn fixture(name: &str) -> String {
@@ -227,19 +229,22 @@ fn main() {
         let (low, high) = (at(0.1), at(0.9));
         let (raw, full) = (median(raw), median(full));
         let overhead = (full - raw) / raw * 100.0;
-        let met = overhead <= MAX_OVERHEAD_PERCENT;
-        if !met {
+        let verdict = if case.alg == Algorithm::HS256 {
+            format!("no target ({:+.2} µs absolute)", full - raw)
+        } else if overhead <= MAX_OVERHEAD_PERCENT {
+            "met".to_owned()
+        } else {
             missed.push(case.name);
-        }
+            "MISSED".to_owned()
+        };
         println!(
-            "| {} | {raw:.2} | {full:.2} | {overhead:+.1}% | {low:+.1}%..{high:+.1}% | {} |",
+            "| {} | {raw:.2} | {full:.2} | {overhead:+.1}% | {low:+.1}%..{high:+.1}% | {verdict} |",
             case.name,
-            if met { "met" } else { "MISSED" }
         );
     }
     if missed.is_empty() {
         println!(
-            "\nverdict: the whole check is within {MAX_OVERHEAD_PERCENT}% of the raw signature check for every algorithm"
+            "\nverdict: the whole check is within {MAX_OVERHEAD_PERCENT}% of the raw signature check for every public-key algorithm"
         );
     } else {
         println!(
