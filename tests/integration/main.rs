@@ -15,6 +15,7 @@ mod config_logs;
 mod database;
 mod deploy_config;
 mod dev_server;
+mod docs_tables;
 mod doctor_cli;
 mod explain_cli;
 mod first_request;

@@ -12,8 +12,14 @@ use crate::config::ConfigErrors;
 use crate::db::DbError;
 use crate::http::problem::Problem;
 
+mod reason_docs;
+
+pub use reason_docs::ReasonDoc;
+
 /// The stable, documented codes a response carries in `reason` and
 /// `X-Auth-Reason`. Renaming one is a breaking change: clients match on them.
+/// Each has its documentation in [`Reason::doc`]; `docs/reasons.md` is
+/// generated from [`Reason::ALL`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reason {
     // Credentials: 401.
