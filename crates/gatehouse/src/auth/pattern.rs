@@ -122,7 +122,8 @@ const MAX_PATTERN_BYTES: usize = 512;
 const MAX_CANDIDATE_BYTES: usize = 2048;
 
 /// `pieces[0]` literally, then for each further piece a star (one or more
-/// non-separator characters) followed by that piece literally.
+/// non-separator bytes: characters, for any pattern that parses) followed by
+/// that piece literally.
 ///
 /// Greedy, leftmost-first: each middle piece is taken at its first
 /// occurrence after the star's first character, the last piece is anchored
@@ -146,27 +147,35 @@ fn glob(pieces: &[String], candidate: &str) -> bool {
     let Some(rest) = candidate.strip_prefix(first.as_str()) else {
         return false;
     };
-    let Some(mut rest) = rest.strip_suffix(last.as_str()) else {
+    let Some(rest) = rest.strip_suffix(last.as_str()) else {
         return false;
     };
-    // `rest` holds the stars and the middle pieces: each star takes one or
-    // more characters up to its piece's first occurrence.
+    // `rest` holds the stars and the middle pieces. Each star takes one or
+    // more bytes, up to the first occurrence of the piece after it; stars
+    // with nothing between them (`**`, which parsing refuses, but the
+    // matcher stays exact) add to the bytes the next piece must wait for.
+    let mut at = 0;
+    let mut stars = 1;
     for piece in middle {
-        let Some(first_char) = rest.chars().next() else {
+        if piece.is_empty() {
+            stars += 1;
+            continue;
+        }
+        // A non-empty piece starts on a character boundary.
+        let Some(from) = (at + stars..=rest.len()).find(|&i| rest.is_char_boundary(i)) else {
             return false;
         };
-        let from = first_char.len_utf8();
-        let Some(at) = rest[from..].find(piece.as_str()) else {
+        let Some(found) = rest[from..].find(piece.as_str()) else {
             return false;
         };
-        let (star, after) = rest.split_at(from + at);
-        if star.chars().any(is_separator) {
+        if rest[at..from + found].chars().any(is_separator) {
             return false;
         }
-        rest = &after[piece.len()..];
+        at = from + found + piece.len();
+        stars = 1;
     }
-    // The last star takes whatever is left before the anchored last piece.
-    !rest.is_empty() && !rest.chars().any(is_separator)
+    // The last stars take whatever is left before the anchored last piece.
+    rest.len() - at >= stars && !rest[at..].chars().any(is_separator)
 }
 
 fn is_separator(c: char) -> bool {
