@@ -2,5 +2,5 @@
 //! Locally: `cargo run --bin openapi-json` (Vercel protocol on :3000) or `gatehouse dev`.
 
 fn main() -> std::process::ExitCode {
-    gatehouse::host::serve(&gatehouse::routes::OPENAPI_JSON)
+    gatehouse::host::serve(&gatehouse_app::routes::OPENAPI_JSON)
 }

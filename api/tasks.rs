@@ -2,5 +2,5 @@
 //! (create one; `Idempotency-Key` makes retries safe). Locally: `gatehouse dev`.
 
 fn main() -> std::process::ExitCode {
-    gatehouse::host::serve(&gatehouse::routes::TASKS)
+    gatehouse::host::serve(&gatehouse_app::routes::TASKS)
 }

@@ -3,5 +3,5 @@
 //! Locally: `gatehouse dev`.
 
 fn main() -> std::process::ExitCode {
-    gatehouse::host::serve(&gatehouse::routes::AUTH_EXCHANGE)
+    gatehouse::host::serve(&gatehouse_app::routes::AUTH_EXCHANGE)
 }

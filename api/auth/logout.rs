@@ -2,5 +2,5 @@
 //! `?all=true` every session of the caller. Locally: `gatehouse dev`.
 
 fn main() -> std::process::ExitCode {
-    gatehouse::host::serve(&gatehouse::routes::AUTH_LOGOUT)
+    gatehouse::host::serve(&gatehouse_app::routes::AUTH_LOGOUT)
 }

@@ -2,5 +2,5 @@
 //! `{"all": true}` every credential of the caller. Locally: `gatehouse dev`.
 
 fn main() -> std::process::ExitCode {
-    gatehouse::host::serve(&gatehouse::routes::AUTH_REVOKE)
+    gatehouse::host::serve(&gatehouse_app::routes::AUTH_REVOKE)
 }

@@ -2,5 +2,5 @@
 //! exactly why not. Locally: `gatehouse dev`.
 
 fn main() -> std::process::ExitCode {
-    gatehouse::host::serve(&gatehouse::routes::AUTH_SESSION)
+    gatehouse::host::serve(&gatehouse_app::routes::AUTH_SESSION)
 }

@@ -2,5 +2,5 @@
 //! token works here and for how long. Locally: `gatehouse dev`.
 
 fn main() -> std::process::ExitCode {
-    gatehouse::host::serve(&gatehouse::routes::AUTH_TOKEN_HEALTH)
+    gatehouse::host::serve(&gatehouse_app::routes::AUTH_TOKEN_HEALTH)
 }

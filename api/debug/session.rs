@@ -3,5 +3,5 @@
 //! (`DEBUG_ENDPOINTS=true`) only, or an API key with the `admin` scope.
 
 fn main() -> std::process::ExitCode {
-    gatehouse::host::serve(&gatehouse::routes::DEBUG_SESSION)
+    gatehouse::host::serve(&gatehouse_app::routes::DEBUG_SESSION)
 }

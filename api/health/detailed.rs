@@ -3,5 +3,5 @@
 //! Locally: `cargo run --bin health-detailed` or `gatehouse dev`.
 
 fn main() -> std::process::ExitCode {
-    gatehouse::host::serve(&gatehouse::routes::HEALTH_DETAILED)
+    gatehouse::host::serve(&gatehouse_app::routes::HEALTH_DETAILED)
 }

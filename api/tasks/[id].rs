@@ -2,5 +2,5 @@
 //! caller's tasks; another's answers 404. Locally: `gatehouse dev`.
 
 fn main() -> std::process::ExitCode {
-    gatehouse::host::serve(&gatehouse::routes::TASKS_ID)
+    gatehouse::host::serve(&gatehouse_app::routes::TASKS_ID)
 }

@@ -1,7 +1,7 @@
 //! The tasks API's inputs: create and patch bodies, the query string with
 //! its cursor, `Idempotency-Key` and `If-Match`. The first byte picks which.
-use gatehouse::routes::parse_query;
-use gatehouse::tasks::{
+use gatehouse::route::parse_query;
+use gatehouse_app::tasks::{
     Cursor, ListQuery, NewTask, Precondition, TaskPatch, idempotency_key, parse_id,
 };
 

@@ -10,7 +10,7 @@
 
 use gatehouse::Needs;
 use gatehouse::http::json_response;
-use gatehouse::routes::{Ctx, HandlerFuture, Route};
+use gatehouse::route::{Ctx, HandlerFuture, Route};
 use http::{Method, StatusCode};
 
 static PANIC_PROBE: Route = Route {

@@ -48,7 +48,7 @@ fn dev_server_migrates_at_start_and_serves_every_route() {
 
     // Every route of the table is served, by its own handler: never
     // `route_not_found`, never a 5xx (no credentials: a refusal at most).
-    for route in gatehouse::routes::ROUTES {
+    for route in gatehouse_app::routes::ROUTES {
         let path = route
             .pattern
             .replace("[id]", "0190a5b2-7c3e-7d4f-8a9b-0c1d2e3f4a5b");
@@ -65,7 +65,7 @@ fn dev_server_migrates_at_start_and_serves_every_route() {
 
     // Every route is listed at start.
     let stdout = dev.stdout();
-    for route in gatehouse::routes::ROUTES {
+    for route in gatehouse_app::routes::ROUTES {
         assert!(
             stdout.contains(&format!("http://{addr}{}\n", route.pattern)),
             "{} is not listed:\n{stdout}",

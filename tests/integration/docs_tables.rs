@@ -1,7 +1,7 @@
 //! The pages in `docs/` and the README against the code they describe:
 //! `docs/configuration.md` has a row for every environment variable the
 //! runtime and the CLI read, and no other; the route tables name exactly the
-//! routes and methods of `gatehouse::routes::ROUTES`; every relative link
+//! routes and methods of `gatehouse_app::routes::ROUTES`; every relative link
 //! leads to a file and heading that exist; every table row has its header's
 //! columns. (`docs/reasons.md`'s table is generated and checked by
 //! `crates/gatehouse/tests/docs_reasons.rs`.)
@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use gatehouse::routes::ROUTES;
+use gatehouse_app::routes::ROUTES;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -236,7 +236,7 @@ fn route_tables_name_every_route_and_its_methods() {
         assert_eq!(
             route_rows(&root().join(page)),
             expected,
-            "{page}'s route table must list exactly the routes of gatehouse::routes::ROUTES, with their methods"
+            "{page}'s route table must list exactly the routes of gatehouse_app::routes::ROUTES, with their methods"
         );
     }
 }

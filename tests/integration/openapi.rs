@@ -1,4 +1,4 @@
-//! The OpenAPI document (`crates/gatehouse/openapi.json`, served at
+//! The OpenAPI document (`openapi.json`, served at
 //! `/api/openapi.json`) kept true: it names exactly the routes and methods of
 //! the route table and exactly the reason codes of `Reason::ALL`, each with
 //! its own status; the function serves the file unchanged; and schemathesis,
@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gatehouse::Reason;
-use gatehouse::routes::ROUTES;
+use gatehouse_app::routes::ROUTES;
 use serde_json::{Value, json};
 
 use crate::auth::{now, start, unique_secret};
@@ -24,14 +24,14 @@ pub const OPENAPI_JSON: &str = env!("CARGO_BIN_EXE_openapi-json");
 
 /// The document as written in the repository.
 fn document_text() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/gatehouse/openapi.json");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
     std::fs::read_to_string(&path)
         .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
 }
 
 fn document() -> Value {
     serde_json::from_str(&document_text())
-        .unwrap_or_else(|err| panic!("crates/gatehouse/openapi.json is not JSON: {err}"))
+        .unwrap_or_else(|err| panic!("openapi.json is not JSON: {err}"))
 }
 
 /// The value a local `$ref` (`#/components/...`) points at.
@@ -123,7 +123,7 @@ fn the_document_describes_exactly_the_route_table() {
     }
     assert_eq!(
         documented, expected,
-        "crates/gatehouse/openapi.json must have one path per route in ROUTES (`[id]` as `{{id}}`) with exactly its methods"
+        "openapi.json must have one path per route in ROUTES (`[id]` as `{{id}}`) with exactly its methods"
     );
 
     // Every operation is answerable by an id, and every reference resolves.
@@ -232,7 +232,7 @@ fn the_function_serves_the_document_unchanged() {
     );
     assert!(
         response.text() == document_text(),
-        "GET /api/openapi.json must answer crates/gatehouse/openapi.json byte for byte (rebuild the openapi-json binary?)"
+        "GET /api/openapi.json must answer openapi.json byte for byte (rebuild the openapi-json binary?)"
     );
     let method = send(function.addr(), "POST", "/api/openapi.json", &[], "");
     method.assert_problem(405, "method_not_allowed");
@@ -293,7 +293,7 @@ class FreshUser:
 fn config(dir: &Path) -> String {
     // A cursor as the API issues it (here: from the start of time), so it
     // stays valid whatever the encoding becomes.
-    let cursor = gatehouse::tasks::Cursor {
+    let cursor = gatehouse_app::tasks::Cursor {
         created_micros: 0,
         id: uuid::Uuid::nil(),
     }

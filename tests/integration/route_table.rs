@@ -1,11 +1,11 @@
-//! `api/`, the root `Cargo.toml` `[[bin]]` list and `gatehouse::routes::ROUTES`
+//! `api/`, the root `Cargo.toml` `[[bin]]` list and `gatehouse_app::routes::ROUTES`
 //! must describe the same functions: Vercel builds every `api/**/*.rs`, Cargo
 //! needs a `[[bin]]` per file, and the dev server and tests use the table.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use gatehouse::routes::ROUTES;
+use gatehouse_app::routes::ROUTES;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -146,7 +146,7 @@ fn each_api_file_serves_its_own_route() {
             .unwrap_or_else(|err| panic!("{file}: {err}"));
         // The convention: the route static is the binary name in capitals.
         let name = route.binary_name().to_uppercase().replace('-', "_");
-        let call = format!("gatehouse::host::serve(&gatehouse::routes::{name})");
+        let call = format!("gatehouse::host::serve(&gatehouse_app::routes::{name})");
         let compact: String = source.split_whitespace().collect();
         assert!(
             compact.contains(&call),

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use gatehouse::routes::ROUTES;
+use gatehouse_app::routes::ROUTES;
 use serde_json::json;
 
 use crate::auth::{bearer, now, start, unique_secret};

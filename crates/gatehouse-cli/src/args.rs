@@ -81,7 +81,7 @@ pub enum Command {
     /// preflight and cookie rules a browser at ORIGIN applies. Exits 1 on
     /// any failure.
     Probe {
-        /// The deployment's URL, e.g. https://api.example.com.
+        /// The deployment's URL, such as `https://api.example.com`.
         #[arg(value_parser = http_url)]
         url: String,
         /// A bearer token to send.

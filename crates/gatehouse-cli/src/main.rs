@@ -34,8 +34,8 @@ use std::process::ExitCode;
 
 use gatehouse::config::{Config, Env, Environment, Needs};
 use gatehouse::db::{Database, migrations};
-use gatehouse::routes::ROUTES;
 use gatehouse::{App, observability};
+use gatehouse_app::routes::ROUTES;
 
 use clap::{CommandFactory, Parser};
 

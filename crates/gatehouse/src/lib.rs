@@ -1,9 +1,13 @@
-//! Gatehouse: the shared core of a set of serverless functions.
+//! Gatehouse: the runtime of a set of serverless functions, on Vercel and
+//! AWS Lambda and locally under `gatehouse dev`.
 //!
-//! Every binary under `api/` is a few lines that hand one [`routes::Route`] to
-//! [`host::serve`]. Everything else lives here, so the functions, the local dev
-//! server and the `gatehouse` CLI run the same code:
+//! A function is a [`Route`] (see [`route`] for a complete one) handed to
+//! [`host::serve`] by a few-line binary under `api/`. The runtime holds no
+//! routes of its own: the reference app's live outside it, on this public
+//! API, as a team's own do. What every route gets from here:
 //!
+//! - [`route`]: the [`Route`] and the [`route::Ctx`] its handler gets
+//!   (principal, database, params, body checks);
 //! - [`config`]: the environment, read once and validated at cold start;
 //! - [`db`]: the process-wide, serverless-safe Postgres pool and the migrations;
 //! - [`host`]: the adapters for Vercel, AWS Lambda and `gatehouse dev`;
@@ -20,16 +24,15 @@ pub mod http;
 pub mod observability;
 pub mod outbound;
 pub mod pipeline;
-pub mod routes;
+pub mod route;
 pub mod secret;
 pub mod single_flight;
 pub mod state;
-pub mod tasks;
 
 pub use config::{Config, Environment, Needs};
 pub use error::{Reason, RequestError, StartupError};
 pub use pipeline::App;
-pub use routes::Route;
+pub use route::{Ctx, Route};
 pub use state::State;
 
 /// The crate version, reported by `/api/health/detailed`.

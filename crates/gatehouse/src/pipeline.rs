@@ -14,7 +14,7 @@ use crate::error::RequestError;
 use crate::http::cors;
 use crate::http::request::{self, RequestId};
 use crate::http::{Body, Request, Response};
-use crate::routes::{Ctx, Route};
+use crate::route::{Ctx, Route};
 use crate::state::State;
 
 /// A loaded process: either ready to serve, or misconfigured and answering

@@ -384,7 +384,9 @@ pub(super) fn store_unavailable(err: &DbError) -> Refusal {
     )
 }
 
-pub(crate) fn revocation_unavailable(err: RevocationError) -> Refusal {
+/// The refusal for a revocation store that could not be read or written:
+/// `schema_outdated` when its tables are missing, else unavailable (503).
+pub fn revocation_unavailable(err: RevocationError) -> Refusal {
     match err {
         RevocationError::TablesMissing => Refusal::revealing(
             Reason::SchemaOutdated,

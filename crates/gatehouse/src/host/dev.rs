@@ -16,7 +16,7 @@ use crate::App;
 use crate::error::{RequestError, StartupError};
 use crate::http::Response;
 use crate::http::request::RequestId;
-use crate::routes::Route;
+use crate::route::Route;
 
 /// Serves `routes` on `listener` until `shutdown` completes, then lets
 /// in-flight connections finish.

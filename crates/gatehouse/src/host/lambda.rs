@@ -14,7 +14,7 @@ use crate::config::Env;
 use crate::error::{RequestError, StartupError};
 use crate::http::request::{MAX_BODY_BYTES, RequestId};
 use crate::http::{Body, Request, Response};
-use crate::routes::Route;
+use crate::route::Route;
 
 /// Set by Lambda itself; `lambda_runtime` panics without them, so check first.
 const REQUIRED: [&str; 4] = [

@@ -16,7 +16,7 @@ pub mod vercel;
 use std::process::ExitCode;
 
 use crate::config::{Config, Env};
-use crate::routes::Route;
+use crate::route::Route;
 use crate::{App, observability};
 
 /// The whole `main` of a function binary: read and validate configuration,

@@ -8,7 +8,7 @@ use super::incoming;
 use crate::App;
 use crate::error::StartupError;
 use crate::http::request::RequestId;
-use crate::routes::Route;
+use crate::route::Route;
 
 pub fn run(app: App, route: &'static Route) -> Result<(), StartupError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -15,9 +15,9 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::auth::Principal;
-use crate::auth::identity::Identity;
-use crate::error::{FieldError, RequestError};
+use gatehouse::auth::Principal;
+use gatehouse::auth::identity::Identity;
+use gatehouse::error::{FieldError, RequestError};
 
 /// Longest title, in characters.
 pub const MAX_TITLE_CHARS: usize = 500;
@@ -401,5 +401,34 @@ mod tests {
         );
         assert_eq!(Precondition::parse("*"), Precondition::Any);
         assert_eq!(etag(3), "\"v3\"");
+    }
+}
+
+/// The property tests of `crates/gatehouse/tests/untrusted_input.rs`, for
+/// this app's parsers of attacker bytes (`fuzz/`'s `tasks_input` target).
+#[cfg(test)]
+mod untrusted_input {
+    use proptest::prelude::*;
+
+    use super::{Cursor, NewTask, TaskPatch, idempotency_key};
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn task_inputs_never_panic(body in proptest::collection::vec(any::<u8>(), 0..300), raw in any::<String>()) {
+            let _ = NewTask::parse(&body);
+            let _ = TaskPatch::parse(&body);
+            let _ = Cursor::decode(&raw);
+            let _ = idempotency_key(&body);
+        }
+
+        #[test]
+        fn cursors_round_trip(micros in any::<i64>(), id in any::<u128>()) {
+            let cursor = Cursor { created_micros: micros, id: uuid::Uuid::from_u128(id) };
+            let decoded = Cursor::decode(&cursor.encode()).unwrap();
+            prop_assert_eq!(decoded.created_micros, micros);
+            prop_assert_eq!(decoded.id, cursor.id);
+        }
     }
 }

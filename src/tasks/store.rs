@@ -23,10 +23,10 @@ use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use super::{Cursor, ListQuery, NewTask, Precondition, TaskPatch, etag, not_found};
-use crate::auth::identity::Identity;
-use crate::auth::jwt::rfc3339;
-use crate::db::{Database, DbError};
-use crate::error::RequestError;
+use gatehouse::auth::identity::Identity;
+use gatehouse::auth::jwt::rfc3339;
+use gatehouse::db::{Database, DbError};
+use gatehouse::error::RequestError;
 
 /// A task row's columns, in [`StoredTask::from_row`]'s order. Timestamps
 /// travel in Postgres's binary form and are formatted here: no `to_char`,
@@ -124,7 +124,7 @@ pub fn rfc3339_micros(micros: i64) -> String {
 }
 
 /// A revocation check the authenticator left to the statement
-/// ([`crate::auth::Authenticator::authenticate_deferring_revocation`]): the
+/// ([`gatehouse::auth::Authenticator::authenticate_deferring_revocation`]): the
 /// credential's revocation id and when it was issued. The subject is the
 /// owner.
 #[derive(Debug, Clone, Copy)]
@@ -134,7 +134,7 @@ pub struct DeferredRevocation<'a> {
 }
 
 /// What the statement read when it found the caller revoked, for
-/// [`crate::auth::Authenticator::check_deferred_revocation`].
+/// [`gatehouse::auth::Authenticator::check_deferred_revocation`].
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Revoked {
     pub token_revoked_at: Option<f64>,

@@ -1,15 +1,38 @@
-//! The route table: the single source of truth for which functions exist.
+//! The route a function serves and what its handler gets: the runtime's
+//! contract with every route, ours and a team's own.
 //!
-//! Each [`Route`] names its Vercel path pattern; the `api/` file, the
-//! `[[bin]]` name and the dev server's routing all derive from it, and an
-//! integration test fails if `api/`, `Cargo.toml` and [`ROUTES`] disagree.
-
-mod auth;
-mod debug;
-mod health;
-mod openapi;
-mod sessions;
-mod tasks;
+//! A route is a `static` [`Route`]: its Vercel path pattern, its methods,
+//! what it [`Needs`] from the configuration, and its [`Handler`], which
+//! takes a [`Ctx`] and answers, or fails with a [`RequestError`] that the
+//! pipeline turns into the one response for that failure. A binary under
+//! `api/` hands it to [`crate::host::serve`]:
+//!
+//! ```no_run
+//! use gatehouse::http::{Response, json_response};
+//! use gatehouse::route::{Ctx, HandlerFuture, Route};
+//! use gatehouse::config::Needs;
+//!
+//! static HELLO: Route = Route {
+//!     pattern: "/api/hello",
+//!     methods: &[http::Method::GET],
+//!     needs: Needs::AUTH,
+//!     handler: hello,
+//! };
+//!
+//! fn hello(ctx: Ctx) -> HandlerFuture {
+//!     Box::pin(async move {
+//!         let principal = ctx.principal(None).await?;
+//!         Ok(json_response(
+//!             http::StatusCode::OK,
+//!             &serde_json::json!({ "hello": principal.subject }),
+//!         ))
+//!     })
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     gatehouse::host::serve(&HELLO)
+//! }
+//! ```
 
 use std::future::Future;
 use std::pin::Pin;
@@ -38,98 +61,6 @@ pub struct Route {
     pub needs: Needs,
     pub handler: Handler,
 }
-
-pub static HEALTH: Route = Route {
-    pattern: "/api/health",
-    methods: &[Method::GET],
-    needs: Needs::NONE,
-    handler: health::liveness,
-};
-
-pub static HEALTH_DETAILED: Route = Route {
-    pattern: "/api/health/detailed",
-    methods: &[Method::GET],
-    needs: Needs::DATABASE,
-    handler: health::detailed,
-};
-
-pub static AUTH_SESSION: Route = Route {
-    pattern: "/api/auth/session",
-    methods: &[Method::GET],
-    needs: Needs::AUTH,
-    handler: auth::session,
-};
-
-pub static AUTH_TOKEN_HEALTH: Route = Route {
-    pattern: "/api/auth/token-health",
-    methods: &[Method::GET],
-    needs: Needs::AUTH,
-    handler: auth::token_health,
-};
-
-pub static AUTH_REVOKE: Route = Route {
-    pattern: "/api/auth/revoke",
-    methods: &[Method::POST],
-    needs: Needs::AUTH_AND_DATABASE,
-    handler: auth::revoke,
-};
-
-pub static AUTH_EXCHANGE: Route = Route {
-    pattern: "/api/auth/exchange",
-    methods: &[Method::POST],
-    needs: Needs::AUTH_AND_DATABASE,
-    handler: sessions::exchange,
-};
-
-pub static AUTH_LOGOUT: Route = Route {
-    pattern: "/api/auth/logout",
-    methods: &[Method::POST],
-    needs: Needs::AUTH_AND_DATABASE,
-    handler: sessions::logout,
-};
-
-pub static DEBUG_SESSION: Route = Route {
-    pattern: "/api/debug/session",
-    methods: &[Method::GET],
-    needs: Needs::AUTH,
-    handler: debug::session,
-};
-
-pub static TASKS: Route = Route {
-    pattern: "/api/tasks",
-    methods: &[Method::GET, Method::POST],
-    needs: Needs::AUTH_AND_DATABASE,
-    handler: tasks::collection,
-};
-
-pub static TASKS_ID: Route = Route {
-    pattern: "/api/tasks/[id]",
-    methods: &[Method::GET, Method::PATCH, Method::DELETE],
-    needs: Needs::AUTH_AND_DATABASE,
-    handler: tasks::item,
-};
-
-pub static OPENAPI_JSON: Route = Route {
-    pattern: "/api/openapi.json",
-    methods: &[Method::GET],
-    needs: Needs::NONE,
-    handler: openapi::document,
-};
-
-/// Every route, as served by `gatehouse dev` and built as a binary.
-pub static ROUTES: &[&Route] = &[
-    &HEALTH,
-    &HEALTH_DETAILED,
-    &AUTH_SESSION,
-    &AUTH_TOKEN_HEALTH,
-    &AUTH_REVOKE,
-    &AUTH_EXCHANGE,
-    &AUTH_LOGOUT,
-    &DEBUG_SESSION,
-    &TASKS,
-    &TASKS_ID,
-    &OPENAPI_JSON,
-];
 
 impl Route {
     /// The file under the project root that serves this route on Vercel.
@@ -252,7 +183,7 @@ pub fn parse_query(query: &str) -> Vec<(String, String)> {
 /// in any case; absent is `false`. Any other value is refused (422) rather
 /// than read as `false`: `?all=yes` or `?all=on` asking to sign out
 /// everywhere must not quietly end only the one credential.
-fn query_flag(uri: &http::Uri, name: &str) -> Result<bool, RequestError> {
+pub fn query_flag(uri: &http::Uri, name: &str) -> Result<bool, RequestError> {
     let mut flag = false;
     for (key, value) in parse_query(uri.query().unwrap_or_default()) {
         if key != name {
@@ -272,7 +203,7 @@ fn query_flag(uri: &http::Uri, name: &str) -> Result<bool, RequestError> {
 /// Bodies are JSON: `application/json`, or JSON Merge Patch for `PATCH`.
 /// Anything else (a form post, no `Content-Type`) is refused with 415
 /// rather than parsed on a guess.
-fn require_json(ctx: &Ctx) -> Result<(), RequestError> {
+pub fn require_json(ctx: &Ctx) -> Result<(), RequestError> {
     let content_type = ctx
         .request
         .headers()
@@ -387,14 +318,35 @@ mod tests {
         handler,
     };
 
+    static NESTED: Route = Route {
+        pattern: "/api/health/detailed",
+        methods: &[Method::GET],
+        needs: Needs::NONE,
+        handler,
+    };
+
+    static DOTTED: Route = Route {
+        pattern: "/api/openapi.json",
+        methods: &[Method::GET],
+        needs: Needs::NONE,
+        handler,
+    };
+
+    static PLAIN: Route = Route {
+        pattern: "/api/health",
+        methods: &[Method::GET],
+        needs: Needs::NONE,
+        handler,
+    };
+
     #[test]
     fn names_derive_from_the_pattern() {
         assert_eq!(DYNAMIC.source_file(), "api/tasks/[id].rs");
         assert_eq!(DYNAMIC.binary_name(), "tasks-id");
-        assert_eq!(HEALTH_DETAILED.binary_name(), "health-detailed");
-        assert_eq!(HEALTH_DETAILED.source_file(), "api/health/detailed.rs");
-        assert_eq!(OPENAPI_JSON.binary_name(), "openapi-json");
-        assert_eq!(OPENAPI_JSON.source_file(), "api/openapi.json.rs");
+        assert_eq!(NESTED.binary_name(), "health-detailed");
+        assert_eq!(NESTED.source_file(), "api/health/detailed.rs");
+        assert_eq!(DOTTED.binary_name(), "openapi-json");
+        assert_eq!(DOTTED.source_file(), "api/openapi.json.rs");
     }
 
     #[test]
@@ -409,8 +361,8 @@ mod tests {
         );
         assert_eq!(DYNAMIC.match_path("/api/tasks"), None);
         assert_eq!(DYNAMIC.match_path("/api/tasks/42/x"), None);
-        assert_eq!(HEALTH.match_path("/api/health"), Some(vec![]));
-        assert_eq!(HEALTH.match_path("/api/healthz"), None);
+        assert_eq!(PLAIN.match_path("/api/health"), Some(vec![]));
+        assert_eq!(PLAIN.match_path("/api/healthz"), None);
     }
 
     #[test]

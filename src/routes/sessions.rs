@@ -1,19 +1,19 @@
 //! `POST /api/auth/exchange` (any accepted credential for a session this
 //! API owns) and `POST /api/auth/logout` (end it, or `?all=true` all of the
-//! caller's). The sessions themselves: [`crate::auth::api_sessions`].
+//! caller's). The sessions themselves: [`gatehouse::auth::api_sessions`].
 
 use std::time::Duration;
 
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
-use super::{Ctx, HandlerFuture, query_flag};
-use crate::auth::api_sessions::{self, SessionError};
-use crate::auth::jwt::{Method, rfc3339};
-use crate::auth::refusal::Refusal;
-use crate::auth::unix_now;
-use crate::error::{Reason, RequestError};
-use crate::http::{Response, json_response};
+use gatehouse::auth::api_sessions::{self, SessionError};
+use gatehouse::auth::jwt::{Method, rfc3339};
+use gatehouse::auth::refusal::Refusal;
+use gatehouse::auth::unix_now;
+use gatehouse::error::{Reason, RequestError};
+use gatehouse::http::{Response, json_response};
+use gatehouse::route::{Ctx, HandlerFuture, query_flag};
 
 pub(super) fn exchange(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {

@@ -6,14 +6,14 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Ctx, HandlerFuture};
-use crate::auth::jwt::{Method, rfc3339};
-use crate::auth::opaque::revocation_unavailable;
-use crate::auth::refusal::Refusal;
-use crate::auth::unix_now;
-use crate::auth::{api_sessions, better_auth_session, revocation};
-use crate::error::{Reason, RequestError};
-use crate::http::json_response;
+use gatehouse::auth::jwt::{Method, rfc3339};
+use gatehouse::auth::opaque::revocation_unavailable;
+use gatehouse::auth::refusal::Refusal;
+use gatehouse::auth::unix_now;
+use gatehouse::auth::{api_sessions, better_auth_session, revocation};
+use gatehouse::error::{Reason, RequestError};
+use gatehouse::http::json_response;
+use gatehouse::route::{Ctx, HandlerFuture};
 
 /// The scope an API key needs to call `/api/auth/session`.
 pub const SESSION_SCOPE: &str = "auth:session";
@@ -136,10 +136,10 @@ pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
             .into());
         }
         if !ctx.request.body().is_empty() {
-            super::require_json(&ctx)?;
+            gatehouse::route::require_json(&ctx)?;
         }
         let request = RevokeRequest::parse(ctx.request.body())?;
-        let all = super::query_flag(ctx.request.uri(), "all")? || request.all;
+        let all = gatehouse::route::query_flag(ctx.request.uri(), "all")? || request.all;
         let principal = ctx.principal(None).await?;
         if principal.method == Method::ApiKey {
             return Err(Refusal::new(

@@ -5,14 +5,14 @@
 use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::json;
 
-use super::{Ctx, HandlerFuture, parse_query, require_json};
-use crate::error::RequestError;
-use crate::http::{Response, json_response};
 use crate::tasks::store::{self, DeferredRevocation, Idempotency, StoredTask};
 use crate::tasks::{
     ListQuery, NewTask, Precondition, READ_SCOPE, TaskPatch, WRITE_SCOPE, idempotency_key,
     owner_of, parse_id,
 };
+use gatehouse::error::RequestError;
+use gatehouse::http::{Response, json_response};
+use gatehouse::route::{Ctx, HandlerFuture, parse_query, require_json};
 
 /// `GET` lists a page of the caller's tasks; `POST` creates one.
 pub(super) fn collection(ctx: Ctx) -> HandlerFuture {

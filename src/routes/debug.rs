@@ -11,14 +11,14 @@
 use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-use super::{Ctx, HandlerFuture};
-use crate::auth::credential::{self, ExtractError, parse_cookies};
-use crate::auth::explain::{CredentialView, explain};
-use crate::auth::jwt::Method;
-use crate::auth::unix_now;
-use crate::config::Environment;
-use crate::error::RequestError;
-use crate::http::json_response;
+use gatehouse::auth::credential::{self, ExtractError, parse_cookies};
+use gatehouse::auth::explain::{CredentialView, explain};
+use gatehouse::auth::jwt::Method;
+use gatehouse::auth::unix_now;
+use gatehouse::config::Environment;
+use gatehouse::error::RequestError;
+use gatehouse::http::json_response;
+use gatehouse::route::{Ctx, HandlerFuture};
 
 /// The scope an API key needs to use the route where it is otherwise off.
 pub const ADMIN_SCOPE: &str = "admin";

@@ -6,10 +6,10 @@ use std::time::Instant;
 use http::StatusCode;
 use serde_json::json;
 
-use super::{Ctx, HandlerFuture};
-use crate::db::{DbError, migrations};
-use crate::error::RequestError;
-use crate::http::json_response;
+use gatehouse::db::{DbError, migrations};
+use gatehouse::error::RequestError;
+use gatehouse::http::json_response;
+use gatehouse::route::{Ctx, HandlerFuture};
 
 pub(super) fn liveness(_ctx: Ctx) -> HandlerFuture {
     Box::pin(async {
@@ -78,7 +78,7 @@ pub(super) fn detailed(ctx: Ctx) -> HandlerFuture {
 
         let mut body = json!({
             "status": if status == StatusCode::OK { "healthy" } else { "unhealthy" },
-            "version": crate::VERSION,
+            "version": gatehouse::VERSION,
             "commit": config.commit_sha,
             "environment": config.environment,
             "checks": {

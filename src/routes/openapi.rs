@@ -1,13 +1,13 @@
 //! `GET /api/openapi.json`: the OpenAPI 3.1 document describing every route,
 //! request, response and problem body. Written by hand in
-//! `crates/gatehouse/openapi.json` and embedded at build time;
+//! `openapi.json` and embedded at build time;
 //! `tests/integration/openapi.rs` keeps it true to the route table and the
 //! reason codes, and runs schemathesis against `gatehouse dev` with it.
 
 use http::{HeaderValue, StatusCode, header};
 
-use super::{Ctx, HandlerFuture};
-use crate::http::{Body, Response};
+use gatehouse::http::{Body, Response};
+use gatehouse::route::{Ctx, HandlerFuture};
 
 /// The document, as served.
 pub const DOCUMENT: &str = include_str!("../../openapi.json");
