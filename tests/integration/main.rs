@@ -23,6 +23,7 @@ mod lambda_host;
 mod openapi;
 mod panic_probe;
 mod probe_cli;
+mod readme_example;
 mod revocation_rule;
 mod route_table;
 mod scenarios;

@@ -27,7 +27,7 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(20);
 pub fn gatehouse_cli() -> PathBuf {
     built_binary(
         "gatehouse",
-        &["crates/gatehouse/src", "crates/gatehouse-cli/src"],
+        &["crates/gatehouse/src", "crates/gatehouse-cli/src", "src"],
         "cargo build --workspace",
     )
 }
@@ -92,6 +92,17 @@ fn newest_mtime(dir: &Path) -> Option<SystemTime> {
         newest = newest.max(mtime);
     }
     newest
+}
+
+/// The test-only `readme-example` function (cargo feature `readme-example`,
+/// which `tests/run` enables): README's "Your own function".
+#[track_caller]
+pub fn readme_example() -> PathBuf {
+    built_binary(
+        "readme-example",
+        &["crates/gatehouse/src", "tests/functions"],
+        "cargo build --features readme-example",
+    )
 }
 
 /// `gatehouse dev --port 0` with only `env` set, once it listens: the

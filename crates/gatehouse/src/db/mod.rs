@@ -11,7 +11,10 @@ use std::time::Duration;
 use tokio_postgres::error::SqlState;
 
 pub use lazy::LazyDatabase;
-pub use pool::{Database, PoolStatus};
+pub use pool::{Database, Param, PoolStatus};
+/// Parameter types for [`Database::query`], so routes need no direct
+/// dependency on tokio-postgres.
+pub use tokio_postgres::types::Type;
 
 /// A database failure. `Display` is for logs; [`DbError::public_detail`] is
 /// what a response may show. Neither contains a password or connection string.
