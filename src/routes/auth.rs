@@ -6,11 +6,12 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use gatehouse::auth::jwt::{Method, rfc3339};
+use gatehouse::auth::jwt::Method;
 use gatehouse::auth::opaque::revocation_unavailable;
 use gatehouse::auth::refusal::Refusal;
-use gatehouse::auth::unix_now;
 use gatehouse::auth::{api_sessions, better_auth_session, revocation};
+use gatehouse::clock::rfc3339;
+use gatehouse::clock::unix_now;
 use gatehouse::error::{Reason, RequestError};
 use gatehouse::http::json_response;
 use gatehouse::route::{Ctx, HandlerFuture};

@@ -8,9 +8,10 @@ use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
 use gatehouse::auth::api_sessions::{self, SessionError};
-use gatehouse::auth::jwt::{Method, rfc3339};
+use gatehouse::auth::jwt::Method;
 use gatehouse::auth::refusal::Refusal;
-use gatehouse::auth::unix_now;
+use gatehouse::clock::rfc3339;
+use gatehouse::clock::unix_now;
 use gatehouse::error::{Reason, RequestError};
 use gatehouse::http::{Response, json_response};
 use gatehouse::route::{Ctx, HandlerFuture, query_flag};
@@ -114,7 +115,11 @@ pub(super) fn logout(ctx: Ctx) -> HandlerFuture {
     })
 }
 
-fn ended(settings: &api_sessions::SessionSettings, count: u64, outcome: &'static str) -> Response {
+fn ended(
+    settings: &gatehouse::auth::settings::SessionSettings,
+    count: u64,
+    outcome: &'static str,
+) -> Response {
     let mut response = json_response(
         StatusCode::OK,
         &json!({ "outcome": outcome, "sessions_ended": count }),

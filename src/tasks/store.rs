@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use super::{Cursor, ListQuery, NewTask, Precondition, TaskPatch, etag, not_found};
 use gatehouse::auth::identity::Identity;
-use gatehouse::auth::jwt::rfc3339;
+use gatehouse::clock::rfc3339;
 use gatehouse::db::{Database, DbError};
 use gatehouse::error::RequestError;
 

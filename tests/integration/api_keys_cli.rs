@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse::auth::api_keys::{self, ApiKeyError};
-use gatehouse::auth::unix_now;
+use gatehouse::clock::unix_now;
 use gatehouse::config::{Config, DatabaseConfig, Env, Needs};
 use gatehouse::db::{Database, migrations};
 

@@ -599,7 +599,7 @@ fn a_revoked_token_is_refused_by_the_tasks_routes_at_once_and_writes_nothing() {
     // with a whole-second `iat` as every issuer writes it, possibly in the
     // cutoff's own second. The statement applies the authenticator's rule.
     let cutoff_second = (now() - 5..=now())
-        .find(|second| gatehouse::auth::jwt::rfc3339(*second) == cutoff)
+        .find(|second| gatehouse::clock::rfc3339(*second) == cutoff)
         .unwrap_or_else(|| panic!("the cutoff {cutoff} is a whole second of the last five"));
     let fresh = jose_one(secret_spec(
         "HS256",

@@ -473,7 +473,8 @@ fn load_detailed(
 }
 
 impl Results {
-    pub fn to_json(&self, checks: &[crate::report::Check]) -> Value {
+    /// Everything measured, as JSON; the report adds its verdicts.
+    pub fn to_json(&self) -> Value {
         json!({
             "machine": self.machine.to_json(),
             "load_average_at_start": self.load_at_start,
@@ -508,12 +509,6 @@ impl Results {
                 "vm_hwm_kib": sample.memory.hwm_kib,
             })).collect::<Vec<_>>(),
             "warnings": self.warnings,
-            "checks": checks.iter().map(|check| json!({
-                "what": check.what,
-                "target": check.target,
-                "measured": check.measured,
-                "met": check.met,
-            })).collect::<Vec<_>>(),
         })
     }
 }

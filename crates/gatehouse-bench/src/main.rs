@@ -83,8 +83,9 @@ fn save(
         std::fs::write(&path, text).map_err(|err| format!("{}: {err}", path.display()))?;
         Ok::<_, String>(path)
     };
-    let json =
-        serde_json::to_string_pretty(&results.to_json(checks)).map_err(|err| err.to_string())?;
+    let mut value = results.to_json();
+    value["checks"] = report::checks_json(checks);
+    let json = serde_json::to_string_pretty(&value).map_err(|err| err.to_string())?;
     let path = write(format!("{stamp}.md"), markdown)?;
     write(format!("{stamp}.json"), &json)?;
     write("latest.md".to_owned(), markdown)?;

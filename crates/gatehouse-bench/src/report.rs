@@ -429,6 +429,21 @@ pub fn thousands(value: f64) -> String {
     out
 }
 
+/// The verdicts, as the JSON copy of the report carries them.
+pub fn checks_json(checks: &[Check]) -> serde_json::Value {
+    checks
+        .iter()
+        .map(|check| {
+            serde_json::json!({
+                "what": check.what,
+                "target": check.target,
+                "measured": check.measured,
+                "met": check.met,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

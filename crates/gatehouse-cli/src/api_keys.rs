@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use gatehouse::auth::api_keys::{self, ApiKeyRecord, CreateError};
-use gatehouse::auth::jwt::rfc3339;
-use gatehouse::auth::unix_now;
+use gatehouse::clock::rfc3339;
+use gatehouse::clock::unix_now;
 use gatehouse::config::Needs;
 use gatehouse::db::{Database, DbError};
 

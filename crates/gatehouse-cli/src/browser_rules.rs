@@ -4,7 +4,7 @@
 //! `gatehouse doctor` and `gatehouse probe` share them, so both name the same
 //! cause for a cookie that "just disappears".
 
-use crate::doctor::Level;
+use crate::level::Level;
 
 use gatehouse::http::public_suffix;
 pub use gatehouse::http::same_site::SameSite;

@@ -12,32 +12,12 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::browser_rules::Origin;
+pub use crate::level::Level;
 use gatehouse::auth::jwks::{JwksCache, JwksSettings};
 use gatehouse::auth::settings::KeySource;
 use gatehouse::config::{Config, ConfigProblem, Env, Needs};
 use gatehouse::db::{Database, migrations};
 use gatehouse::outbound::{Outbound, display_url};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Pass,
-    Warn,
-    Fail,
-    /// Not checked, for want of an input (said in the message).
-    Skip,
-}
-
-impl Level {
-    pub fn label(self) -> &'static str {
-        match self {
-            Level::Pass => "PASS",
-            Level::Warn => "WARN",
-            Level::Fail => "FAIL",
-            Level::Skip => "SKIP",
-        }
-    }
-}
 
 /// What the doctor is given besides the environment.
 #[derive(Debug, Clone, Default)]

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use gatehouse::auth::explain::{Explanation, Status, Verdict, explain};
-use gatehouse::auth::jwt::rfc3339;
-use gatehouse::auth::unix_now;
+use gatehouse::clock::rfc3339;
+use gatehouse::clock::unix_now;
 use gatehouse::config::{Config, Needs};
 use gatehouse::state::State;
 use serde_json::Value;

@@ -27,6 +27,7 @@ mod dev_database;
 mod dev_token;
 mod doctor;
 mod explain;
+mod level;
 mod probe;
 
 use std::net::SocketAddr;
@@ -430,7 +431,7 @@ fn token(
         );
         return ExitCode::from(2);
     }
-    let now = u64::try_from(gatehouse::auth::unix_now()).unwrap_or(0);
+    let now = u64::try_from(gatehouse::clock::unix_now()).unwrap_or(0);
     let minted = dev_token::DevKey::load_or_create()
         .and_then(|key| key.mint(subject, claims, lifetime, now));
     match minted {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::browser_rules::{Origin, judge_origins};
-use crate::doctor::Level;
+use crate::level::Level;
 use gatehouse::outbound::{Outbound, OutboundResponse, display_url};
 
 /// What to probe with.

@@ -140,7 +140,7 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let now = gatehouse::auth::unix_now();
+    let now = gatehouse::clock::unix_now();
 
     println!(
         "| algorithm | raw signature verify (µs) | Gatehouse full check (µs) | overhead (median) | overhead spread (p10..p90 of rounds) | ≤ {MAX_OVERHEAD_PERCENT}% |"

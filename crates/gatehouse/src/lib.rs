@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod bounded_cache;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod http;
 pub mod observability;
 pub mod outbound;
 pub mod pipeline;
+pub mod reason;
 pub mod route;
 pub mod secret;
 pub mod single_flight;

@@ -263,7 +263,7 @@ fn with_request_id(mut response: Response, request_id: &RequestId) -> Response {
 fn options(methods: &'static [Method]) -> Response {
     let mut response = http::Response::new(Body::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
-    if let Ok(allow) = HeaderValue::from_str(&crate::error::allow_list(methods)) {
+    if let Ok(allow) = HeaderValue::from_str(&crate::http::problem::allow_list(methods)) {
         response.headers_mut().insert(header::ALLOW, allow);
     }
     response

@@ -386,7 +386,7 @@ fn a_revoked_token_is_refused_by_another_process_at_once() {
     // (whole-second `iat`, minted right after the revoke) stands.
     let cutoff = response.json()["not_before"].as_str().unwrap().to_owned();
     let cutoff_second = (now() - 5..=now())
-        .find(|second| gatehouse::auth::jwt::rfc3339(*second) == cutoff)
+        .find(|second| gatehouse::clock::rfc3339(*second) == cutoff)
         .unwrap_or_else(|| panic!("the cutoff {cutoff} is a whole second of the last five"));
     let fresh = jose_one(secret_spec(
         "HS256",

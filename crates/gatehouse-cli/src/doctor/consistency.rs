@@ -11,7 +11,7 @@ use crate::browser_rules::{
 };
 use gatehouse::auth::explain::{Verdict, explain};
 use gatehouse::auth::pattern::PatternList;
-use gatehouse::auth::unix_now;
+use gatehouse::clock::unix_now;
 use gatehouse::config::{Config, Env, Environment};
 use gatehouse::state::State;
 

@@ -23,8 +23,6 @@
 //!   for cross-site use, never without `Secure`), and `__Host-` prefixed
 //!   unless a `Domain` is configured.
 
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -37,73 +35,12 @@ use crate::auth::identity::{self, Identity};
 use crate::auth::jwt::Method;
 use crate::auth::principal::Principal;
 use crate::auth::revocation::{RevocationState, Revoked};
+use crate::auth::settings::SessionSettings;
+pub use crate::auth::settings::{DEFAULT_MAX_LIFETIME, DEFAULT_MAX_PER_SUBJECT, DEFAULT_TTL};
 use crate::db::{Database, DbError};
-use crate::http::same_site::SameSite;
 
 pub const PREFIX: &str = "gs_";
 const SECRET_CHARS: usize = 43;
-
-/// `SESSION_*` settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionSettings {
-    /// How long an unused session lasts (sliding).
-    pub ttl: Duration,
-    /// How long a session lasts from its creation, used or not.
-    pub max_lifetime: Duration,
-    /// Live sessions one subject may hold; the least recently used go first.
-    pub max_per_subject: u32,
-    pub same_site: SameSite,
-    /// `SESSION_COOKIE_DOMAIN`: shared with subdomains; drops `__Host-`.
-    pub domain: Option<String>,
-}
-
-pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
-pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
-pub const DEFAULT_MAX_PER_SUBJECT: u32 = 50;
-
-impl Default for SessionSettings {
-    fn default() -> Self {
-        SessionSettings {
-            ttl: DEFAULT_TTL,
-            max_lifetime: DEFAULT_MAX_LIFETIME,
-            max_per_subject: DEFAULT_MAX_PER_SUBJECT,
-            same_site: SameSite::Lax,
-            domain: None,
-        }
-    }
-}
-
-impl SessionSettings {
-    /// `__Host-` when the cookie can have it (no `Domain`), else `__Secure-`:
-    /// either way a browser refuses the cookie without `Secure`, and a
-    /// sibling subdomain cannot plant a `__Host-` one.
-    pub fn cookie_name(&self) -> &'static str {
-        if self.domain.is_some() {
-            "__Secure-gatehouse_session"
-        } else {
-            "__Host-gatehouse_session"
-        }
-    }
-
-    /// The `Set-Cookie` value carrying `token` for `max_age`, or clearing
-    /// the cookie when `token` is empty.
-    pub fn set_cookie(&self, token: &str, max_age: Duration) -> String {
-        let same_site = self.same_site.as_str();
-        let domain = self
-            .domain
-            .as_ref()
-            .map_or_else(String::new, |domain| format!("; Domain={domain}"));
-        format!(
-            "{}={token}; Path=/; Max-Age={}{domain}; HttpOnly; Secure; SameSite={same_site}",
-            self.cookie_name(),
-            max_age.as_secs()
-        )
-    }
-
-    fn refresh_after(&self) -> i64 {
-        i64::try_from(self.ttl.as_secs() / 30).unwrap_or(i64::MAX)
-    }
-}
 
 pub fn looks_like_session_token(value: &str) -> bool {
     value.len() == PREFIX.len() + SECRET_CHARS
@@ -415,7 +352,10 @@ pub async fn end_all(db: &Database, identity: &Identity) -> Result<u64, DbError>
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::http::same_site::SameSite;
 
     #[test]
     fn the_cookie_is_host_prefixed_secure_and_http_only() {

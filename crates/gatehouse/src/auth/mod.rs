@@ -32,7 +32,6 @@ pub mod token_kind;
 pub mod user_profile;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::HeaderMap;
 
@@ -45,6 +44,7 @@ use crate::auth::refusal::{Facts, Refusal};
 use crate::auth::remote_session::RemoteSessions;
 use crate::auth::settings::AuthSettings;
 use crate::auth::user_profile::{ProfileError, UserProfiles};
+use crate::clock::unix_now;
 use crate::db::{Database, LazyDatabase};
 use crate::error::Reason;
 use crate::outbound::Outbound;
@@ -638,12 +638,4 @@ impl Authenticator {
         };
         Refusal::new(Reason::CredentialsMissing, detail, hint)
     }
-}
-
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
-        })
 }

@@ -6,17 +6,19 @@
 use serde_json::Value;
 
 use crate::auth::api_keys::{self, ApiKeyError};
-use crate::auth::api_sessions::{self, SessionError, SessionSettings};
+use crate::auth::api_sessions::{self, SessionError};
 use crate::auth::authjs::{self, AuthJsError};
 use crate::auth::better_auth_session::{self, LookupError, SessionSecrets, SignedTokenError};
 use crate::auth::credential::{Credential, Source};
 use crate::auth::identity;
-use crate::auth::jwt::{Method, numeric_date_secs, rfc3339};
+use crate::auth::jwt::{Method, numeric_date_secs};
 use crate::auth::principal::Principal;
 use crate::auth::refusal::{Facts, Refusal};
 use crate::auth::remote_session::{RemoteCredential, RemoteError, RemoteSessions};
 use crate::auth::revocation::{self, RevocationError, Revoked};
 use crate::auth::settings::AuthSettings;
+use crate::auth::settings::SessionSettings;
+use crate::clock::rfc3339;
 use crate::db::{Database, DbError};
 use crate::error::Reason;
 use crate::secret::Secret;

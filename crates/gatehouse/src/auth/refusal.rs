@@ -10,8 +10,8 @@
 use serde::Serialize;
 use serde_json::json;
 
-use crate::error::Reason;
 use crate::http::problem::Problem;
+use crate::reason::Reason;
 
 /// The `tracing` target of refusal events; a stable contract for log queries.
 pub const REFUSAL_TARGET: &str = "gatehouse::auth::refusal";

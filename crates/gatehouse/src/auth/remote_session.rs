@@ -425,7 +425,7 @@ fn status_hint(status: u16) -> &'static str {
 /// case a server sends the raw `Date` value, milliseconds since the epoch.
 fn parse_timestamp(value: &Value) -> Option<i64> {
     match value {
-        Value::String(text) => parse_rfc3339(text),
+        Value::String(text) => crate::clock::parse_rfc3339(text),
         Value::Number(number) => match number.as_i64() {
             Some(ms) => Some(ms.div_euclid(1000)),
             None => number
@@ -437,117 +437,6 @@ fn parse_timestamp(value: &Value) -> Option<i64> {
     }
 }
 
-/// RFC 3339 (`2026-12-07T04:40:00.000Z`, `...+02:00`) to unix seconds,
-/// fractional seconds truncated. Hand-rolled: it is the one date format we
-/// read, not worth a date crate.
-fn parse_rfc3339(text: &str) -> Option<i64> {
-    let bytes = text.as_bytes();
-    let year = number(bytes.get(0..4)?)?;
-    let month = number(bytes.get(5..7)?)?;
-    let day = number(bytes.get(8..10)?)?;
-    let hour = number(bytes.get(11..13)?)?;
-    let minute = number(bytes.get(14..16)?)?;
-    let second = number(bytes.get(17..19)?)?;
-    let separators = [
-        bytes.get(4),
-        bytes.get(7),
-        bytes.get(10),
-        bytes.get(13),
-        bytes.get(16),
-    ];
-    if separators
-        != [
-            Some(&b'-'),
-            Some(&b'-'),
-            Some(&b'T'),
-            Some(&b':'),
-            Some(&b':'),
-        ]
-        && separators
-            != [
-                Some(&b'-'),
-                Some(&b'-'),
-                Some(&b't'),
-                Some(&b':'),
-                Some(&b':'),
-            ]
-        && separators
-            != [
-                Some(&b'-'),
-                Some(&b'-'),
-                Some(&b' '),
-                Some(&b':'),
-                Some(&b':'),
-            ]
-    {
-        return None;
-    }
-    let mut rest = bytes.get(19..)?;
-    if let Some((b'.', fraction)) = rest.split_first() {
-        let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits == 0 {
-            return None;
-        }
-        rest = fraction.get(digits..)?;
-    }
-    let offset = match rest {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), offset @ ..] => {
-            let (hours, minutes) = match offset {
-                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => {
-                    (number(&[*h1, *h2])?, number(&[*m1, *m2])?)
-                }
-                [h1, h2] => (number(&[*h1, *h2])?, 0),
-                _ => return None,
-            };
-            if hours > 23 || minutes > 59 {
-                return None;
-            }
-            let seconds = hours * 3600 + minutes * 60;
-            if *sign == b'-' { -seconds } else { seconds }
-        }
-        _ => return None,
-    };
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    // A leap second (60) is accepted and lands on the next second.
-    if day < 1 || day > month_days || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`, the inverse of the one in `jwt::rfc3339`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// A run of ASCII digits as a number; `None` for anything else.
-fn number(digits: &[u8]) -> Option<i64> {
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(
-        digits
-            .iter()
-            .fold(0, |acc, digit| acc * 10 + i64::from(digit - b'0')),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Instant as StdInstant;
@@ -555,7 +444,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::auth::jwt::rfc3339;
+    use crate::clock::rfc3339;
     use crate::outbound::test_server::{Reply, TestServer, refused_addr};
 
     const NOW: i64 = 1_796_000_000;
@@ -949,44 +838,6 @@ mod tests {
         let debug = format!("{:?} {:?}", cookie(TOKEN), RemoteCredential::Bearer(TOKEN));
         assert!(!debug.contains(TOKEN), "{debug}");
         assert!(debug.contains("better-auth.session_token"));
-    }
-
-    #[test]
-    fn rfc3339_parses_what_better_auth_sends() {
-        for secs in [0, 951_782_400, 1_796_005_394, NOW, 4_102_444_800] {
-            assert_eq!(parse_rfc3339(&rfc3339(secs)), Some(secs), "{secs}");
-            assert_eq!(parse_rfc3339(&iso_ms(secs)), Some(secs), "{secs}");
-        }
-        assert_eq!(
-            parse_rfc3339("2026-12-07T04:40:00.000Z"),
-            Some(1_796_618_400)
-        );
-        assert_eq!(
-            parse_rfc3339("2026-12-07T06:40:00.999999+02:00"),
-            Some(1_796_618_400)
-        );
-        assert_eq!(
-            parse_rfc3339("2026-12-07T00:10:00-04:30"),
-            Some(1_796_618_400)
-        );
-        assert_eq!(parse_rfc3339("2026-12-07 04:40:00+00"), Some(1_796_618_400));
-        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), Some(-1));
-        for bad in [
-            "",
-            "2026-12-07",
-            "2026-12-07T04:40:00",
-            "2026-12-07T04:40:00.Z",
-            "2026-02-29T00:00:00Z",
-            "2026-13-01T00:00:00Z",
-            "2026-12-07T24:00:00Z",
-            "2026-12-07T04:40:00+24:00",
-            "2026/12/07T04:40:00Z",
-            "2026-12-07T04:40:00Zjunk",
-            "+026-12-07T04:40:00Z",
-        ] {
-            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
-        }
-        assert_eq!(parse_rfc3339("2024-02-29T00:00:00Z"), Some(1_709_164_800));
     }
 
     #[test]

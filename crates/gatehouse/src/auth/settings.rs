@@ -22,13 +22,12 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
-use crate::auth::api_sessions::SessionSettings;
 use crate::auth::identity;
 use crate::auth::keys::{self, VerifyingKey};
 use crate::auth::pattern::{Pattern, PatternList};
 use crate::auth::remote_session::RemoteSettings;
 use crate::auth::user_profile::UserServiceSettings;
-use crate::config::{Environment, MIN_SECRET_BYTES, Reader};
+use crate::config::env::{Environment, MIN_SECRET_BYTES, Reader};
 use crate::http::same_site::SameSite;
 use crate::secret::Secret;
 
@@ -1013,6 +1012,69 @@ fn read_shared_secret(
         issuer,
         audiences,
     })
+}
+
+/// This API's own sessions (`POST /api/auth/exchange`), from `SESSION_*`.
+/// `SESSION_*` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSettings {
+    /// How long an unused session lasts (sliding).
+    pub ttl: Duration,
+    /// How long a session lasts from its creation, used or not.
+    pub max_lifetime: Duration,
+    /// Live sessions one subject may hold; the least recently used go first.
+    pub max_per_subject: u32,
+    pub same_site: SameSite,
+    /// `SESSION_COOKIE_DOMAIN`: shared with subdomains; drops `__Host-`.
+    pub domain: Option<String>,
+}
+
+pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+pub const DEFAULT_MAX_PER_SUBJECT: u32 = 50;
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            ttl: DEFAULT_TTL,
+            max_lifetime: DEFAULT_MAX_LIFETIME,
+            max_per_subject: DEFAULT_MAX_PER_SUBJECT,
+            same_site: SameSite::Lax,
+            domain: None,
+        }
+    }
+}
+
+impl SessionSettings {
+    /// `__Host-` when the cookie can have it (no `Domain`), else `__Secure-`:
+    /// either way a browser refuses the cookie without `Secure`, and a
+    /// sibling subdomain cannot plant a `__Host-` one.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.domain.is_some() {
+            "__Secure-gatehouse_session"
+        } else {
+            "__Host-gatehouse_session"
+        }
+    }
+
+    /// The `Set-Cookie` value carrying `token` for `max_age`, or clearing
+    /// the cookie when `token` is empty.
+    pub fn set_cookie(&self, token: &str, max_age: Duration) -> String {
+        let same_site = self.same_site.as_str();
+        let domain = self
+            .domain
+            .as_ref()
+            .map_or_else(String::new, |domain| format!("; Domain={domain}"));
+        format!(
+            "{}={token}; Path=/; Max-Age={}{domain}; HttpOnly; Secure; SameSite={same_site}",
+            self.cookie_name(),
+            max_age.as_secs()
+        )
+    }
+
+    pub(crate) fn refresh_after(&self) -> i64 {
+        i64::try_from(self.ttl.as_secs() / 30).unwrap_or(i64::MAX)
+    }
 }
 
 #[cfg(test)]

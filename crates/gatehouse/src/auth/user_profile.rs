@@ -27,8 +27,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tokio_postgres::types::Type;
 
 use crate::auth::identity::Identity;
-use crate::auth::unix_now;
 use crate::bounded_cache::{BoundedCache, Lifetime};
+use crate::clock::unix_now;
 use crate::db::Database;
 use crate::outbound::{Outbound, display_url};
 use crate::secret::Secret;

@@ -5,8 +5,8 @@
 
 use std::sync::{Arc, OnceLock};
 
+use super::settings::DatabaseConfig;
 use super::{Database, DbError};
-use crate::config::DatabaseConfig;
 
 #[derive(Debug)]
 pub struct LazyDatabase {

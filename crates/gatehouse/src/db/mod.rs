@@ -3,6 +3,7 @@
 pub mod lazy;
 pub mod migrations;
 pub mod pool;
+pub mod settings;
 pub mod tls;
 pub mod url;
 

@@ -29,7 +29,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::DbError;
-use crate::config::DatabaseConfig;
+use super::settings::DatabaseConfig;
 
 /// A query parameter with its type stated, as the unnamed-statement protocol
 /// requires (no server round trip to infer it).

@@ -50,7 +50,7 @@ pub fn preflight(
     }
     let mut response = http::Response::new(Body::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
-    let allow_methods = crate::error::allow_list(methods);
+    let allow_methods = crate::http::problem::allow_list(methods);
     let h = response.headers_mut();
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
     allow_origin(h, origin);

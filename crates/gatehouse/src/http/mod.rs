@@ -5,12 +5,9 @@ pub mod problem;
 pub mod public_suffix;
 pub mod request;
 pub mod same_site;
+pub mod types;
 
-/// Body type used throughout: functions answer small JSON documents, so
-/// whole bodies are buffered (within [`request::MAX_BODY_BYTES`]).
-pub type Body = bytes::Bytes;
-pub type Request = http::Request<Body>;
-pub type Response = http::Response<Body>;
+pub use types::{Body, Request, Response};
 
 /// Builds a JSON response. Serialization of our own types cannot fail; if it
 /// somehow did, the client gets a 500 problem rather than a panic.

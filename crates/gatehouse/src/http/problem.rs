@@ -3,8 +3,8 @@
 use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Map, Value, json};
 
-use crate::error::{Reason, allow_list};
-use crate::http::{Body, Response};
+use crate::http::types::{Body, Response};
+use crate::reason::Reason;
 
 /// A problem document under construction.
 #[derive(Debug, Clone)]
@@ -95,4 +95,15 @@ impl Problem {
         }
         response
     }
+}
+
+/// The `Allow` header's value for a route's methods: `HEAD` with `GET`, and
+/// `OPTIONS` always.
+pub(crate) fn allow_list(allow: &[Method]) -> String {
+    let mut list: Vec<&str> = allow.iter().map(Method::as_str).collect();
+    if allow.contains(&Method::GET) {
+        list.push("HEAD");
+    }
+    list.push("OPTIONS");
+    list.join(", ")
 }
