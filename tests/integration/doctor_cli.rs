@@ -233,3 +233,63 @@ fn a_cors_wildcard_under_a_public_suffix_fails_the_doctor() {
         "{out}"
     );
 }
+
+#[test]
+fn the_doctor_lists_the_accepted_credentials_and_judges_a_key_as_a_key() {
+    let db = block_on(TestDb::create());
+    block_on(db.migrate());
+    let server = JwksServer::start(Reply::jwks(&standard_keys()));
+    let secret = unique_secret("kinds");
+    let jwks_url = server.url();
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("JWT_JWKS_URL", jwks_url.as_str()),
+        ("JWT_ISSUER", ISSUER),
+        ("JWT_AUDIENCE", AUDIENCE),
+        ("AUTH_SECRET", secret.as_str()),
+    ];
+    let report = doctor(&[], &env);
+    let out = text(&report);
+    let line = out
+        .lines()
+        .find(|line| line.contains("PASS  credentials"))
+        .unwrap_or_else(|| panic!("no credentials finding: {out}"));
+    for kind in [
+        "JWTs of issuer `jwt`",
+        ISSUER,
+        "Auth.js session cookies",
+        "API keys",
+        "this API's own sessions",
+    ] {
+        assert!(line.contains(kind), "{kind} missing: {line}");
+    }
+    assert!(!line.contains("Better Auth"), "{line}");
+
+    // An API key as the sample: accepted, and judged as what it is.
+    let created = run_cli(
+        &[
+            "api-keys",
+            "create",
+            "--name",
+            "doctor",
+            "--scope",
+            "auth:session",
+        ],
+        &[("DATABASE_URL", db.url.as_str())],
+        "",
+    );
+    assert!(created.status.success(), "{}", text(&created));
+    let key = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    let sampled = run_cli(&["doctor", "--token", "-"], &env, &key);
+    let out = text(&sampled);
+    let line = out
+        .lines()
+        .find(|line| line.contains("consistency") && line.contains("is accepted"))
+        .unwrap_or_else(|| panic!("the key was not accepted: {out}"));
+    assert!(
+        line.contains("the key is active in this deployment's database"),
+        "{line}"
+    );
+    assert!(!line.contains("issuer and audience"), "{line}");
+    assert!(!out.contains(&key), "the key was printed");
+}

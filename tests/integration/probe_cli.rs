@@ -116,6 +116,8 @@ fn probe_reports_what_a_client_and_a_browser_would_experience() {
     for output in [&good, &bad, &down] {
         let text = String::from_utf8_lossy(&output.stdout);
         assert!(!text.contains(&token) && !text.contains(&expired) && !text.contains(&secret));
+        // A missing value reads `(none)`, never `null`, in text and JSON.
+        assert!(!text.contains("null"), "{text}");
     }
 }
 

@@ -102,6 +102,7 @@ pub async fn examine(env: &Env, inputs: &Inputs) -> Report {
     for warning in &config.warnings {
         report.problem(Level::Warn, warning);
     }
+    credential_kinds(&config, &mut report);
     if !config.auth.can_verify() {
         report.push(
             "configuration",
@@ -133,6 +134,48 @@ pub async fn examine(env: &Env, inputs: &Inputs) -> Report {
     };
     consistency::browser(&config, env, api.as_ref(), set_cookie.as_ref(), &mut report);
     report
+}
+
+/// Which credentials this configuration accepts, each with what it is
+/// checked against: the first thing to compare with what the clients send.
+fn credential_kinds(config: &Config, report: &mut Report) {
+    let auth = &config.auth;
+    let mut kinds = Vec::new();
+    for issuer in &auth.issuers {
+        let keys = match &issuer.keys {
+            KeySource::Jwks { url } => format!("keys from {}", display_url(url)),
+            KeySource::Static(keys) => format!("{} pinned key(s)", keys.len()),
+        };
+        kinds.push(format!(
+            "JWTs of issuer `{}` ({}, {keys})",
+            issuer.label,
+            issuer.issuer.describe()
+        ));
+    }
+    if auth.shared_secret.is_some() {
+        kinds.push("JWTs signed with JWT_SECRET".to_owned());
+    }
+    if auth.sessions_in_database() {
+        kinds.push("Better Auth sessions, looked up in DATABASE_URL".to_owned());
+    }
+    if let Some(remote) = &auth.remote_sessions {
+        kinds.push(format!(
+            "Better Auth sessions, validated by {}",
+            display_url(&remote.base_url)
+        ));
+    }
+    if !auth.authjs_secrets.is_empty() {
+        kinds.push("Auth.js session cookies (AUTH_SECRET)".to_owned());
+    }
+    if auth.accepts_api_keys() {
+        kinds.push("API keys (gatehouse api-keys)".to_owned());
+    }
+    if auth.has_database && auth.can_verify() {
+        kinds.push("this API's own sessions (POST /api/auth/exchange)".to_owned());
+    }
+    if !kinds.is_empty() {
+        report.pass("credentials", format!("accepted: {}", kinds.join("; ")));
+    }
 }
 
 /// The deployment's own URL from Vercel's system variables, when exposed:

@@ -32,6 +32,8 @@ pub struct Step {
     pub name: &'static str,
     pub level: Level,
     pub message: String,
+    /// Absent when there is nothing to fix: never a `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
 }
 
@@ -113,8 +115,8 @@ pub async fn probe(target: &ProbeTarget) -> ProbeReport {
                     "{} answers {}: status {}, failing {}",
                     display_url(&url),
                     response.status.as_u16(),
-                    body["status"],
-                    body.get("failing").cloned().unwrap_or(Value::Null)
+                    shown(&body["status"]),
+                    shown(&body["failing"])
                 ),
                 (level == Level::Fail).then(|| {
                     body["hint"]
@@ -157,8 +159,14 @@ pub async fn probe(target: &ProbeTarget) -> ProbeReport {
                 "token health",
                 level,
                 format!(
-                    "authenticated {}, compatible {}, reason {}, expires in {} s",
-                    body["authenticated"], body["compatible"], body["reason"], body["expires_in"]
+                    "authenticated {}, compatible {}, reason {}, {}",
+                    shown(&body["authenticated"]),
+                    shown(&body["compatible"]),
+                    shown(&body["reason"]),
+                    match body["expires_in"].as_i64() {
+                        Some(seconds) => format!("expires in {seconds} s"),
+                        None => "no expiry reported".to_owned(),
+                    }
                 ),
                 body["hint"].as_str().map(str::to_owned),
             );
@@ -180,7 +188,8 @@ pub async fn probe(target: &ProbeTarget) -> ProbeReport {
                 Level::Pass,
                 format!(
                     "200: subject {}, method {}",
-                    body["principal"]["subject"], body["principal"]["method"]
+                    shown(&body["principal"]["subject"]),
+                    shown(&body["principal"]["method"])
                 ),
                 None,
             );
@@ -270,10 +279,10 @@ async fn preflight(
                     "cors preflight",
                     Level::Fail,
                     format!(
-                        "a browser at {origin} would block the call: preflight answered {} with Access-Control-Allow-Origin {:?} and Access-Control-Allow-Credentials {:?}",
+                        "a browser at {origin} would block the call: preflight answered {} with Access-Control-Allow-Origin {} and Access-Control-Allow-Credentials {}",
                         response.status.as_u16(),
-                        allow_origin,
-                        allow_credentials
+                        or_none(&allow_origin),
+                        or_none(&allow_credentials)
                     ),
                     Some(
                         body["hint"]
@@ -298,6 +307,23 @@ fn cookie_rules(base: &str, origin: &str, has_cookie: bool, report: &mut ProbeRe
 
 fn json(response: &OutboundResponse) -> Value {
     serde_json::from_slice(&response.body).unwrap_or(Value::Null)
+}
+
+/// A JSON value as a report line shows it: text without quotes, a list
+/// joined, and a missing or null value as `(none)`, never `null`.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::Null => "(none)".to_owned(),
+        Value::String(text) => text.clone(),
+        Value::Array(items) if items.is_empty() => "(none)".to_owned(),
+        Value::Array(items) => items.iter().map(shown).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+/// A header value, or `(none)` when the response had none.
+fn or_none(value: &str) -> &str {
+    if value.is_empty() { "(none)" } else { value }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::browser_rules::{
     CookieContext, Origin, SetCookie, judge_cookie, judge_origins, without_header_name,
 };
 use gatehouse::auth::explain::{Verdict, explain};
+use gatehouse::auth::jwt::Method;
 use gatehouse::auth::pattern::PatternList;
 use gatehouse::clock::unix_now;
 use gatehouse::config::{Config, Env, Environment};
@@ -153,9 +154,10 @@ pub(super) async fn sample(config: Config, sample: &str, report: &mut Report) ->
         Verdict::Accepted { principal } => report.pass(
             "consistency",
             format!(
-                "{what} is accepted for subject {} ({}): this deployment holds the auth server's secret or keys, and its issuer and audience agree",
+                "{what} is accepted for subject {} ({}): {}",
                 principal.subject,
-                serde_json::to_value(principal.method).unwrap_or_default()
+                serde_json::to_value(principal.method).unwrap_or_default(),
+                why_accepted(principal.method)
             ),
         ),
         Verdict::Refused {
@@ -324,6 +326,25 @@ pub(super) fn browser(
 fn push_rules(report: &mut Report, rules: Vec<crate::browser_rules::Rule>) {
     for rule in rules {
         report.push("browser", rule.level, rule.message, rule.fix);
+    }
+}
+
+/// What an accepted sample proves, by how it was verified: issuer and
+/// audience are claims of JWTs only.
+fn why_accepted(method: Method) -> &'static str {
+    match method {
+        Method::JwtJwks | Method::JwtStaticKey | Method::JwtSharedSecret => {
+            "this deployment holds the issuer's keys or secret, and its issuer and audience agree"
+        }
+        Method::BetterAuthSession => {
+            "this deployment holds Better Auth's secret and finds the session in DATABASE_URL"
+        }
+        Method::BetterAuthRemote => "the auth server at AUTH_SERVER_URL vouches for the session",
+        Method::AuthjsSession => {
+            "this deployment holds the AUTH_SECRET the cookie was encrypted with"
+        }
+        Method::ApiKey => "the key is active in this deployment's database",
+        Method::GatehouseSession => "the session is live in this deployment's database",
     }
 }
 
