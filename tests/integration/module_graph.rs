@@ -115,6 +115,10 @@ fn graph(root: &Path) -> Graph {
         }
         if let Some((_, parent)) = own.split_last() {
             for path in paths_after(code, "super::") {
+                if path.is_empty() {
+                    // `use super::*`: the parent itself.
+                    targets.insert(parent.join("::"));
+                }
                 targets.extend(resolve(parent, &path));
             }
         }

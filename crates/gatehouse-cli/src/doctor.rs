@@ -5,17 +5,18 @@
 //! disagree with production.
 
 mod consistency;
+mod report;
+
+pub use report::Report;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::Serialize;
-
 use crate::browser_rules::Origin;
-pub use crate::level::Level;
+use crate::level::Level;
 use gatehouse::auth::jwks::{JwksCache, JwksSettings};
 use gatehouse::auth::settings::KeySource;
-use gatehouse::config::{Config, ConfigProblem, Env, Needs};
+use gatehouse::config::{Config, Env, Needs};
 use gatehouse::db::{Database, migrations};
 use gatehouse::outbound::{Outbound, display_url};
 
@@ -30,54 +31,6 @@ pub struct Inputs {
     /// the secret, issuer and audience agree, and its cookie attributes are
     /// judged as a browser judges them.
     pub sample: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Finding {
-    pub area: &'static str,
-    pub level: Level,
-    pub message: String,
-    /// What to do; absent on a pass.
-    pub fix: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Report {
-    pub findings: Vec<Finding>,
-}
-
-impl Report {
-    pub fn failed(&self) -> bool {
-        self.findings.iter().any(|f| f.level == Level::Fail)
-    }
-
-    pub(crate) fn pass(&mut self, area: &'static str, message: impl Into<String>) {
-        self.push(area, Level::Pass, message, None::<String>);
-    }
-
-    pub(crate) fn push(
-        &mut self,
-        area: &'static str,
-        level: Level,
-        message: impl Into<String>,
-        fix: Option<impl Into<String>>,
-    ) {
-        self.findings.push(Finding {
-            area,
-            level,
-            message: message.into(),
-            fix: fix.map(Into::into),
-        });
-    }
-
-    fn problem(&mut self, level: Level, problem: &ConfigProblem) {
-        self.push(
-            "configuration",
-            level,
-            format!("{}: {}", problem.variable, problem.problem),
-            Some(problem.fix.clone()),
-        );
-    }
 }
 
 /// Examines the deployment `env` describes.

@@ -1,6 +1,6 @@
 //! `docs/reasons.md`'s table is generated from the code: every reason of
 //! `Reason::ALL` with its status and title (`error.rs`) and its meaning,
-//! usual cause and fix (`reason/docs.rs`), between the two marker
+//! usual cause and fix (`reason.rs`), between the two marker
 //! comments. The test fails when the file is stale;
 //! `GATEHOUSE_WRITE_DOCS=1 cargo test -p gatehouse --test docs_reasons`
 //! rewrites the table instead.
@@ -65,7 +65,7 @@ fn every_reason_is_documented() {
         ] {
             assert!(
                 !text.trim().is_empty(),
-                "{code} has no {column}: write it in crates/gatehouse/src/reason/docs.rs"
+                "{code} has no {column}: write it in crates/gatehouse/src/reason.rs"
             );
         }
         assert!(
@@ -110,6 +110,6 @@ fn reasons_md_table_is_generated_from_the_code() {
         .map(|(found, wanted)| format!("\n  found:    {found}\n  expected: {wanted}"))
         .unwrap_or_else(|| "\n  (one has more rows than the other)".to_owned());
     panic!(
-        "docs/reasons.md is stale: its reasons table differs from Reason::ALL and Reason::doc (crates/gatehouse/src/reason.rs, reason/docs.rs).{first_difference}\nEdit the texts in the code, not the table, then regenerate it with:\n  {REGENERATE}"
+        "docs/reasons.md is stale: its reasons table differs from Reason::ALL and Reason::doc (crates/gatehouse/src/reason.rs).{first_difference}\nEdit the texts in the code, not the table, then regenerate it with:\n  {REGENERATE}"
     );
 }

@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
-use super::{Level, Report};
+use super::report::Report;
 use crate::browser_rules::{
     CookieContext, Origin, SetCookie, judge_cookie, judge_origins, without_header_name,
 };
+use crate::level::Level;
 use gatehouse::auth::explain::{Verdict, explain};
 use gatehouse::auth::jwt::Method;
 use gatehouse::auth::pattern::PatternList;

@@ -5,8 +5,9 @@
 
 use std::sync::{Arc, OnceLock};
 
+use super::error::DbError;
+use super::pool::Database;
 use super::settings::DatabaseConfig;
-use super::{Database, DbError};
 
 #[derive(Debug)]
 pub struct LazyDatabase {

@@ -7,7 +7,8 @@
 
 use tokio_postgres::types::Type;
 
-use super::{Database, DbError};
+use super::error::DbError;
+use super::pool::Database;
 use crate::secret::fingerprint;
 
 #[derive(Debug, Clone, Copy)]

@@ -28,7 +28,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::DbError;
+use super::error::DbError;
 use super::settings::DatabaseConfig;
 
 /// A query parameter with its type stated, as the unnamed-statement protocol

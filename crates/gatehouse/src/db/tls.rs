@@ -12,7 +12,7 @@ use rustls::{
 };
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::DbError;
+use super::error::DbError;
 use super::url::{DatabaseUrl, TlsMode};
 
 /// The connector for this URL. Built once per pool.

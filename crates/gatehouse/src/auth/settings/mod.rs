@@ -1,0 +1,254 @@
+//! Authentication settings, read from the environment at cold start.
+//!
+//! Three ways to trust asymmetric tokens, combinable:
+//! - `BETTER_AUTH_URL`: Better Auth's JWT plugin. JWKS at
+//!   `<url>/api/auth/jwks`; issuer and audience default to the URL's origin.
+//! - `JWT_JWKS_URL` (or inline `JWT_PUBLIC_KEYS`) with `JWT_ISSUER` and
+//!   `JWT_AUDIENCE`: any other provider (Clerk, Auth0, Supabase, Cognito...).
+//! - `JWT_TRUSTED_ISSUERS`: a JSON array for several issuers at once.
+//!
+//! And shared-secret (HS256/384/512) tokens with `JWT_SECRET`, plus
+//! `JWT_SECRET_PREVIOUS` during a rotation.
+//!
+//! Opaque credentials:
+//! - Better Auth sessions: `BETTER_AUTH_SECRET` (or `BETTER_AUTH_SECRETS`)
+//!   with `DATABASE_URL` on Better Auth's database, or `AUTH_SERVER_URL`
+//!   to ask the auth server;
+//! - Auth.js session cookies: `AUTH_SECRET` (or `NEXTAUTH_SECRET`);
+//! - API keys (`gatehouse api-keys create`), whenever `DATABASE_URL` is set.
+
+use std::time::Duration;
+
+use crate::auth::identity;
+use crate::auth::pattern::PatternList;
+use crate::auth::remote_session::RemoteSettings;
+use crate::auth::user_profile::UserServiceSettings;
+use crate::config::env::{Environment, Reader};
+use crate::secret::Secret;
+
+mod cors;
+mod jwt;
+mod sessions;
+mod values;
+
+use cors::*;
+use jwt::*;
+pub use jwt::{
+    ASYMMETRIC, IssuerSettings, KeySource, SYMMETRIC, SharedSecretSettings, TOKEN_VERSION_CLAIM,
+    TokenVersion,
+};
+use sessions::*;
+pub use sessions::{DEFAULT_MAX_LIFETIME, DEFAULT_MAX_PER_SUBJECT, DEFAULT_TTL, SessionSettings};
+pub use values::origin;
+use values::*;
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub issuers: Vec<IssuerSettings>,
+    pub shared_secret: Option<SharedSecretSettings>,
+    /// Clock leeway for `exp`, `nbf` and `iat`.
+    pub leeway: Duration,
+    pub token_version: Option<TokenVersion>,
+    /// Cookies that may carry a token, tried in order.
+    pub cookie_names: Vec<String>,
+    /// JWKS caching: at most one refetch per interval for unknown kids.
+    pub jwks_refetch_min_interval: Duration,
+    pub jwks_default_ttl: Duration,
+    pub jwks_fetch_timeout: Duration,
+    /// Claims copied into the principal, when present.
+    pub principal_claims: Vec<String>,
+    /// Origins allowed to call with credentials (CORS).
+    pub cors_origins: PatternList,
+    /// `BETTER_AUTH_SECRET`, or `BETTER_AUTH_SECRETS` newest first, labelled
+    /// by version. Empty: session cookies are not checked locally.
+    pub better_auth_secrets: Vec<(String, Secret)>,
+    /// `AUTH_SERVER_URL`: sessions validated by the auth server instead.
+    pub remote_sessions: Option<RemoteSettings>,
+    /// `AUTH_SECRET` / `NEXTAUTH_SECRET`, for Auth.js session cookies.
+    pub authjs_secrets: Vec<Secret>,
+    pub user_service: Option<UserServiceSettings>,
+    /// `TOKEN_REVOCATION` (default on): check the revocation tables on every
+    /// request. Needs `DATABASE_URL`.
+    pub revocation: bool,
+    /// `API_KEYS` (default on): accept API keys. Needs `DATABASE_URL`.
+    pub api_keys: bool,
+    /// `SESSION_*`: this API's own sessions (`POST /api/auth/exchange`).
+    pub sessions: SessionSettings,
+    /// Set by the configuration loader: whether `DATABASE_URL` is set, which
+    /// database sessions, API keys and revocation need.
+    pub has_database: bool,
+}
+
+/// Better Auth's and Auth.js's session cookies, with the `__Secure-` and
+/// `__Host-` prefixes browsers require on HTTPS.
+pub const DEFAULT_COOKIE_NAMES: &[&str] = &[
+    "__Host-better-auth.session_token",
+    "__Secure-better-auth.session_token",
+    "better-auth.session_token",
+    "__Host-authjs.session-token",
+    "__Secure-authjs.session-token",
+    "authjs.session-token",
+    "__Secure-next-auth.session-token",
+    "next-auth.session-token",
+];
+
+const DEFAULT_PRINCIPAL_CLAIMS: &[&str] = &[
+    "email", "name", "picture", "role", "roles", "scope", "org_id",
+];
+
+impl AuthSettings {
+    /// Whether any credential could ever be verified.
+    pub fn can_verify(&self) -> bool {
+        !self.issuers.is_empty()
+            || self.shared_secret.is_some()
+            || self.validates_sessions()
+            || !self.authjs_secrets.is_empty()
+            || self.accepts_api_keys()
+    }
+
+    /// Better Auth sessions checked in its database, not by its server.
+    pub fn sessions_in_database(&self) -> bool {
+        self.remote_sessions.is_none() && !self.better_auth_secrets.is_empty() && self.has_database
+    }
+
+    pub fn validates_sessions(&self) -> bool {
+        self.remote_sessions.is_some() || self.sessions_in_database()
+    }
+
+    /// The identity namespaces of the users this configuration accepts
+    /// (API keys aside), in a stable order.
+    pub fn user_namespaces(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.issuers.iter().map(|i| i.label.clone()).collect();
+        if self.shared_secret.is_some() {
+            names.push(identity::SHARED_SECRET.to_owned());
+        }
+        if self.validates_sessions() {
+            names.push(identity::BETTER_AUTH.to_owned());
+        }
+        if !self.authjs_secrets.is_empty() {
+            names.push(identity::AUTHJS.to_owned());
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    pub fn accepts_api_keys(&self) -> bool {
+        self.api_keys && self.has_database
+    }
+
+    pub fn checks_revocation(&self) -> bool {
+        self.revocation && self.has_database
+    }
+}
+
+pub(crate) fn read(r: &mut Reader<'_>, environment: Environment) -> AuthSettings {
+    let leeway = r.seconds("JWT_LEEWAY_SECS", 30.0, 0.0, 300.0);
+    let jwks_refetch_min_interval = r.seconds("JWKS_REFETCH_MIN_SECS", 30.0, 1.0, 3600.0);
+    let jwks_default_ttl = r.seconds("JWKS_CACHE_TTL_SECS", 600.0, 60.0, 86_400.0);
+    let jwks_fetch_timeout = r.seconds("JWKS_FETCH_TIMEOUT_SECS", 5.0, 0.1, 30.0);
+
+    let mut issuers = Vec::new();
+    read_better_auth(r, environment, &mut issuers);
+    read_generic_issuer(r, environment, &mut issuers);
+    read_issuer_json(r, environment, &mut issuers);
+    let shared_secret = read_shared_secret(r, &issuers);
+
+    let token_version = r.get("TOKEN_VERSION").and_then(|raw| match raw.parse::<u64>() {
+        Ok(server) => Some(TokenVersion { server }),
+        Err(_) => {
+            r.error(
+                "TOKEN_VERSION",
+                format!("is \"{raw}\", not a whole number"),
+                format!("set TOKEN_VERSION to the current version; tokens whose `{TOKEN_VERSION_CLAIM}` claim is lower are refused"),
+            );
+            None
+        }
+    });
+    let cookie_names = names(r, "AUTH_COOKIE_NAMES", DEFAULT_COOKIE_NAMES);
+    let principal_claims = names(r, "PRINCIPAL_CLAIMS", DEFAULT_PRINCIPAL_CLAIMS);
+    let cors_origins = read_cors_origins(r, environment);
+    let better_auth_secrets = read_better_auth_secrets(r);
+    let remote_sessions = read_remote_sessions(r, environment);
+    let authjs_secrets = read_authjs_secrets(r);
+    let user_service = read_user_service(r, environment);
+    let revocation = r.get("TOKEN_REVOCATION").is_none() || r.bool("TOKEN_REVOCATION");
+    let api_keys = r.get("API_KEYS").is_none() || r.bool("API_KEYS");
+
+    let sessions = read_sessions(r);
+    let mut cookie_names = cookie_names;
+    // This API's own session cookie is read whatever AUTH_COOKIE_NAMES says.
+    cookie_names.insert(0, sessions.cookie_name().to_owned());
+    if let Some(prefix) = r.get("BETTER_AUTH_COOKIE_PREFIX") {
+        // A custom `advanced.cookiePrefix`: its names are tried first.
+        let custom = [
+            format!("__Secure-{prefix}.session_token"),
+            format!("{prefix}.session_token"),
+        ];
+        cookie_names.splice(0..0, custom);
+    }
+
+    AuthSettings {
+        issuers,
+        shared_secret,
+        leeway,
+        token_version,
+        cookie_names,
+        jwks_refetch_min_interval,
+        jwks_default_ttl,
+        jwks_fetch_timeout,
+        principal_claims,
+        cors_origins,
+        better_auth_secrets,
+        remote_sessions,
+        authjs_secrets,
+        user_service,
+        revocation,
+        api_keys,
+        sessions,
+        has_database: false,
+    }
+}
+
+/// Checks that need to know whether `DATABASE_URL` is set.
+pub(crate) fn check_with_database(r: &mut Reader<'_>, auth: &mut AuthSettings, has_database: bool) {
+    auth.has_database = has_database;
+    if !auth.better_auth_secrets.is_empty() && auth.remote_sessions.is_none() && !has_database {
+        r.error(
+            "BETTER_AUTH_SECRET",
+            "is set, but sessions can be neither looked up (DATABASE_URL is not set) nor asked of the auth server (AUTH_SERVER_URL is not set)",
+            "set DATABASE_URL to the database Better Auth uses, or AUTH_SERVER_URL to the Better Auth server's URL",
+        );
+    }
+    if auth.remote_sessions.is_some() && auth.better_auth_secrets.is_empty() {
+        r.warn(
+            "BETTER_AUTH_SECRET",
+            "is not set beside AUTH_SERVER_URL: every unknown session token, forged ones included, costs a get-session call to the auth server (at most 16 at once per instance, the rest answered 503)",
+            "set BETTER_AUTH_SECRET (or BETTER_AUTH_SECRETS) to the auth server's secret, so forgeries are refused by their signature without a call",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_normalised() {
+        assert_eq!(
+            origin("https://App.Example.com/api/auth").as_deref(),
+            Some("https://app.example.com")
+        );
+        assert_eq!(
+            origin("http://localhost:3000").as_deref(),
+            Some("http://localhost:3000")
+        );
+        assert_eq!(
+            origin("https://x.com:443/").as_deref(),
+            Some("https://x.com")
+        );
+        assert_eq!(origin("ftp://x.com"), None);
+        assert_eq!(origin("https://user@evil.com"), None);
+        assert_eq!(origin("localhost:3000"), None);
+    }
+}
