@@ -11,31 +11,17 @@ use std::path::{Path, PathBuf};
 
 use gatehouse_app::routes::ROUTES;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
-}
+use crate::support::source_tree::{read, root, rust_files};
 
 /// Every `.rs` file under `dir` (relative to the root), with its text.
 fn rust_sources(dir: &str) -> Vec<(PathBuf, String)> {
-    fn walk(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
-        let entries =
-            std::fs::read_dir(dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
-        for entry in entries {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|ext| ext == "rs") {
-                let text = read(&path);
-                out.push((path, text));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&root().join(dir), &mut out);
+    let out: Vec<(PathBuf, String)> = rust_files(&root().join(dir))
+        .into_iter()
+        .map(|path| {
+            let text = read(&path);
+            (path, text)
+        })
+        .collect();
     assert!(!out.is_empty(), "no Rust sources under {dir}");
     out
 }

@@ -7,6 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use crate::support::source_tree::{read, root, rust_files};
+
 /// The crates checked, by source root.
 const ROOTS: [&str; 4] = [
     "crates/gatehouse/src",
@@ -19,35 +21,20 @@ type Graph = BTreeMap<String, BTreeSet<String>>;
 
 fn modules(root: &Path) -> BTreeMap<String, String> {
     let mut found = BTreeMap::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir)
-            .expect("a source directory")
-            .flatten()
-        {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            if path.extension().is_none_or(|ext| ext != "rs") {
-                continue;
-            }
-            let relative = path.strip_prefix(root).expect("under the root");
-            let mut parts: Vec<String> = relative
-                .with_extension("")
-                .iter()
-                .map(|part| part.to_string_lossy().into_owned())
-                .collect();
-            if matches!(
-                parts.last().map(String::as_str),
-                Some("mod" | "lib" | "main")
-            ) {
-                parts.pop();
-            }
-            let source = std::fs::read_to_string(&path).expect("a source file");
-            found.insert(parts.join("::"), code_only(&source));
+    for path in rust_files(root) {
+        let relative = path.strip_prefix(root).expect("under the root");
+        let mut parts: Vec<String> = relative
+            .with_extension("")
+            .iter()
+            .map(|part| part.to_string_lossy().into_owned())
+            .collect();
+        if matches!(
+            parts.last().map(String::as_str),
+            Some("mod" | "lib" | "main")
+        ) {
+            parts.pop();
         }
+        found.insert(parts.join("::"), code_only(&read(&path)));
     }
     found
 }
@@ -209,7 +196,7 @@ fn cycles(edges: &Graph) -> Vec<Vec<String>> {
 
 #[test]
 fn no_module_imports_itself_through_others() {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let workspace = root();
     let mut report = String::new();
     let mut seen = 0;
     for root in ROOTS {

@@ -3,32 +3,20 @@
 //! needs a `[[bin]]` per file, and the dev server and tests use the table.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use gatehouse_app::routes::ROUTES;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::source_tree::{root, rust_files};
 
 /// Every `.rs` file under `api/`, relative to the root, `/`-separated.
 fn api_files() -> BTreeSet<String> {
-    fn walk(dir: &Path, out: &mut BTreeSet<String>) {
-        let entries =
-            std::fs::read_dir(dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
-        for entry in entries {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|ext| ext == "rs") {
-                let relative = path.strip_prefix(root()).expect("under the root");
-                out.insert(relative.to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    let mut files = BTreeSet::new();
-    walk(&root().join("api"), &mut files);
-    files
+    rust_files(&root().join("api"))
+        .into_iter()
+        .map(|path| {
+            let relative = path.strip_prefix(root()).expect("under the root");
+            relative.to_string_lossy().replace('\\', "/")
+        })
+        .collect()
 }
 
 /// A `[[bin]]` of the root `Cargo.toml`.

@@ -8,6 +8,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::support::function::READY_TIMEOUT;
 use crate::support::http_client::{Response, exchange, get, request};
 use crate::support::jwks_server::{JwksServer, Reply};
 use crate::support::mint::jose_one;
@@ -178,7 +179,7 @@ fn wildcards_under_a_public_suffix_never_grant_credentials_in_production() {
         "https://a*.co.uk",
     ] {
         for environment in ["production", "preview"] {
-            let function = start_with_jwks(
+            let mut function = start_with_jwks(
                 AUTH_SESSION,
                 &server.url(),
                 &[("CORS_ORIGINS", pattern), ("ENVIRONMENT", environment)],
@@ -198,7 +199,10 @@ fn wildcards_under_a_public_suffix_never_grant_credentials_in_production() {
             );
             assert_eq!(response.json()["reason"], "misconfigured", "{response}");
             assert_eq!(response.header("access-control-allow-origin"), None);
-            let logs = function.process.stderr();
+            // Waited for: the reader thread may not have taken it in yet.
+            let logs = function
+                .process
+                .wait_stderr_line("configuration invalid", READY_TIMEOUT);
             assert!(
                 logs.contains("public suffix") || logs.contains("whole domain"),
                 "{pattern}: the log names why:\n{logs}"

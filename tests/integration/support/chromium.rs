@@ -220,6 +220,23 @@ pub fn run_flow(env: &[(&str, &str)]) -> (ExitStatus, Evidence) {
     (status, evidence)
 }
 
+/// Runs the browser script and reads its JSON result, failing when the
+/// script failed or when a secret reached what it recorded: it counts the
+/// secrets it had to mask, and any but the `token` field it drops on
+/// purpose is a leak.
+pub fn browse(env: &[(&str, &str)]) -> (Value, Evidence) {
+    let (status, evidence) = run_flow(env);
+    assert!(status.success(), "browser-flow.mjs failed ({status})");
+    let result: Value = serde_json::from_str(&evidence.stdout)
+        .unwrap_or_else(|err| panic!("browser-flow.mjs printed no JSON object ({err})"));
+    assert_eq!(
+        result["secrets_redacted"],
+        serde_json::json!(0),
+        "a response or the browser's record carried a secret (masked in the output)"
+    );
+    (result, evidence)
+}
+
 /// A step of a leg, failing with its name when absent.
 pub fn step<'a>(result: &'a Value, leg: &str, name: &str) -> &'a Value {
     let value = &result["legs"][leg][name];
