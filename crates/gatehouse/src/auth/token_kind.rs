@@ -85,11 +85,12 @@ pub fn classify(token: &str) -> TokenKind {
     }
 }
 
-/// The number of `.`-separated segments, counted over the byte slice (a
-/// loop the compiler vectorises; `str::bytes().filter()` was not, and cost
-/// ~3k instructions a token, a tenth of all our checks).
+/// The number of `.`-separated segments, up to 6 (no format has more than
+/// 5, so 6 stands for "too many"). `str::split` finds each `.` with memchr
+/// and this stops at the sixth: a byte-by-byte count over a whole RS256
+/// token cost ~2.8k instructions, a seventh of all our checks (callgrind).
 fn segment_count(token: &str) -> usize {
-    token.as_bytes().iter().filter(|&&b| b == b'.').count() + 1
+    token.split('.').take(6).count()
 }
 
 fn decode_header(segment: &str) -> Option<JoseHeader> {
