@@ -4,5 +4,7 @@
 //! team writes its own. Each binary under `api/` serves one of [`routes`];
 //! `gatehouse dev` serves [`routes::ROUTES`] together.
 
+#![warn(unreachable_pub)]
+
 pub mod routes;
 pub mod tasks;

@@ -17,7 +17,7 @@ use gatehouse::http::json_response;
 use gatehouse::route::{Ctx, HandlerFuture};
 
 /// The scope an API key needs to call `/api/auth/session`.
-pub const SESSION_SCOPE: &str = "auth:session";
+pub(super) const SESSION_SCOPE: &str = "auth:session";
 
 pub(super) fn session(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {

@@ -21,7 +21,7 @@ use gatehouse::http::json_response;
 use gatehouse::route::{Ctx, HandlerFuture};
 
 /// The scope an API key needs to use the route where it is otherwise off.
-pub const ADMIN_SCOPE: &str = "admin";
+pub(super) const ADMIN_SCOPE: &str = "admin";
 
 pub(super) fn session(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {

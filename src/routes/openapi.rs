@@ -10,7 +10,7 @@ use gatehouse::http::{Body, Response};
 use gatehouse::route::{Ctx, HandlerFuture};
 
 /// The document, as served.
-pub const DOCUMENT: &str = include_str!("../../openapi.json");
+pub(super) const DOCUMENT: &str = include_str!("../../openapi.json");
 
 pub(super) fn document(_ctx: Ctx) -> HandlerFuture {
     Box::pin(async {

@@ -14,6 +14,8 @@
 //! - [`pipeline`]: what happens to every request, whatever the host;
 //! - [`error`] and [`http::problem`]: the one place failures become HTTP responses.
 
+#![warn(unreachable_pub)]
+
 pub mod auth;
 pub mod bounded_cache;
 pub mod clock;

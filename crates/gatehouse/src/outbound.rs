@@ -413,7 +413,7 @@ pub(crate) mod test_server {
     use tokio::task::JoinHandle;
 
     #[derive(Clone, Debug)]
-    pub struct Reply {
+    pub(crate) struct Reply {
         pub status: StatusCode,
         pub headers: Vec<(&'static str, String)>,
         pub body: Bytes,
@@ -421,7 +421,7 @@ pub(crate) mod test_server {
     }
 
     impl Reply {
-        pub fn json(body: impl Into<Bytes>) -> Self {
+        pub(crate) fn json(body: impl Into<Bytes>) -> Self {
             Reply {
                 status: StatusCode::OK,
                 headers: vec![("content-type", "application/json".to_owned())],
@@ -430,25 +430,25 @@ pub(crate) mod test_server {
             }
         }
 
-        pub fn status(mut self, status: u16) -> Self {
+        pub(crate) fn status(mut self, status: u16) -> Self {
             self.status = StatusCode::from_u16(status).unwrap();
             self
         }
 
-        pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        pub(crate) fn header(mut self, name: &'static str, value: &str) -> Self {
             self.headers.retain(|(existing, _)| *existing != name);
             self.headers.push((name, value.to_owned()));
             self
         }
 
-        pub fn delay(mut self, delay: Duration) -> Self {
+        pub(crate) fn delay(mut self, delay: Duration) -> Self {
             self.delay = delay;
             self
         }
     }
 
     #[derive(Debug)]
-    pub struct TestServer {
+    pub(crate) struct TestServer {
         pub addr: SocketAddr,
         requests: Arc<AtomicUsize>,
         reply: Arc<Mutex<Reply>>,
@@ -457,7 +457,7 @@ pub(crate) mod test_server {
     }
 
     impl TestServer {
-        pub async fn start(reply: Reply) -> TestServer {
+        pub(crate) async fn start(reply: Reply) -> TestServer {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let requests = Arc::new(AtomicUsize::new(0));
@@ -509,19 +509,19 @@ pub(crate) mod test_server {
 
         /// The URI and headers of the latest request (to check what a
         /// caller forwards).
-        pub fn last_request(&self) -> Option<(Uri, HeaderMap)> {
+        pub(crate) fn last_request(&self) -> Option<(Uri, HeaderMap)> {
             self.last_request.lock().unwrap().clone()
         }
 
-        pub fn url(&self, path: &str) -> String {
+        pub(crate) fn url(&self, path: &str) -> String {
             format!("http://{}{path}", self.addr)
         }
 
-        pub fn requests(&self) -> usize {
+        pub(crate) fn requests(&self) -> usize {
             self.requests.load(Ordering::SeqCst)
         }
 
-        pub fn set_reply(&self, reply: Reply) {
+        pub(crate) fn set_reply(&self, reply: Reply) {
             *self.reply.lock().unwrap() = reply;
         }
     }
@@ -533,7 +533,7 @@ pub(crate) mod test_server {
     }
 
     /// A loopback address where nothing listens (bound, then released).
-    pub async fn refused_addr() -> SocketAddr {
+    pub(crate) async fn refused_addr() -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
