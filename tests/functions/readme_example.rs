@@ -19,7 +19,8 @@ fn count(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         // A refused credential ends here: 401 with its reason and hint.
         let principal = ctx.principal(None).await?;
-        // No DATABASE_URL, or Postgres down: 503 naming the fix.
+        // Postgres unreachable: 503 with the fix (without DATABASE_URL,
+        // `needs` has already answered 500 `misconfigured`).
         let db = ctx.state.database()?;
         let owner = principal.identity();
         let row = db

@@ -10,6 +10,7 @@ use crate::auth::{bearer, now, start, unique_secret};
 use crate::support::db::TestDb;
 use crate::support::function::{block_on, readme_example};
 use crate::support::http_client::{get, send};
+use crate::support::jwks_server::refused_url;
 use crate::support::mint::{jose_one, secret_spec};
 use crate::tasks::TASKS;
 
@@ -92,6 +93,23 @@ fn the_example_function_answers_its_caller_s_task_count() {
         "/api/my-tasks/count",
         &[("authorization", &bearer(&alice))],
     );
-    assert!(response.status >= 500, "{response}");
-    assert!(response.text().contains("DATABASE_URL"), "{response}");
+    let problem = response.assert_problem(500, "misconfigured");
+    assert!(problem.to_string().contains("DATABASE_URL"), "{response}");
+
+    // Postgres unreachable: a 503 naming the database, never a 401.
+    let down = refused_url().replace("http://", "postgres://postgres@") + "/gatehouse";
+    let outage = start(
+        &readme_example().to_string_lossy(),
+        &[
+            ("DATABASE_URL", down.as_str()),
+            ("DATABASE_CONNECT_TIMEOUT_SECS", "2"),
+            ("JWT_SECRET", secret.as_str()),
+        ],
+    );
+    let response = get(
+        outage.addr(),
+        "/api/my-tasks/count",
+        &[("authorization", &bearer(&alice))],
+    );
+    assert_eq!(response.status, 503, "{response}");
 }
