@@ -120,10 +120,12 @@ fn credential_kinds(config: &Config, report: &mut Report) {
     if !auth.authjs_secrets.is_empty() {
         kinds.push("Auth.js session cookies (AUTH_SECRET)".to_owned());
     }
+    // Sessions are exchanged for a user's credential, never for an API key.
+    let exchangeable = !kinds.is_empty();
     if auth.accepts_api_keys() {
         kinds.push("API keys (gatehouse api-keys)".to_owned());
     }
-    if auth.has_database && auth.can_verify() {
+    if auth.has_database && exchangeable {
         kinds.push("this API's own sessions (POST /api/auth/exchange)".to_owned());
     }
     if !kinds.is_empty() {

@@ -49,38 +49,10 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let hour = number(bytes.get(11..13)?)?;
     let minute = number(bytes.get(14..16)?)?;
     let second = number(bytes.get(17..19)?)?;
-    let separators = [
-        bytes.get(4),
-        bytes.get(7),
-        bytes.get(10),
-        bytes.get(13),
-        bytes.get(16),
-    ];
-    if separators
-        != [
-            Some(&b'-'),
-            Some(&b'-'),
-            Some(&b'T'),
-            Some(&b':'),
-            Some(&b':'),
-        ]
-        && separators
-            != [
-                Some(&b'-'),
-                Some(&b'-'),
-                Some(&b't'),
-                Some(&b':'),
-                Some(&b':'),
-            ]
-        && separators
-            != [
-                Some(&b'-'),
-                Some(&b'-'),
-                Some(&b' '),
-                Some(&b':'),
-                Some(&b':'),
-            ]
-    {
+    // `YYYY-MM-DD`, then `T` (or `t`, or a space, as Postgres writes it),
+    // then `hh:mm:ss`.
+    let separators = (bytes[4], bytes[7], bytes[10], bytes[13], bytes[16]);
+    if !matches!(separators, (b'-', b'-', b'T' | b't' | b' ', b':', b':')) {
         return None;
     }
     let mut rest = bytes.get(19..)?;

@@ -311,33 +311,19 @@ mod tests {
         Box::pin(async { Err(RequestError::Internal("unused".into())) })
     }
 
-    static DYNAMIC: Route = Route {
-        pattern: "/api/tasks/[id]",
-        methods: &[Method::GET],
-        needs: Needs::NONE,
-        handler,
-    };
+    const fn get(pattern: &'static str) -> Route {
+        Route {
+            pattern,
+            methods: &[Method::GET],
+            needs: Needs::NONE,
+            handler,
+        }
+    }
 
-    static NESTED: Route = Route {
-        pattern: "/api/health/detailed",
-        methods: &[Method::GET],
-        needs: Needs::NONE,
-        handler,
-    };
-
-    static DOTTED: Route = Route {
-        pattern: "/api/openapi.json",
-        methods: &[Method::GET],
-        needs: Needs::NONE,
-        handler,
-    };
-
-    static PLAIN: Route = Route {
-        pattern: "/api/health",
-        methods: &[Method::GET],
-        needs: Needs::NONE,
-        handler,
-    };
+    static DYNAMIC: Route = get("/api/tasks/[id]");
+    static NESTED: Route = get("/api/health/detailed");
+    static DOTTED: Route = get("/api/openapi.json");
+    static PLAIN: Route = get("/api/health");
 
     #[test]
     fn names_derive_from_the_pattern() {
