@@ -6,5 +6,6 @@
 
 #![warn(unreachable_pub)]
 
+pub mod migrations;
 pub mod routes;
 pub mod tasks;

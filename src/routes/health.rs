@@ -30,47 +30,45 @@ pub(super) fn detailed(ctx: Ctx) -> HandlerFuture {
         let check = async {
             db.query("SELECT 1", &[]).await?;
             let round_trip = started.elapsed();
-            let version = migrations::current_version(&db).await?;
-            Ok::<_, DbError>((round_trip, version))
+            let versions = migrations::versions_in(&db, &[&crate::migrations::APP]).await?;
+            Ok::<_, DbError>((round_trip, versions))
         }
         .await;
 
-        let expected = migrations::latest_version();
         let pool = db.status();
         let (status, failing, database, problem) = match check {
-            Ok((round_trip, version)) if version >= expected => (
-                StatusCode::OK,
-                None,
-                json!({
-                    "status": "up",
+            Ok((round_trip, versions)) => {
+                let behind = versions.iter().find(|v| !v.is_current());
+                let database = json!({
+                    "status": if behind.is_some() { "schema_outdated" } else { "up" },
                     "latency_ms": round_trip.as_secs_f64() * 1000.0,
                     "pool": pool,
-                    "migration_version": version,
-                    "expected_migration_version": expected,
-                }),
-                None,
-            ),
-            Ok((round_trip, version)) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some("migrations"),
-                json!({
-                    "status": "schema_outdated",
-                    "latency_ms": round_trip.as_secs_f64() * 1000.0,
-                    "pool": pool,
-                    "migration_version": version,
-                    "expected_migration_version": expected,
-                }),
-                Some(DbError::SchemaBehind {
-                    found: version,
-                    expected,
-                }),
-            ),
+                    "migrations": versions.iter().map(|v| json!({
+                        "component": v.component,
+                        "version": v.version,
+                        "expected": v.expected,
+                    })).collect::<Vec<_>>(),
+                });
+                match behind {
+                    None => (StatusCode::OK, None, database, None),
+                    Some(behind) => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        Some("migrations"),
+                        database,
+                        Some(DbError::SchemaBehind {
+                            component: behind.component,
+                            found: behind.version,
+                            expected: behind.expected,
+                        }),
+                    ),
+                }
+            }
             Err(err) => {
                 tracing::warn!(target: "gatehouse::db", request_id = %ctx.request_id, error = %err, "database check failed");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     Some("database"),
-                    json!({ "status": "down", "pool": pool, "expected_migration_version": expected }),
+                    json!({ "status": "down", "pool": pool }),
                     Some(err),
                 )
             }

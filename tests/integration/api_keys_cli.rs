@@ -27,7 +27,9 @@ fn settings(url: &str) -> DatabaseConfig {
 async fn migrated() -> (TestDb, Arc<Database>) {
     let test_db = TestDb::create().await;
     let db = Database::new(&settings(&test_db.url)).expect("pool");
-    migrations::apply(&db).await.expect("migrations apply");
+    migrations::apply(&db, &[&gatehouse_app::migrations::APP])
+        .await
+        .expect("migrations apply");
     (test_db, db)
 }
 

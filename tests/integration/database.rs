@@ -1,16 +1,14 @@
-//! The pool, its serverless behaviours and the migrations, against a real
+//! The pool and its serverless behaviours, against a real
 //! PostgreSQL (a fresh database per test).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gatehouse::config::{Config, DatabaseConfig, Env, Needs};
-use gatehouse::db::migrations::{self, MIGRATIONS};
 use gatehouse::db::{Database, DbError};
 use tokio_postgres::types::Type;
 
 use crate::support::db::{TestDb, admin_client, with_database};
-use crate::support::function::block_on;
 use crate::support::tcp_proxy::Proxy;
 
 fn settings(url: &str, extra: &[(&str, &str)]) -> DatabaseConfig {
@@ -301,65 +299,6 @@ async fn an_unreachable_database_fails_fast_and_a_silent_one_within_the_connect_
     held.abort();
 }
 
-#[tokio::test]
-async fn migrations_apply_once_and_a_second_run_is_a_no_op() {
-    let test_db = TestDb::create().await;
-    let db = Database::new(&settings(&test_db.url, &[])).expect("pool");
-    assert_eq!(migrations::current_version(&db).await.expect("version"), 0);
-    let first = migrations::apply(&db).await.expect("first apply");
-    assert_eq!(
-        first.applied,
-        MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>()
-    );
-    assert_eq!(first.version, migrations::latest_version());
-    let second = migrations::apply(&db).await.expect("second apply");
-    assert!(second.applied.is_empty(), "{second:?}");
-    assert_eq!(second.version, migrations::latest_version());
-    let rows: i64 = db
-        .query_opt("SELECT count(*) FROM gatehouse_schema_migrations", &[])
-        .await
-        .expect("count")
-        .expect("row")
-        .get(0);
-    assert_eq!(rows as usize, MIGRATIONS.len());
-    assert_eq!(
-        migrations::current_version(&db).await.expect("version"),
-        migrations::latest_version()
-    );
-}
-
-#[tokio::test]
-async fn concurrent_migrations_serialize_instead_of_racing() {
-    let test_db = TestDb::create().await;
-    let a = Database::new(&settings(&test_db.url, &[])).expect("pool");
-    let b = Database::new(&settings(&test_db.url, &[])).expect("pool");
-    let (ra, rb) = tokio::join!(migrations::apply(&a), migrations::apply(&b));
-    let (ra, rb) = (ra.expect("a"), rb.expect("b"));
-    assert_eq!(
-        ra.applied.len() + rb.applied.len(),
-        MIGRATIONS.len(),
-        "{ra:?} {rb:?}"
-    );
-}
-
-#[tokio::test]
-async fn an_edited_migration_is_detected() {
-    let test_db = TestDb::create().await;
-    let db = Database::new(&settings(&test_db.url, &[])).expect("pool");
-    migrations::apply(&db).await.expect("apply");
-    db.query(
-        "UPDATE gatehouse_schema_migrations SET checksum = 'tampered' WHERE version = 1",
-        &[],
-    )
-    .await
-    .expect("tamper");
-    let err = migrations::apply(&db).await.expect_err("must refuse");
-    assert!(
-        matches!(err, DbError::MigrationChanged { version: 1, .. }),
-        "{err:?}"
-    );
-}
-
 mod tls {
     use super::*;
 
@@ -462,76 +401,6 @@ mod tls {
         .expect("pool");
         assert!(ssl_in_use(&db).await.expect("verify-ca"));
     }
-}
-
-/// A database migrated by the build before identities had namespaces
-/// (migration 3) upgrades without losing a row: bare subjects go to the
-/// namespace `gatehouse migrate` assumes, API-key owners to `api-key`.
-#[test]
-fn a_database_of_the_previous_build_upgrades_without_loss() {
-    let db = block_on(TestDb::create());
-    block_on(async {
-        let env = gatehouse::config::Env::from_pairs([("DATABASE_URL", db.url.as_str())]);
-        let config = gatehouse::config::Config::load(&env, gatehouse::config::Needs::DATABASE)
-            .unwrap_or_else(|errors| panic!("{errors}"));
-        let database = gatehouse::db::Database::new(&config.database.unwrap()).unwrap();
-        migrations::apply_through(&database, 3, "unused")
-            .await
-            .unwrap();
-        db.execute(
-            "INSERT INTO gatehouse_tasks (id, owner, title) VALUES
-               (gen_random_uuid(), 'user-42', 'a user''s'),
-               (gen_random_uuid(), 'api_key:0190a5b2-7c3e-7d4f-8a9b-0c1d2e3f4a5b', 'a key''s');
-             INSERT INTO gatehouse_subject_cutoffs (subject, not_before) VALUES ('user-42', now());
-             INSERT INTO gatehouse_revoked_tokens (token_id, subject, expires_at)
-               VALUES ('jti:x', 'user-42', now() + interval '1 hour');
-             INSERT INTO gatehouse_sessions (id, token_hash, subject, principal, expires_at)
-               VALUES (gen_random_uuid(), '\\x01', 'user-42', '{\"subject\":\"user-42\"}', now() + interval '1 hour');
-             INSERT INTO gatehouse_users (id, profile) VALUES ('user-42', '{}')",
-        )
-        .await;
-        let report = migrations::apply_assuming(&database, "better-auth")
-            .await
-            .unwrap();
-        assert_eq!(report.version, migrations::latest_version());
-        database.close();
-    });
-    let count = |sql: &str| block_on(db.count(sql));
-    assert_eq!(
-        count("SELECT count(*) FROM gatehouse_tasks"),
-        2,
-        "no row lost"
-    );
-    assert_eq!(
-        count("SELECT count(*) FROM gatehouse_tasks WHERE owner = 'better-auth:user-42'"),
-        1
-    );
-    assert_eq!(
-        count(
-            "SELECT count(*) FROM gatehouse_tasks WHERE owner = 'api-key:0190a5b2-7c3e-7d4f-8a9b-0c1d2e3f4a5b'"
-        ),
-        1
-    );
-    for (table, column) in [
-        ("gatehouse_subject_cutoffs", "subject"),
-        ("gatehouse_revoked_tokens", "subject"),
-        ("gatehouse_sessions", "subject"),
-        ("gatehouse_users", "id"),
-    ] {
-        assert_eq!(
-            count(&format!(
-                "SELECT count(*) FROM {table} WHERE {column} = 'better-auth:user-42'"
-            )),
-            1,
-            "{table}"
-        );
-    }
-    assert_eq!(
-        count(
-            "SELECT count(*) FROM gatehouse_sessions WHERE principal->>'namespace' = 'better-auth'"
-        ),
-        1
-    );
 }
 
 /// The connection failed in the TLS handshake, for `reason` (rustls's

@@ -20,6 +20,7 @@ mod doctor_cli;
 mod explain_cli;
 mod first_request;
 mod lambda_host;
+mod migration_history;
 mod module_graph;
 mod openapi;
 mod panic_probe;

@@ -9,7 +9,7 @@ use gatehouse::config::{Config, Env, Needs};
 use gatehouse::db::{Database, migrations};
 use serde_json::{Value, json};
 
-use crate::support::db::TestDb;
+use crate::support::db::{TestDb, current_migrations_json, migrations_json};
 use crate::support::function::{
     HEALTH, HEALTH_DETAILED, Process, READY_TIMEOUT, VercelFunction, block_on, free_port,
 };
@@ -159,17 +159,17 @@ fn without_ipc_it_announces_its_port_on_stdout() {
 }
 
 /// Applies the migrations in-process, as `gatehouse migrate` does.
-fn migrate(url: &str) -> i32 {
+fn migrate(url: &str) -> Vec<migrations::ComponentVersion> {
     block_on(async {
         let config = Config::load(&Env::from_pairs([("DATABASE_URL", url)]), Needs::DATABASE)
             .unwrap_or_else(|errors| panic!("test configuration invalid: {errors}"));
         let db = Database::new(config.database.as_ref().expect("database settings"))
             .unwrap_or_else(|err| panic!("pool: {err}"));
-        let report = migrations::apply(&db)
+        let report = migrations::apply(&db, &[&gatehouse_app::migrations::APP])
             .await
             .unwrap_or_else(|err| panic!("migrations: {err}"));
         db.close();
-        report.version
+        report.versions
     })
 }
 
@@ -203,16 +203,15 @@ fn detailed_health_reports_an_old_schema_then_healthy_once_migrated() {
     assert_eq!(body["failing"], json!(["migrations"]), "{response}");
     assert_eq!(body["reason"], "schema_outdated", "{response}");
     assert_eq!(
-        body["checks"]["database"]["migration_version"], 0,
-        "{response}"
-    );
-    let latest = gatehouse::db::migrations::latest_version();
-    assert_eq!(
-        body["checks"]["database"]["expected_migration_version"], latest,
+        body["checks"]["database"]["migrations"],
+        migrations_json([0, 0]),
         "{response}"
     );
 
-    assert_eq!(migrate(&db.url), latest);
+    assert!(
+        migrate(&db.url).iter().all(|v| v.is_current()),
+        "the migrations were applied"
+    );
 
     // The same warm process sees the new schema; no restart needed.
     let (response, body) = detailed(&function);
@@ -229,8 +228,11 @@ fn detailed_health_reports_an_old_schema_then_healthy_once_migrated() {
     );
     let database = &body["checks"]["database"];
     assert_eq!(database["status"], "up", "{response}");
-    assert_eq!(database["migration_version"], latest, "{response}");
-    assert_eq!(database["expected_migration_version"], latest, "{response}");
+    assert_eq!(
+        database["migrations"],
+        current_migrations_json(),
+        "{response}"
+    );
     let pool = &database["pool"];
     assert_eq!(pool["max"], 3, "{response}");
     let size = pool["size"].as_u64().expect("pool.size");

@@ -186,22 +186,27 @@ async fn database(config: &Config, report: &mut Report) {
             settings.url.tls_mode()
         ),
     );
-    match migrations::current_version(&db).await {
-        Ok(version) if version >= migrations::latest_version() => {
-            report.pass(
-                "postgres",
-                format!("migrations applied (version {version})"),
-            );
+    match migrations::versions_in(&db, &[&gatehouse_app::migrations::APP]).await {
+        Ok(versions) => {
+            for v in versions {
+                if v.is_current() {
+                    report.pass(
+                        "postgres",
+                        format!("{} migrations applied (version {})", v.component, v.version),
+                    );
+                } else {
+                    report.push(
+                        "postgres",
+                        Level::Fail,
+                        format!(
+                            "the {} migrations are at version {}, this build needs {}",
+                            v.component, v.version, v.expected
+                        ),
+                        Some("run `gatehouse migrate` with this DATABASE_URL"),
+                    );
+                }
+            }
         }
-        Ok(version) => report.push(
-            "postgres",
-            Level::Fail,
-            format!(
-                "the schema is at migration {version}, this build needs {}",
-                migrations::latest_version()
-            ),
-            Some("run `gatehouse migrate` with this DATABASE_URL"),
-        ),
         Err(err) => report.push(
             "postgres",
             Level::Fail,

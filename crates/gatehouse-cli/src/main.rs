@@ -257,32 +257,43 @@ async fn migrate(options: Options) -> ExitCode {
     }
     let legacy = legacy_namespace(&config);
     match apply_migrations(settings, &legacy).await {
-        Ok(report) if report.applied.contains(&IDENTITY_MIGRATION) => {
-            println!(
-                "gatehouse: applied migration(s) {:?}; database is at {}",
-                report.applied, report.version
-            );
-            describe_legacy_namespace(&config, &legacy);
-            ExitCode::SUCCESS
-        }
-        Ok(report) if report.applied.is_empty() => {
-            println!(
-                "gatehouse: database is up to date at migration {}",
-                report.version
-            );
-            ExitCode::SUCCESS
-        }
         Ok(report) => {
-            println!(
-                "gatehouse: applied migration(s) {:?}; database is at {}",
-                report.applied, report.version
-            );
+            println!("gatehouse: {}", describe_report(&report));
+            if report
+                .applied
+                .iter()
+                .any(|m| m.component == migrations::RUNTIME.name && m.version == IDENTITY_MIGRATION)
+            {
+                describe_legacy_namespace(&config, &legacy);
+            }
             ExitCode::SUCCESS
         }
         Err(err) => {
             eprintln!("gatehouse: migration failed: {err}\n  fix: {}", err.hint());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `applied gatehouse 5, app 1; database is at gatehouse 5, app 1`, or
+/// `database is up to date (gatehouse 5, app 1)`.
+fn describe_report(report: &migrations::MigrationReport) -> String {
+    let versions = report
+        .versions
+        .iter()
+        .map(|v| format!("{} {}", v.component, v.version))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if report.applied.is_empty() {
+        format!("database is up to date ({versions})")
+    } else {
+        let applied = report
+            .applied
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("applied migration(s) {applied}; database is at {versions}")
     }
 }
 
@@ -323,7 +334,8 @@ async fn apply_migrations(
     legacy_namespace: &str,
 ) -> Result<migrations::MigrationReport, gatehouse::db::DbError> {
     let db = Database::new(settings)?;
-    let report = migrations::apply_assuming(&db, legacy_namespace).await;
+    let report =
+        migrations::apply_assuming(&db, &[&gatehouse_app::migrations::APP], legacy_namespace).await;
     db.close();
     report
 }
@@ -356,7 +368,7 @@ async fn dev(port: u16, options: Options) -> ExitCode {
         }
         match apply_migrations(settings, &legacy_namespace(config)).await {
             Ok(report) => {
-                tracing::info!(target: "gatehouse::dev", version = report.version, applied = ?report.applied, "database schema ready")
+                tracing::info!(target: "gatehouse::dev", migrations = %describe_report(&report), "database schema ready")
             }
             Err(err) => {
                 tracing::error!(target: "gatehouse::dev", error = %err, fix = %err.hint(), "migrations could not be applied; routes that use the database will answer 503")

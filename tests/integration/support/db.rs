@@ -51,6 +51,25 @@ impl TestDb {
     }
 }
 
+/// `/api/health/detailed`'s `migrations` for a database at `versions`
+/// (runtime's, then the app's).
+pub fn migrations_json(versions: [i32; 2]) -> serde_json::Value {
+    use gatehouse::db::migrations::RUNTIME;
+    use gatehouse_app::migrations::APP;
+    serde_json::json!([
+        {"component": RUNTIME.name, "version": versions[0], "expected": RUNTIME.latest_version()},
+        {"component": APP.name, "version": versions[1], "expected": APP.latest_version()},
+    ])
+}
+
+/// `migrations_json` of an up-to-date database.
+pub fn current_migrations_json() -> serde_json::Value {
+    migrations_json([
+        gatehouse::db::migrations::RUNTIME.latest_version(),
+        gatehouse_app::migrations::APP.latest_version(),
+    ])
+}
+
 impl TestDb {
     /// Applies Gatehouse's migrations, as `gatehouse migrate` does.
     pub async fn migrate(&self) {
@@ -59,7 +78,7 @@ impl TestDb {
             .unwrap_or_else(|errors| panic!("test configuration invalid: {errors}"));
         let settings = config.database.expect("DATABASE_URL is set");
         let db = gatehouse::db::Database::new(&settings).expect("pool");
-        gatehouse::db::migrations::apply(&db)
+        gatehouse::db::migrations::apply(&db, &[&gatehouse_app::migrations::APP])
             .await
             .unwrap_or_else(|err| panic!("migrations on {}: {err}", self.name));
         db.close();

@@ -186,7 +186,7 @@ impl PgCluster {
             .unwrap_or_else(|errors| panic!("test configuration invalid: {errors}"));
         let settings = config.database.expect("DATABASE_URL is set");
         let db = gatehouse::db::Database::new(&settings).expect("pool");
-        gatehouse::db::migrations::apply(&db)
+        gatehouse::db::migrations::apply(&db, &[&gatehouse_app::migrations::APP])
             .await
             .unwrap_or_else(|err| panic!("migrations on {name}: {err}"));
         db.close();

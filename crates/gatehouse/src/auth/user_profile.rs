@@ -908,7 +908,7 @@ mod tests {
         let early = profiles(server.url("/users"), Duration::ZERO)
             .profile(&id("u0"), Some(&db))
             .await;
-        crate::db::migrations::apply(&db).await.unwrap();
+        crate::db::migrations::apply(&db, &[]).await.unwrap();
 
         let first = profiles(server.url("/users"), Duration::ZERO);
         let fetched = first.profile(&id("u1"), Some(&db)).await.unwrap();

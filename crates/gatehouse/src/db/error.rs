@@ -30,10 +30,22 @@ pub enum DbError {
     SchemaMissing(#[source] tokio_postgres::Error),
     #[error("TLS could not be set up: {0}")]
     Tls(String),
-    #[error("migration {version} ({name}) differs from the one applied to this database")]
-    MigrationChanged { version: i32, name: &'static str },
-    #[error("the database schema is at version {found}, but this build expects {expected}")]
-    SchemaBehind { found: i32, expected: i32 },
+    #[error(
+        "{component} migration {version} ({name}) differs from the one applied to this database"
+    )]
+    MigrationChanged {
+        component: &'static str,
+        version: i32,
+        name: &'static str,
+    },
+    #[error(
+        "the database's {component} migrations are at version {found}, but this build expects {expected}"
+    )]
+    SchemaBehind {
+        component: &'static str,
+        found: i32,
+        expected: i32,
+    },
 }
 
 impl DbError {
