@@ -1,6 +1,6 @@
 //! A Better Auth session cookie or bearer value (`token.signature`,
 //! percent-encoded), checked against two rotated secrets.
-use gatehouse::auth::better_auth_session::{SessionSecrets, token_part, verify_signed};
+use gatehouse::auth::better_auth::database::{SessionSecrets, token_part, verify_signed};
 use gatehouse::secret::Secret;
 
 fn main() {

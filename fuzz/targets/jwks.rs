@@ -1,6 +1,6 @@
 //! A JWKS document as an issuer's endpoint (or JWT_PUBLIC_KEYS) serves it,
 //! and each JWK in it.
-use gatehouse::auth::keys;
+use gatehouse::auth::jwt::keys;
 
 fn main() {
     afl::fuzz!(|data: &[u8]| {

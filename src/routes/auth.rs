@@ -6,10 +6,11 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use gatehouse::auth::jwt::Method;
-use gatehouse::auth::opaque::revocation_unavailable;
+use gatehouse::auth::better_auth;
+use gatehouse::auth::principal::Method;
 use gatehouse::auth::refusal::Refusal;
-use gatehouse::auth::{api_sessions, better_auth_session, revocation};
+use gatehouse::auth::revocation::revocation_unavailable;
+use gatehouse::auth::{revocation, sessions};
 use gatehouse::clock::rfc3339;
 use gatehouse::clock::unix_now;
 use gatehouse::error::{Reason, RequestError};
@@ -158,7 +159,7 @@ pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
                 .map_err(stored)?;
             // The cutoff refuses them already; deleting the rows also keeps
             // the table small.
-            let ended = api_sessions::end_all(&db, &principal.identity()).await?;
+            let ended = sessions::end_all(&db, &principal.identity()).await?;
             tracing::info!(target: "gatehouse::auth::revocation", subject = principal.subject.as_str(), sessions_ended = ended, "every credential of the subject issued before now revoked");
             return Ok(json_response(
                 StatusCode::OK,
@@ -187,19 +188,19 @@ pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
             .await
             .map_err(stored)?;
         // Sessions exchanged for this credential go with it.
-        let derived = api_sessions::end_derived(&db, id).await?;
+        let derived = sessions::end_derived(&db, id).await?;
         // A session row is deleted too, so that it cannot come back once the
         // revocation row expires, even when its store slides its expiry.
         let session_id = principal.session_id.as_deref();
         let revoked = match (principal.method, session_id) {
             (Method::GatehouseSession, Some(session)) => {
                 if let Ok(session) = uuid::Uuid::parse_str(session) {
-                    api_sessions::end(&db, session).await?;
+                    sessions::end(&db, session).await?;
                 }
                 "session"
             }
             (Method::BetterAuthSession, Some(session)) => {
-                better_auth_session::delete(&db, session).await?;
+                better_auth::database::delete(&db, session).await?;
                 "session"
             }
             (Method::BetterAuthRemote, _) => "session",

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use gatehouse::auth::credential::{self, ExtractError, parse_cookies};
 use gatehouse::auth::explain::{CredentialView, explain};
-use gatehouse::auth::jwt::Method;
+use gatehouse::auth::principal::Method;
 use gatehouse::clock::unix_now;
 use gatehouse::config::Environment;
 use gatehouse::error::RequestError;

@@ -1,15 +1,15 @@
 //! `POST /api/auth/exchange` (any accepted credential for a session this
 //! API owns) and `POST /api/auth/logout` (end it, or `?all=true` all of the
-//! caller's). The sessions themselves: [`gatehouse::auth::api_sessions`].
+//! caller's). The sessions themselves: [`gatehouse::auth::sessions`].
 
 use std::time::Duration;
 
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
-use gatehouse::auth::api_sessions::{self, SessionError};
-use gatehouse::auth::jwt::Method;
+use gatehouse::auth::principal::Method;
 use gatehouse::auth::refusal::Refusal;
+use gatehouse::auth::sessions::{self, SessionError};
 use gatehouse::clock::rfc3339;
 use gatehouse::clock::unix_now;
 use gatehouse::error::{Reason, RequestError};
@@ -41,7 +41,7 @@ pub(super) fn exchange(ctx: Ctx) -> HandlerFuture {
         let authenticator = ctx.state.authenticator()?;
         let settings = &authenticator.settings().sessions;
         let source = authenticator.session_source(&principal);
-        let created = api_sessions::create(&db, &principal, &source, settings)
+        let created = sessions::create(&db, &principal, &source, settings)
             .await
             .map_err(|err| match err {
                 SessionError::Store(err) => RequestError::DatabaseUnavailable(err),
@@ -92,7 +92,7 @@ pub(super) fn logout(ctx: Ctx) -> HandlerFuture {
         tracing::Span::current().record("subject", principal.subject.as_str());
         let db = ctx.state.database()?;
         if all {
-            let count = api_sessions::end_all(&db, &principal.identity()).await?;
+            let count = sessions::end_all(&db, &principal.identity()).await?;
             tracing::info!(target: "gatehouse::auth::sessions", subject = principal.subject.as_str(), count, "every session of the subject ended");
             return Ok(ended(settings, count, "logged_out_everywhere"));
         }
@@ -109,7 +109,7 @@ pub(super) fn logout(ctx: Ctx) -> HandlerFuture {
             )
             .into());
         };
-        let count = u64::from(api_sessions::end(&db, session).await?);
+        let count = u64::from(sessions::end(&db, session).await?);
         tracing::info!(target: "gatehouse::auth::sessions", subject = principal.subject.as_str(), session_id = %session, "session ended");
         Ok(ended(settings, count, "logged_out"))
     })

@@ -18,7 +18,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gatehouse::auth::keys;
+use gatehouse::auth::jwt::keys;
 use gatehouse::auth::pattern::PatternList;
 use gatehouse::auth::settings::{IssuerSettings, KeySource};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use crate::browser_rules::Origin;
 use crate::level::Level;
-use gatehouse::auth::jwks::{JwksCache, JwksSettings};
+use gatehouse::auth::jwt::jwks::{JwksCache, JwksSettings};
 use gatehouse::auth::settings::KeySource;
 use gatehouse::config::{Config, Env, Needs};
 use gatehouse::db::{Database, migrations};

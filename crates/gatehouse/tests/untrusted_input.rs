@@ -8,11 +8,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use gatehouse::auth::authjs;
-use gatehouse::auth::better_auth_session::{SessionSecrets, verify_signed};
-use gatehouse::auth::claims::Claims;
+use gatehouse::auth::better_auth::database::{SessionSecrets, verify_signed};
 use gatehouse::auth::credential;
+use gatehouse::auth::jwt::claims::Claims;
+use gatehouse::auth::jwt::keys;
 use gatehouse::auth::jwt::numeric_date_secs;
-use gatehouse::auth::keys;
 use gatehouse::auth::pattern::PatternList;
 use gatehouse::auth::token_kind;
 use gatehouse::db::url::DatabaseUrl;

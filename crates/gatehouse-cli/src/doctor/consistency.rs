@@ -11,8 +11,8 @@ use crate::browser_rules::{
 };
 use crate::level::Level;
 use gatehouse::auth::explain::{Verdict, explain};
-use gatehouse::auth::jwt::Method;
 use gatehouse::auth::pattern::PatternList;
+use gatehouse::auth::principal::Method;
 use gatehouse::clock::unix_now;
 use gatehouse::config::{Config, Env, Environment};
 use gatehouse::state::State;

@@ -10,6 +10,7 @@
 //! brute-force, unlike a password).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -20,12 +21,21 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
-use crate::db::{Database, DbError};
+use serde_json::Value;
+
+use crate::auth::identity;
+use crate::auth::principal::{Method, Principal};
+use crate::auth::refusal::{Refusal, store_unavailable};
+use crate::auth::settings::AuthSettings;
+use crate::auth::verify::{Accepted, Attempt, Verify, database};
+use crate::clock::rfc3339;
+use crate::db::{Database, DbError, LazyDatabase};
+use crate::reason::Reason;
 use crate::secret::Secret;
 
 /// What every key starts with, so a bearer token can be routed here without
 /// a database round trip, and a leaked key is recognisable by secret scanners.
-pub const PREFIX: &str = "gk_";
+pub use crate::auth::token_kind::API_KEY_PREFIX as PREFIX;
 /// Base64url of 9 random bytes.
 pub const LOOKUP_LEN: usize = 12;
 /// Base64url (no padding) of 32 random bytes.
@@ -463,6 +473,108 @@ pub fn table_missing(err: &DbError) -> bool {
 /// shape without depending on serde_json itself.
 pub fn to_json(records: &[ApiKeyRecord]) -> Result<String, serde_json::Error> {
     serde_json::to_string_pretty(records)
+}
+
+/// API keys from `gatehouse api-keys create`, looked up in Postgres.
+#[derive(Debug)]
+pub(crate) struct ApiKeyVerifier {
+    accepts: bool,
+    has_database: bool,
+    database: Arc<LazyDatabase>,
+}
+
+impl ApiKeyVerifier {
+    pub(crate) fn new(settings: &AuthSettings, database: Arc<LazyDatabase>) -> Self {
+        ApiKeyVerifier {
+            accepts: settings.accepts_api_keys(),
+            has_database: settings.has_database,
+            database,
+        }
+    }
+}
+
+impl Verify for ApiKeyVerifier {
+    const CHECKS: &'static [&'static str] = &["recognised", "key lookup"];
+
+    async fn verify(&self, attempt: Attempt<'_>) -> Result<Accepted, Refusal> {
+        let credential = attempt.credential;
+        // A cookie is sent by the browser on its own, to any page of the
+        // site: an API key is a server's credential, taken only from the
+        // headers a caller sets on purpose.
+        if credential.source.cookie_name().is_some() {
+            return Err(Refusal::new(
+                Reason::ApiKeyInvalid,
+                "an API key arrived in a cookie; API keys are accepted only in headers",
+                "send the key in X-API-Key or `Authorization: ApiKey <key>` (or Bearer) from your server; never store an API key in a browser cookie",
+            ));
+        }
+        if !self.accepts {
+            return Err(not_accepted(self.has_database));
+        }
+        let db = database(&self.database)?;
+        let token = credential.token.expose();
+        let create = "create a key with `gatehouse api-keys create --name <name> --scope <scope>` and send it as X-API-Key or `Authorization: ApiKey <key>`";
+        match verify(&db, token).await {
+            Ok(key) => {
+                let mut principal = Principal::new(
+                    identity::API_KEY,
+                    key.id.to_string(),
+                    Method::ApiKey,
+                    credential.source.to_string(),
+                );
+                principal.expires_at = key.expires_at;
+                principal.scopes = key.scopes;
+                principal
+                    .claims
+                    .insert("name".to_owned(), Value::String(key.name));
+                principal
+                    .claims
+                    .insert("lookup".to_owned(), Value::String(key.lookup));
+                // Revoked on their own (gatehouse api-keys revoke): no
+                // revocation id, no profile.
+                Ok(Accepted {
+                    principal,
+                    revocation_checked: true,
+                })
+            }
+            Err(ApiKeyError::Malformed(what)) => Err(Refusal::new(
+                Reason::ApiKeyInvalid,
+                format!("the API key {what}"),
+                format!("Gatehouse keys look like gk_<12 characters>_<43 characters>; {create}"),
+            )),
+            Err(ApiKeyError::Unknown) => Err(Refusal::new(
+                Reason::ApiKeyInvalid,
+                "no API key matches the presented key (unknown, or its secret part differs)",
+                format!(
+                    "check that the key was copied whole (it is shown once, at creation), or {create}"
+                ),
+            )),
+            Err(ApiKeyError::Revoked { revoked_at }) => Err(Refusal::revealing(
+                Reason::ApiKeyInvalid,
+                format!("the API key was revoked at {}", rfc3339(revoked_at)),
+                create,
+            )),
+            Err(ApiKeyError::Expired { expires_at }) => Err(Refusal::revealing(
+                Reason::ApiKeyInvalid,
+                format!("the API key expired at {}", rfc3339(expires_at)),
+                create,
+            )),
+            Err(ApiKeyError::Store(err)) => Err(store_unavailable(&err)),
+        }
+    }
+}
+
+fn not_accepted(has_database: bool) -> Refusal {
+    let hint = if has_database {
+        "API_KEYS is off in this deployment; unset it to accept API keys"
+    } else {
+        "API keys live in Postgres: set DATABASE_URL, run `gatehouse migrate`, then `gatehouse api-keys create`"
+    };
+    Refusal::new(
+        Reason::ApiKeyInvalid,
+        "an API key arrived, but this deployment does not accept API keys",
+        hint,
+    )
 }
 
 #[cfg(test)]

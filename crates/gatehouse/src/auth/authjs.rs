@@ -13,7 +13,16 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
+use crate::auth::identity;
+use crate::auth::jwt::numeric_date_secs;
+use crate::auth::principal::{Method, Principal};
+use crate::auth::refusal::Refusal;
+use crate::auth::revocation;
+use crate::auth::settings::AuthSettings;
 use crate::auth::token_kind::MAX_TOKEN_BYTES;
+use crate::auth::verify::{Accepted, Attempt, Verify, select_claims};
+use crate::clock::rfc3339;
+use crate::reason::Reason;
 use crate::secret::Secret;
 
 /// The cookie names Auth.js v5 uses by default, in the order a bearer token
@@ -325,6 +334,134 @@ fn hkdf_sha256<const N: usize>(ikm: &[u8], salt: &[u8], info: &[u8]) -> Option<[
     let mut out = [0u8; N];
     prk.expand(&[info], OkmLen(N)).ok()?.fill(&mut out).ok()?;
     Some(out)
+}
+
+/// Auth.js (or NextAuth v4) encrypted session cookies, decrypted with
+/// `AUTH_SECRET`.
+#[derive(Debug)]
+pub(crate) struct AuthjsVerifier {
+    secrets: Vec<Secret>,
+    leeway: i64,
+    checks_revocation: bool,
+    principal_claims: Vec<String>,
+}
+
+impl AuthjsVerifier {
+    pub(crate) fn new(settings: &AuthSettings) -> Self {
+        AuthjsVerifier {
+            secrets: settings.authjs_secrets.clone(),
+            leeway: i64::try_from(settings.leeway.as_secs()).unwrap_or(30),
+            checks_revocation: settings.checks_revocation(),
+            principal_claims: settings.principal_claims.clone(),
+        }
+    }
+
+    /// Whether `AUTH_SECRET` is set: without it, a JWE is not a credential
+    /// this deployment accepts.
+    pub(crate) fn is_configured(&self) -> bool {
+        !self.secrets.is_empty()
+    }
+}
+
+impl Verify for AuthjsVerifier {
+    const CHECKS: &'static [&'static str] = &[
+        "recognised",
+        "decryption",
+        "expiry and clock",
+        "required claims",
+        "revocation",
+        "user profile",
+    ];
+
+    async fn verify(&self, attempt: Attempt<'_>) -> Result<Accepted, Refusal> {
+        let Attempt {
+            credential,
+            now,
+            facts,
+            ..
+        } = attempt;
+        let leeway = self.leeway;
+        let token = credential.token.expose();
+        let claims = decrypt(&self.secrets, credential.source.cookie_name(), token).map_err(
+            |err| match err {
+                AuthJsError::Malformed(what) => Refusal::new(
+                    Reason::TokenMalformed,
+                    format!("the Auth.js session token {what}"),
+                    "send the session cookie exactly as Auth.js set it (all of its .0, .1, … chunks)",
+                ),
+                AuthJsError::Unsupported { alg, enc } => {
+                    facts.alg = Some(format!("{alg}+{enc}"));
+                    Refusal::new(
+                        Reason::AlgorithmNotAllowed,
+                        format!("the encrypted token uses alg {alg} with enc {enc}; Auth.js uses dir with A256CBC-HS512 (NextAuth v4: A256GCM)"),
+                        "send an Auth.js session cookie, or a signed JWT in Authorization: Bearer",
+                    )
+                }
+                AuthJsError::DecryptionFailed { secrets_tried } => Refusal::revealing(
+                    Reason::TokenDecryptionFailed,
+                    format!("the Auth.js session token does not decrypt with the {secrets_tried} configured secret(s)"),
+                    "AUTH_SECRET here differs from the Auth.js app's (or the cookie was altered, or its name changed): set the same AUTH_SECRET in both",
+                ),
+            },
+        )?;
+        let number = |name: &str| claims.get(name).and_then(Value::as_f64);
+        let exp = match number("exp") {
+            None => None,
+            Some(exp) => Some(numeric_date_secs(exp).ok_or_else(|| {
+                Refusal::new(
+                    Reason::TokenMalformed,
+                    format!("the Auth.js session token's `exp` is {exp:e}, outside the dates this API accepts (1970 to 9999)"),
+                    "Auth.js sets exp to a date in seconds; the token was not made by Auth.js's encode",
+                )
+            })?),
+        };
+        let Some(exp) = exp else {
+            return Err(Refusal::new(
+                Reason::ClaimMissing,
+                "the Auth.js session token has no `exp` (claim `exp`)",
+                "Auth.js always sets exp; the token was not made by Auth.js's encode",
+            ));
+        };
+        facts.exp = Some(exp);
+        facts.iat = number("iat").and_then(numeric_date_secs);
+        if exp + leeway <= now {
+            return Err(Refusal::revealing(
+                Reason::TokenExpired,
+                format!(
+                    "the Auth.js session expired at {} (server time {}, leeway {leeway} s)",
+                    rfc3339(exp),
+                    rfc3339(now)
+                ),
+                "sign in again; Auth.js refreshes the cookie only while the session is used (session.updateAge)",
+            ));
+        }
+        let Some(subject) = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|sub| !sub.is_empty())
+        else {
+            return Err(Refusal::new(
+                Reason::ClaimMissing,
+                "the Auth.js session names no user (claim `sub`)",
+                "return `sub` from the Auth.js jwt callback (it is there unless the callback drops it)",
+            ));
+        };
+        let mut principal = Principal::new(
+            identity::AUTHJS,
+            subject.to_owned(),
+            Method::AuthjsSession,
+            credential.source.to_string(),
+        );
+        principal.expires_at = Some(exp);
+        principal.issued_at = number("iat");
+        if self.checks_revocation {
+            let jti = claims.get("jti").and_then(Value::as_str);
+            principal.revocation_id = Some(revocation::token_id(jti, token));
+        }
+        principal.claims = claims;
+        select_claims(&mut principal, &self.principal_claims);
+        Ok(Accepted::pending(principal))
+    }
 }
 
 #[cfg(test)]

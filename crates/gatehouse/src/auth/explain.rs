@@ -1,7 +1,9 @@
 //! What a function would make of one credential, check by check: the core
 //! of `gatehouse explain`. It runs the very [`Authenticator`] the functions
-//! run, so it can never disagree with them; the checks before the one that
-//! refused passed, the ones after it were not reached.
+//! run, so it can never disagree with them, and lists the checks of the
+//! verifier the authenticator routes the credential to
+//! ([`Authenticator::checks`]); the checks before the one that refused
+//! passed, the ones after it were not reached.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::auth::refusal::Refusal;
 use crate::auth::token_kind::{TokenKind, classify};
-use crate::auth::{Authenticator, Principal, api_keys, api_sessions};
+use crate::auth::{Authenticator, Principal};
 use crate::error::Reason;
 use crate::secret::fingerprint;
 
@@ -69,8 +71,7 @@ pub async fn explain(
     now: i64,
 ) -> Explanation {
     let kind = classify(credential);
-    let api_key = api_keys::looks_like_api_key(credential);
-    let own_session = api_sessions::looks_like_session_token(credential);
+    let api_key = kind == TokenKind::ApiKey;
     let mut headers = HeaderMap::new();
     let carried = match cookie_name {
         Some(name) => HeaderValue::from_str(&format!("{name}={credential}"))
@@ -93,11 +94,7 @@ pub async fn explain(
         TokenKind::Jwt(_) => decode_unverified(credential),
         _ => (None, None),
     };
-    let names = if own_session {
-        &["recognised", "session lookup", "expiry", "revocation"][..]
-    } else {
-        check_names(&kind, api_key)
-    };
+    let names = authenticator.checks(&headers);
     let checks: Vec<Check> = match &outcome {
         Ok(_) => names
             .iter()
@@ -167,13 +164,7 @@ pub async fn explain(
 
 /// What a credential is, in words, as `explain` and the debug route say it.
 pub fn describe_kind(credential: &str) -> &'static str {
-    if api_sessions::looks_like_session_token(credential) {
-        "a session of this API (POST /api/auth/exchange)"
-    } else if api_keys::looks_like_api_key(credential) {
-        "an API key"
-    } else {
-        classify(credential).describe()
-    }
+    classify(credential).describe()
 }
 
 /// One credential as the debug route shows it: never the value.
@@ -201,45 +192,6 @@ impl CredentialView {
             unverified_header,
             unverified_claims,
         }
-    }
-}
-
-/// The checks each kind goes through, in the order the verifiers run them.
-fn check_names(kind: &TokenKind, api_key: bool) -> &'static [&'static str] {
-    if api_key {
-        return &["recognised", "key lookup"];
-    }
-    match kind {
-        TokenKind::Jwt(_) => &[
-            "recognised",
-            "algorithm",
-            "issuer",
-            "key",
-            "signature",
-            "audience",
-            "expiry and clock",
-            "required claims",
-            "token version",
-            "revocation",
-            "user profile",
-        ],
-        TokenKind::Jwe(_) => &[
-            "recognised",
-            "decryption",
-            "expiry and clock",
-            "required claims",
-            "revocation",
-            "user profile",
-        ],
-        TokenKind::BetterAuthSession | TokenKind::Opaque => &[
-            "recognised",
-            "signature",
-            "session lookup",
-            "expiry",
-            "revocation",
-            "user profile",
-        ],
-        TokenKind::Malformed(_) => &["recognised"],
     }
 }
 
@@ -301,21 +253,25 @@ mod tests {
 
     #[test]
     fn every_credential_reason_maps_to_a_check_of_its_kind() {
-        let jwt = TokenKind::Jwt(Default::default());
-        let names = check_names(&jwt, false);
+        use crate::auth::api_keys::ApiKeyVerifier;
+        use crate::auth::better_auth::BetterAuthVerifier;
+        use crate::auth::jwt::JwtVerifier;
+        use crate::auth::verify::Verify;
+
+        let jwt = JwtVerifier::CHECKS;
         assert_eq!(
-            names[failing_check(names, Reason::SignatureInvalid)],
+            jwt[failing_check(jwt, Reason::SignatureInvalid)],
             "signature"
         );
         assert_eq!(
-            names[failing_check(names, Reason::TokenExpired)],
+            jwt[failing_check(jwt, Reason::TokenExpired)],
             "expiry and clock"
         );
         assert_eq!(
-            names[failing_check(names, Reason::SessionStoreUnavailable)],
+            jwt[failing_check(jwt, Reason::SessionStoreUnavailable)],
             "revocation"
         );
-        let session = check_names(&TokenKind::BetterAuthSession, false);
+        let session = BetterAuthVerifier::CHECKS;
         assert_eq!(
             session[failing_check(session, Reason::SessionStoreUnavailable)],
             "session lookup"
@@ -324,8 +280,37 @@ mod tests {
             session[failing_check(session, Reason::SessionExpired)],
             "expiry"
         );
-        let key = check_names(&TokenKind::Opaque, true);
+        let key = ApiKeyVerifier::CHECKS;
         assert_eq!(key[failing_check(key, Reason::ApiKeyInvalid)], "key lookup");
+    }
+
+    /// Each check a verifier lists is the one some refusal reason belongs
+    /// to: no step explain shows can never fail.
+    #[test]
+    fn every_listed_check_is_reachable_by_a_reason() {
+        use crate::auth::api_keys::ApiKeyVerifier;
+        use crate::auth::authjs::AuthjsVerifier;
+        use crate::auth::better_auth::BetterAuthVerifier;
+        use crate::auth::jwt::JwtVerifier;
+        use crate::auth::sessions::SessionVerifier;
+        use crate::auth::verify::Verify;
+
+        for checks in [
+            JwtVerifier::CHECKS,
+            AuthjsVerifier::CHECKS,
+            BetterAuthVerifier::CHECKS,
+            ApiKeyVerifier::CHECKS,
+            SessionVerifier::CHECKS,
+        ] {
+            for (index, name) in checks.iter().enumerate() {
+                assert!(
+                    Reason::ALL
+                        .iter()
+                        .any(|reason| failing_check(checks, *reason) == index),
+                    "{name} in {checks:?} is the check of no reason"
+                );
+            }
+        }
     }
 
     #[test]

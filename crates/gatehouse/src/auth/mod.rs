@@ -1,54 +1,53 @@
 //! Authentication: which credentials a request carries, whether they are
 //! valid, and, when not, exactly why.
 //!
-//! [`Authenticator::authenticate`] is the one entry point: it finds the
-//! credential ([`credential`]), recognises its kind ([`token_kind`]),
-//! verifies it (a JWT: [`jwt`]; a Better Auth session:
-//! [`better_auth_session`] or [`remote_session`]; an Auth.js cookie:
-//! [`authjs`]; an API key: [`api_keys`]), checks [`revocation`], adds the
-//! [`user_profile`] when configured, and returns a [`Principal`], or a
-//! [`Refusal`] carrying the reason, the fix and the facts. Every kind ends
-//! in the same principal, refusal reasons and log event.
+//! [`Authenticator::authenticate`] is the one entry point, and every
+//! credential meets the same steps ([`verify`]): it is found
+//! ([`credential`]), classified once ([`token_kind`]), verified by its
+//! kind (a JWT: [`jwt`]; a Better Auth session: [`better_auth`]; an
+//! Auth.js cookie: [`authjs`]; an API key: [`api_keys`]; a session of this
+//! API: [`sessions`]), checked for [`revocation`], given its
+//! [`user_profile`] when configured, and ends in a [`Principal`] or a
+//! [`Refusal`] carrying the reason, the fix and the facts.
 
 pub mod api_keys;
-pub mod api_sessions;
 pub mod authjs;
-pub mod better_auth_session;
-pub mod claims;
+pub mod better_auth;
 pub mod credential;
 pub mod explain;
 pub mod identity;
-pub mod jwks;
 pub mod jwt;
-pub mod keys;
-pub mod opaque;
 pub mod pattern;
 pub mod principal;
 pub mod refusal;
-pub mod remote_session;
 pub mod revocation;
+pub mod sessions;
 pub mod settings;
 pub mod token_kind;
 pub mod user_profile;
+pub(crate) mod verify;
 
 use std::sync::Arc;
 
 use http::HeaderMap;
 
-use crate::auth::api_sessions::SessionSource;
-use crate::auth::better_auth_session::SessionSecrets;
-use crate::auth::credential::{Credential, ExtractError};
+use crate::auth::api_keys::ApiKeyVerifier;
+use crate::auth::authjs::AuthjsVerifier;
+use crate::auth::better_auth::BetterAuthVerifier;
+use crate::auth::credential::{Credential, ExtractError, Source};
 use crate::auth::jwt::JwtVerifier;
+use crate::auth::principal::Method;
 pub use crate::auth::principal::Principal;
 use crate::auth::refusal::{Facts, Refusal};
-use crate::auth::remote_session::RemoteSessions;
+use crate::auth::sessions::{SessionSource, SessionVerifier};
 use crate::auth::settings::AuthSettings;
+use crate::auth::token_kind::{TokenKind, classify};
 use crate::auth::user_profile::{ProfileError, UserProfiles};
+use crate::auth::verify::{Accepted, Attempt, Verify};
 use crate::clock::unix_now;
-use crate::db::{Database, LazyDatabase};
+use crate::db::LazyDatabase;
 use crate::error::Reason;
 use crate::outbound::Outbound;
-use crate::secret::Secret;
 
 /// When a credential's revocation is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,36 +59,74 @@ enum RevocationCheck {
     InRouteStatement,
 }
 
+/// The verifier a credential goes to, decided once from its kind (and,
+/// for the `X-API-Key` header, its source): authentication and `explain`
+/// both route through [`Authenticator::route`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    GatehouseSession,
+    ApiKey,
+    Jwt,
+    Authjs,
+    BetterAuth,
+    /// A kind this deployment does not verify: refused, naming it.
+    NotAccepted,
+}
+
+impl Route {
+    /// The checks the credential goes through, in order.
+    fn checks(self) -> &'static [&'static str] {
+        match self {
+            Route::GatehouseSession => SessionVerifier::CHECKS,
+            Route::ApiKey => ApiKeyVerifier::CHECKS,
+            Route::Jwt => JwtVerifier::CHECKS,
+            Route::Authjs => AuthjsVerifier::CHECKS,
+            Route::BetterAuth => BetterAuthVerifier::CHECKS,
+            Route::NotAccepted => &["recognised"],
+        }
+    }
+
+    /// The refusal log's `token_kind` (a JWT's verifier records its own).
+    fn token_kind(self) -> Option<&'static str> {
+        match self {
+            Route::GatehouseSession => Some("gatehouse_session"),
+            Route::ApiKey => Some("api_key"),
+            Route::Authjs => Some("authjs_session"),
+            Route::BetterAuth => Some("better_auth_session"),
+            Route::Jwt | Route::NotAccepted => None,
+        }
+    }
+}
+
 /// Process-wide: holds the JWKS caches, the session and profile caches and
 /// the HMAC keys, so build it once per process.
 #[derive(Debug)]
 pub struct Authenticator {
-    settings: AuthSettings,
+    settings: Arc<AuthSettings>,
     jwt: JwtVerifier,
+    better_auth: BetterAuthVerifier,
+    authjs: AuthjsVerifier,
+    api_keys: ApiKeyVerifier,
+    sessions: SessionVerifier,
     database: Arc<LazyDatabase>,
-    session_secrets: SessionSecrets,
-    remote: Option<RemoteSessions>,
     profiles: Option<UserProfiles>,
 }
 
 impl Authenticator {
     pub fn new(settings: AuthSettings, outbound: &Outbound, database: Arc<LazyDatabase>) -> Self {
-        let jwt = JwtVerifier::new(&settings, outbound);
-        let session_secrets = SessionSecrets::new(&settings.better_auth_secrets);
-        let remote = settings
-            .remote_sessions
-            .clone()
-            .map(|remote| RemoteSessions::new(remote, outbound.clone()));
+        let settings = Arc::new(settings);
         let profiles = settings
             .user_service
             .clone()
             .map(|service| UserProfiles::new(service, outbound.clone()));
         Authenticator {
+            jwt: JwtVerifier::new(&settings, outbound),
+            better_auth: BetterAuthVerifier::new(&settings, outbound, database.clone()),
+            authjs: AuthjsVerifier::new(&settings),
+            api_keys: ApiKeyVerifier::new(&settings, database.clone()),
+            sessions: SessionVerifier::new(settings.clone(), database.clone()),
             settings,
-            jwt,
             database,
-            session_secrets,
-            remote,
             profiles,
         }
     }
@@ -139,7 +176,7 @@ impl Authenticator {
         };
         match state.verdict(principal.issued_at) {
             Some(revoked) if principal.revocation_deferred => {
-                Err(Box::new(opaque::revoked(revoked)))
+                Err(Box::new(revocation::revoked(revoked)))
             }
             _ => Ok(()),
         }
@@ -192,9 +229,39 @@ impl Authenticator {
         })
     }
 
-    /// Routes the credential to its verifier by what it is, not by where it
-    /// came from: a session token in `Authorization: Bearer` is still a
-    /// session token.
+    /// Which verifier a credential of `kind` from `source` goes to: by
+    /// what it is, not by where it came from (a session token in
+    /// `Authorization: Bearer` is still a session token), except that the
+    /// `X-API-Key` header carries API keys only.
+    fn route(&self, kind: &TokenKind, source: &Source) -> Route {
+        match kind {
+            TokenKind::GatehouseSession => Route::GatehouseSession,
+            _ if source.is_api_key() => Route::ApiKey,
+            TokenKind::ApiKey => Route::ApiKey,
+            TokenKind::Jwt(_) => Route::Jwt,
+            TokenKind::Jwe(_) if self.authjs.is_configured() => Route::Authjs,
+            TokenKind::BetterAuthSession | TokenKind::Opaque
+                if self.better_auth.is_configured() =>
+            {
+                Route::BetterAuth
+            }
+            _ => Route::NotAccepted,
+        }
+    }
+
+    /// The checks [`Authenticator::authenticate`] runs on the credential
+    /// these headers carry, in order: what `explain` lists.
+    pub fn checks(&self, headers: &HeaderMap) -> &'static [&'static str] {
+        match credential::extract(headers, &self.settings.cookie_names) {
+            Ok(credential) => self
+                .route(&classify(credential.token.expose()), &credential.source)
+                .checks(),
+            Err(_) => Route::NotAccepted.checks(),
+        }
+    }
+
+    /// Classifies the credential, runs its kind's verifier, then the
+    /// revocation check the kind left.
     async fn verify(
         &self,
         credential: &Credential,
@@ -202,79 +269,30 @@ impl Authenticator {
         facts: &mut Facts,
         check: RevocationCheck,
     ) -> Result<Principal, Refusal> {
-        let token = credential.token.expose();
-        if api_sessions::looks_like_session_token(token) {
-            facts.token_kind = Some("gatehouse_session");
-            return self.api_session(credential, now, facts).await;
-        }
-        if credential.source.is_api_key() || api_keys::looks_like_api_key(token) {
-            facts.token_kind = Some("api_key");
-            // A cookie is sent by the browser on its own, to any page of
-            // the site: an API key is a server's credential, taken only from
-            // the headers a caller sets on purpose.
-            if credential.source.cookie_name().is_some() {
-                return Err(Refusal::new(
-                    Reason::ApiKeyInvalid,
-                    "an API key arrived in a cookie; API keys are accepted only in headers",
-                    "send the key in X-API-Key or `Authorization: ApiKey <key>` (or Bearer) from your server; never store an API key in a browser cookie",
-                ));
-            }
-            return self.api_key(token, credential.source.to_string()).await;
-        }
-        match token_kind::classify(token) {
-            token_kind::TokenKind::Jwt(header) => {
-                self.jwt(credential, Some(header), now, facts, check).await
-            }
-            token_kind::TokenKind::Jwe(_) if !self.settings.authjs_secrets.is_empty() => {
-                facts.token_kind = Some("authjs_session");
-                self.authjs(credential, now, facts, check).await
-            }
-            token_kind::TokenKind::BetterAuthSession | token_kind::TokenKind::Opaque
-                if self.settings.validates_sessions() =>
-            {
-                facts.token_kind = Some("better_auth_session");
-                self.session(credential, now, facts, check).await
-            }
-            // Not a kind this deployment is configured for: the JWT
-            // verifier names what it is and what to configure.
-            _ => self.jwt(credential, None, now, facts, check).await,
-        }
-    }
-
-    async fn jwt(
-        &self,
-        credential: &Credential,
-        header: Option<token_kind::JoseHeader>,
-        now: i64,
-        facts: &mut Facts,
-        check: RevocationCheck,
-    ) -> Result<Principal, Refusal> {
-        let token = &credential.token;
-        let verified = match header {
-            Some(header) => {
-                self.jwt
-                    .verify_jws(token.expose(), header, now, facts)
-                    .await?
-            }
-            None => self.jwt.verify(token.expose(), now, facts).await?,
+        let kind = classify(credential.token.expose());
+        let route = self.route(&kind, &credential.source);
+        facts.token_kind = route.token_kind();
+        let attempt = Attempt {
+            credential,
+            kind: &kind,
+            now,
+            facts: &mut *facts,
         };
-        let source = credential.source.to_string();
-        if verified.signed_with_previous_secret {
-            // A rotation in progress: this event says which tokens still
-            // need JWT_SECRET_PREVIOUS, so it is removed only once none
-            // arrive.
-            tracing::info!(
-                target: "gatehouse::auth::rotation",
-                credential_source = source.as_str(),
-                token_fingerprint = token.fingerprint().as_str(),
-                "token accepted with the previous secret (JWT_SECRET_PREVIOUS): its signer must move to JWT_SECRET before the previous secret is removed"
-            );
+        let accepted = match route {
+            Route::GatehouseSession => self.sessions.verify(attempt).await?,
+            Route::ApiKey => self.api_keys.verify(attempt).await?,
+            Route::Jwt => self.jwt.verify(attempt).await?,
+            Route::Authjs => self.authjs.verify(attempt).await?,
+            Route::BetterAuth => self.better_auth.verify(attempt).await?,
+            Route::NotAccepted => return Err(kind.not_accepted(facts)),
+        };
+        let Accepted {
+            principal,
+            revocation_checked,
+        } = accepted;
+        if revocation_checked {
+            return Ok(principal);
         }
-        let revocation_id = self
-            .settings
-            .checks_revocation()
-            .then(|| revocation::token_id(verified.jwt_id.as_deref(), token.expose()));
-        let principal = Principal::from_verified(verified, source, revocation_id);
         self.check_revocation(principal, facts, check).await
     }
 
@@ -296,113 +314,23 @@ impl Authenticator {
             principal.revocation_deferred = true;
             return Ok(principal);
         }
-        let db = self.database()?;
+        let db = verify::database(&self.database)?;
         let state = revocation::check(&db, id, &principal.identity())
             .await
-            .map_err(opaque::revocation_unavailable)?;
+            .map_err(revocation::revocation_unavailable)?;
         match state.verdict(principal.issued_at) {
             None => Ok(principal),
             Some(revoked) => {
                 facts.exp = principal.expires_at;
-                Err(opaque::revoked(revoked))
+                Err(revocation::revoked(revoked))
             }
         }
-    }
-
-    async fn session(
-        &self,
-        credential: &Credential,
-        now: i64,
-        facts: &mut Facts,
-        check: RevocationCheck,
-    ) -> Result<Principal, Refusal> {
-        let source = credential.source.to_string();
-        if let Some(remote) = &self.remote {
-            let mut principal = opaque::remote_session(
-                remote,
-                &self.session_secrets,
-                credential,
-                source,
-                now,
-                facts,
-            )
-            .await?;
-            if self.settings.checks_revocation() {
-                let token = better_auth_session::token_part(credential.token.expose());
-                principal.revocation_id = Some(revocation::token_id(None, &token));
-            }
-            let principal = self.select_claims(principal);
-            return self.check_revocation(principal, facts, check).await;
-        }
-        let db = self.database()?;
-        let principal = opaque::database_session(
-            &db,
-            &self.session_secrets,
-            credential,
-            source,
-            self.settings.checks_revocation(),
-            now,
-            facts,
-        )
-        .await?;
-        Ok(self.select_claims(principal))
-    }
-
-    async fn authjs(
-        &self,
-        credential: &Credential,
-        now: i64,
-        facts: &mut Facts,
-        check: RevocationCheck,
-    ) -> Result<Principal, Refusal> {
-        let leeway = i64::try_from(self.settings.leeway.as_secs()).unwrap_or(30);
-        let principal = opaque::authjs_session(
-            &self.settings.authjs_secrets,
-            credential,
-            leeway,
-            self.settings.checks_revocation(),
-            now,
-            facts,
-        )?;
-        let principal = self.select_claims(principal);
-        self.check_revocation(principal, facts, check).await
-    }
-
-    async fn api_session(
-        &self,
-        credential: &Credential,
-        now: i64,
-        facts: &mut Facts,
-    ) -> Result<Principal, Refusal> {
-        let db = self.database()?;
-        // The session's lookup checks revocation in its own statement, before
-        // sliding the expiry: nothing is left to defer to the route.
-        let session = opaque::api_session(
-            &db,
-            credential,
-            &self.settings.sessions,
-            self.settings.checks_revocation(),
-            now,
-            facts,
-        )
-        .await?;
-        if let Err(refusal) = self.source_still_accepted(&db, &session.source).await {
-            // Lasting: the source will not be accepted again.
-            if !refusal.reason.status().is_server_error()
-                && let Some(id) = session.principal.session_id.as_deref()
-                && let Ok(id) = uuid::Uuid::parse_str(id)
-            {
-                api_sessions::end_quietly(&db, id).await;
-            }
-            return Err(refusal);
-        }
-        Ok(session.principal)
     }
 
     /// What a session exchanged for `principal` records of it.
     pub fn session_source(&self, principal: &Principal) -> SessionSource {
         let secret = match (&self.settings.shared_secret, principal.method) {
-            (Some(shared), jwt::Method::JwtSharedSecret) => {
+            (Some(shared), Method::JwtSharedSecret) => {
                 match (&shared.previous, principal.signed_with_previous_secret) {
                     (Some(previous), true) => Some(previous.fingerprint()),
                     _ => Some(shared.current.fingerprint()),
@@ -413,134 +341,13 @@ impl Authenticator {
         SessionSource::of(principal, secret)
     }
 
-    /// Whether the credential a session was exchanged for would still be
-    /// accepted, as far as a lasting reason goes: the session is refused
-    /// with the reason the source would get.
-    async fn source_still_accepted(
-        &self,
-        db: &Database,
-        source: &SessionSource,
-    ) -> Result<(), Refusal> {
-        use jwt::Method::*;
-        let Some(method) = source.method else {
-            // Created before sources were recorded: its lifetime bounds it.
-            return Ok(());
-        };
-        let exchanged = "the credential this session was exchanged for";
-        let again = "sign in again and exchange the new credential with POST /api/auth/exchange";
-        if let Some(settings::TokenVersion { server }) = self.settings.token_version
-            && matches!(method, JwtJwks | JwtStaticKey | JwtSharedSecret)
-            && source.token_version.unwrap_or(0) < server
-        {
-            return Err(Refusal::revealing(
-                Reason::TokenVersionStale,
-                format!(
-                    "{exchanged} has token version {}, older than this server's {server}",
-                    source
-                        .token_version
-                        .map_or("absent".to_owned(), |v| v.to_string())
-                ),
-                again,
-            ));
-        }
-        let issuer_trusted = |issuer: &Option<String>| {
-            issuer.as_deref().is_some_and(|iss| {
-                self.settings
-                    .issuers
-                    .iter()
-                    .any(|trusted| trusted.issuer.matches(iss))
-            })
-        };
-        match method {
-            JwtJwks | JwtStaticKey if !issuer_trusted(&source.issuer) => Err(Refusal::revealing(
-                Reason::IssuerMismatch,
-                format!(
-                    "{exchanged} came from the issuer {}, which this deployment no longer trusts",
-                    source.issuer.as_deref().unwrap_or("(none)")
-                ),
-                again,
-            )),
-            JwtSharedSecret => {
-                let held = self.settings.shared_secret.as_ref().map(|shared| {
-                    std::iter::once(shared.current.fingerprint())
-                        .chain(shared.previous.as_ref().map(Secret::fingerprint))
-                        .collect::<Vec<_>>()
-                });
-                let still_held = match (&held, &source.secret) {
-                    (Some(held), Some(secret)) => held.contains(secret),
-                    _ => false,
-                };
-                if still_held {
-                    Ok(())
-                } else {
-                    Err(Refusal::revealing(
-                        Reason::SignatureInvalid,
-                        format!(
-                            "{exchanged} was signed with a shared secret this deployment no longer holds (JWT_SECRET changed, or JWT_SECRET_PREVIOUS removed)"
-                        ),
-                        again,
-                    ))
-                }
-            }
-            BetterAuthSession => {
-                let live = match source.session_id.as_deref() {
-                    Some(id) if self.settings.sessions_in_database() => {
-                        better_auth_session::is_live(db, id)
-                            .await
-                            .map_err(|err| opaque::store_unavailable(&err))?
-                    }
-                    _ => false,
-                };
-                if live {
-                    Ok(())
-                } else {
-                    Err(Refusal::new(
-                        Reason::SessionNotFound,
-                        format!(
-                            "{exchanged} (a Better Auth session) has ended: signed out, expired or deleted, or Better Auth sessions are no longer accepted here"
-                        ),
-                        again,
-                    ))
-                }
-            }
-            BetterAuthRemote if self.remote.is_none() => Err(Refusal::new(
-                Reason::SessionNotFound,
-                format!(
-                    "{exchanged} was a Better Auth session validated by AUTH_SERVER_URL, which this deployment no longer asks"
-                ),
-                again,
-            )),
-            AuthjsSession if self.settings.authjs_secrets.is_empty() => Err(Refusal::new(
-                Reason::TokenDecryptionFailed,
-                format!(
-                    "{exchanged} was an Auth.js session, and this deployment no longer holds AUTH_SECRET"
-                ),
-                again,
-            )),
-            ApiKey | GatehouseSession => Err(Refusal::new(
-                Reason::Forbidden,
-                format!("{exchanged} is a kind that is never exchanged"),
-                again,
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    async fn api_key(&self, token: &str, source: String) -> Result<Principal, Refusal> {
-        if !self.settings.accepts_api_keys() {
-            return Err(opaque::api_keys_not_configured(&self.settings));
-        }
-        let db = self.database()?;
-        opaque::api_key(&db, token, source).await
-    }
-
     /// Adds the profile from the user service. Its outage is a 503: the
     /// credential was fine, and a 401 would log the user out.
     async fn enrich(&self, mut principal: Principal) -> Result<Principal, Refusal> {
         let Some(profiles) = &self.profiles else {
             return Ok(principal);
         };
-        if principal.method == jwt::Method::ApiKey {
+        if principal.method == Method::ApiKey {
             return Ok(principal);
         }
         let db = self.database.get().ok().flatten();
@@ -562,34 +369,10 @@ impl Authenticator {
         }
     }
 
-    /// Keeps the `PRINCIPAL_CLAIMS` of a session's user fields.
-    fn select_claims(&self, mut principal: Principal) -> Principal {
-        let all = std::mem::take(&mut principal.claims);
-        principal.claims = self
-            .settings
-            .principal_claims
-            .iter()
-            .filter_map(|name| Some((name.clone(), all.get(name)?.clone())))
-            .collect();
-        principal
-    }
-
-    fn database(&self) -> Result<Arc<Database>, Refusal> {
-        match self.database.get() {
-            Ok(Some(db)) => Ok(db),
-            Ok(None) => Err(Refusal::new(
-                Reason::Misconfigured,
-                "this credential kind needs the database, and DATABASE_URL is not set",
-                "set DATABASE_URL",
-            )),
-            Err(err) => Err(opaque::store_unavailable(&err)),
-        }
-    }
-
     /// Refuses an API key without `scope` (403); other principals are users,
     /// whose permissions are the application's business.
     pub fn require_scope(&self, principal: &Principal, scope: &str) -> Result<(), Box<Refusal>> {
-        if principal.method != jwt::Method::ApiKey || principal.has_scope(scope) {
+        if principal.method != Method::ApiKey || principal.has_scope(scope) {
             return Ok(());
         }
         Err(Box::new(Refusal::new(

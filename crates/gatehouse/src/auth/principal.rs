@@ -5,7 +5,24 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::auth::identity::Identity;
-use crate::auth::jwt::{Method, Verified};
+
+/// How a token was verified, reported in the principal and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    JwtJwks,
+    JwtStaticKey,
+    JwtSharedSecret,
+    /// Better Auth's signed session token, looked up in its Postgres tables.
+    BetterAuthSession,
+    /// Better Auth's session, validated by its `/api/auth/get-session`.
+    BetterAuthRemote,
+    /// Auth.js (NextAuth) encrypted session cookie.
+    AuthjsSession,
+    ApiKey,
+    /// A session of this API's own (`POST /api/auth/exchange`).
+    GatehouseSession,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Principal {
@@ -61,32 +78,6 @@ impl Principal {
         self.revocation_id
             .as_deref()
             .filter(|_| self.revocation_deferred)
-    }
-
-    pub(crate) fn from_verified(
-        verified: Verified,
-        source: String,
-        revocation_id: Option<String>,
-    ) -> Self {
-        Principal {
-            subject: verified.subject,
-            namespace: verified.namespace,
-            issuer: verified.issuer,
-            method: verified.method,
-            credential_source: source,
-            expires_at: Some(verified.expires_at),
-            key_id: verified.key_id,
-            algorithm: Some(algorithm_name(verified.algorithm)),
-            signed_with_previous_secret: verified.signed_with_previous_secret,
-            token_version: verified.token_version,
-            claims: verified.claims,
-            scopes: Vec::new(),
-            session_id: None,
-            profile: None,
-            issued_at: verified.issued_at.map(|iat| iat as f64),
-            revocation_id,
-            revocation_deferred: false,
-        }
     }
 
     /// A principal for a credential that is not a JWS.

@@ -10,6 +10,7 @@
 use serde::Serialize;
 use serde_json::json;
 
+use crate::db::DbError;
 use crate::http::problem::Problem;
 use crate::reason::Reason;
 
@@ -277,6 +278,23 @@ fn quoted_string_safe(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Our database failing is a 503: the credential may be fine.
+pub(crate) fn store_unavailable(err: &DbError) -> Refusal {
+    let reason = if err.is_schema_outdated() {
+        Reason::SchemaOutdated
+    } else {
+        Reason::SessionStoreUnavailable
+    };
+    Refusal::revealing(
+        reason,
+        format!(
+            "the credential store (Postgres) could not be read: {}",
+            err.public_detail()
+        ),
+        err.hint(),
+    )
 }
 
 #[cfg(test)]

@@ -15,7 +15,10 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::types::Type;
 
 use crate::auth::identity::Identity;
+use crate::auth::refusal::Refusal;
+use crate::clock::rfc3339;
 use crate::db::{Database, DbError};
+use crate::reason::Reason;
 
 /// What the revocation tables say about one credential.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -165,6 +168,48 @@ pub async fn revoke_subject(db: &Database, identity: &Identity) -> Result<f64, R
         .await?;
     row.and_then(|row| row.try_get::<_, f64>(0).ok())
         .ok_or(RevocationError::NoRow)
+}
+
+/// The refusal for a revocation store that could not be read or written:
+/// `schema_outdated` when its tables are missing, else unavailable (503).
+pub fn revocation_unavailable(err: RevocationError) -> Refusal {
+    match err {
+        RevocationError::TablesMissing => Refusal::revealing(
+            Reason::SchemaOutdated,
+            "the revocation tables or functions (gatehouse_revoked_tokens, gatehouse_revocation_state) are missing from this database: its schema is older than this build",
+            "run `gatehouse migrate` against DATABASE_URL, or set TOKEN_REVOCATION=off",
+        ),
+        RevocationError::Store(err) => crate::auth::refusal::store_unavailable(&err),
+        RevocationError::NoRow => Refusal::new(
+            Reason::SessionStoreUnavailable,
+            "the revocation check returned no row",
+            "retry; if it persists, the log under this request id has the details",
+        ),
+    }
+}
+
+pub(crate) fn revoked(revoked: Revoked) -> Refusal {
+    let at = |secs: f64| rfc3339(secs.floor() as i64);
+    let detail = match revoked {
+        Revoked::Token { revoked_at } => format!("this token was revoked at {}", at(revoked_at)),
+        Revoked::Subject {
+            not_before,
+            issued_at: Some(issued_at),
+        } => format!(
+            "every credential of this user issued before {} was revoked (sign-out everywhere); this one was issued at {}",
+            at(not_before),
+            at(issued_at)
+        ),
+        Revoked::Subject { not_before, .. } => format!(
+            "every credential of this user issued before {} was revoked (sign-out everywhere), and this one does not say when it was issued",
+            at(not_before)
+        ),
+    };
+    Refusal::revealing(
+        Reason::TokenRevoked,
+        detail,
+        "sign in again to get a new credential",
+    )
 }
 
 #[cfg(test)]

@@ -1,8 +1,18 @@
-//! Recognising what a token is before trying to verify it, so that an opaque
-//! session token sent where a JWT is expected is named as such instead of
-//! failing as "malformed JWT".
+//! Recognising what a credential is before trying to verify it, once per
+//! request: [`classify`] names every kind ([`TokenKind`]), and the
+//! authenticator routes on that alone. An opaque session token sent where a
+//! JWT is expected is named as such instead of failing as "malformed JWT".
 
 use serde::Deserialize;
+
+use crate::auth::refusal::{Facts, Refusal};
+use crate::reason::Reason;
+
+/// Sessions of this API: `gs_` and 43 base64url characters.
+pub const SESSION_PREFIX: &str = "gs_";
+pub const SESSION_SECRET_CHARS: usize = 43;
+/// API keys: `gk_<lookup>_<secret>` (auth/api_keys.rs checks the rest).
+pub const API_KEY_PREFIX: &str = "gk_";
 
 /// The unverified JOSE header of a JWS or JWE: only what routing the token
 /// needs (other members are skipped unread, without allocating).
@@ -21,6 +31,10 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D:
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenKind {
+    /// `gs_…`: a session of this API (`POST /api/auth/exchange`).
+    GatehouseSession,
+    /// `gk_…`: an API key.
+    ApiKey,
     /// Three segments with a JSON header naming `alg`.
     Jwt(JoseHeader),
     /// Five segments with a JSON header naming `enc`: an encrypted token,
@@ -38,6 +52,8 @@ pub enum TokenKind {
 impl TokenKind {
     pub fn describe(&self) -> &'static str {
         match self {
+            TokenKind::GatehouseSession => "a session of this API (POST /api/auth/exchange)",
+            TokenKind::ApiKey => "an API key",
             TokenKind::Jwt(_) => "a JWT",
             TokenKind::Jwe(_) => "an encrypted JWT (JWE), such as an Auth.js session cookie",
             TokenKind::BetterAuthSession => {
@@ -56,6 +72,12 @@ pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 pub fn classify(token: &str) -> TokenKind {
     if token.len() > MAX_TOKEN_BYTES {
         return TokenKind::Malformed("is longer than 16 KiB");
+    }
+    if is_gatehouse_session(token) {
+        return TokenKind::GatehouseSession;
+    }
+    if token.starts_with(API_KEY_PREFIX) {
+        return TokenKind::ApiKey;
     }
     let first = token.split('.').next().unwrap_or_default();
     let header = || decode_header(first);
@@ -93,6 +115,20 @@ fn segment_count(token: &str) -> usize {
     token.split('.').take(6).count()
 }
 
+fn is_gatehouse_session(token: &str) -> bool {
+    token.len() == SESSION_PREFIX.len() + SESSION_SECRET_CHARS
+        && token.starts_with(SESSION_PREFIX)
+        && token[SESSION_PREFIX.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The JOSE header of a JWS or JWE, decoded from its first segment (for
+/// the facts of a refused token, after classification).
+pub(crate) fn jose_header(token: &str) -> Option<JoseHeader> {
+    decode_header(token.split('.').next().unwrap_or_default())
+}
+
 fn decode_header(segment: &str) -> Option<JoseHeader> {
     if segment.len() > 4096 {
         return None;
@@ -121,6 +157,55 @@ fn looks_like_better_auth(token: &str) -> bool {
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+}
+
+impl TokenKind {
+    /// The refusal for a credential of a kind this deployment does not
+    /// verify, naming what it is and what to configure.
+    pub(crate) fn not_accepted(&self, facts: &mut Facts) -> Refusal {
+        let (short, detail, hint) = match self {
+            TokenKind::BetterAuthSession => (
+                "better_auth_session",
+                "this is a Better Auth session token (opaque, signed), not a JWT",
+                "a session token cannot be decoded as a JWT: either send a JWT from Better Auth's jwt plugin (GET /api/auth/token) in Authorization: Bearer, or configure session validation (BETTER_AUTH_SECRET with DATABASE_URL, or AUTH_SERVER_URL)",
+            ),
+            TokenKind::Opaque => (
+                "opaque",
+                "this is an opaque token (a session id or API key), not a JWT",
+                "an opaque token cannot be decoded as a JWT: send the JWT your auth provider issues (for Better Auth, GET /api/auth/token), or configure session validation",
+            ),
+            TokenKind::Jwe(_) => (
+                "jwe",
+                "this is an encrypted token (JWE), such as an Auth.js session cookie, not a signed JWT",
+                "Auth.js session cookies are encrypted with AUTH_SECRET; configure AUTH_SECRET for Auth.js sessions, or send a signed JWT",
+            ),
+            TokenKind::Malformed(why) => {
+                facts.token_kind = Some("malformed");
+                return Refusal::new(
+                    Reason::TokenMalformed,
+                    format!("the credential {why}"),
+                    "send `Authorization: Bearer <JWT>` with the token exactly as the issuer produced it (three base64url parts separated by dots)",
+                );
+            }
+            TokenKind::Jwt(_) => (
+                "jwt",
+                "this is a JWT, and this deployment verifies none",
+                "configure JWT_JWKS_URL with JWT_ISSUER and JWT_AUDIENCE, JWT_PUBLIC_KEY, or JWT_SECRET",
+            ),
+            TokenKind::ApiKey => (
+                "api_key",
+                "this is an API key, and this deployment does not accept API keys",
+                "API keys live in Postgres: set DATABASE_URL, run `gatehouse migrate`, then `gatehouse api-keys create`",
+            ),
+            TokenKind::GatehouseSession => (
+                "gatehouse_session",
+                "this is a session of this API, which needs DATABASE_URL",
+                "set DATABASE_URL",
+            ),
+        };
+        facts.token_kind = Some(short);
+        Refusal::new(Reason::TokenMalformed, detail, hint)
+    }
 }
 
 #[cfg(test)]

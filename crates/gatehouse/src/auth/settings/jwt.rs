@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::values::*;
 use crate::auth::identity;
-use crate::auth::keys::{self, VerifyingKey};
+use crate::auth::jwt::keys::{self, VerifyingKey};
 use crate::auth::pattern::{Pattern, PatternList};
 use crate::config::env::{Environment, Reader};
 use crate::secret::Secret;

@@ -19,9 +19,9 @@
 
 use std::time::Duration;
 
+use crate::auth::better_auth::remote::RemoteSettings;
 use crate::auth::identity;
 use crate::auth::pattern::PatternList;
-use crate::auth::remote_session::RemoteSettings;
 use crate::auth::user_profile::UserServiceSettings;
 use crate::config::env::{Environment, Reader};
 use crate::secret::Secret;

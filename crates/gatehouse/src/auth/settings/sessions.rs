@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::values::*;
-use crate::auth::remote_session::RemoteSettings;
+use crate::auth::better_auth::remote::RemoteSettings;
 use crate::auth::user_profile::UserServiceSettings;
 use crate::config::env::{Environment, MIN_SECRET_BYTES, Reader};
 use crate::http::same_site::SameSite;

@@ -730,7 +730,7 @@ mod tests {
 
     macro_rules! fixture {
         ($name:literal) => {
-            include_str!(concat!("../../tests/fixtures/jwt/", $name))
+            include_str!(concat!("../../../tests/fixtures/jwt/", $name))
         };
     }
 

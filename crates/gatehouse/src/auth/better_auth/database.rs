@@ -146,7 +146,7 @@ pub struct SessionRow {
     pub created_at: Option<f64>,
     /// Every column of the `"user"` row (plugins add their own, e.g. `role`).
     pub user: Map<String, Value>,
-    pub revocation: super::revocation::RevocationState,
+    pub revocation: crate::auth::revocation::RevocationState,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -218,12 +218,12 @@ pub async fn lookup(
             return Ok(None);
         };
         let revocation = if revocation_id.is_some() {
-            super::revocation::RevocationState {
+            crate::auth::revocation::RevocationState {
                 token_revoked_at: row.try_get(5)?,
                 subject_not_before: row.try_get(6)?,
             }
         } else {
-            super::revocation::RevocationState::default()
+            crate::auth::revocation::RevocationState::default()
         };
         let expires: f64 = row.try_get(2)?;
         Ok(Some(SessionRow {

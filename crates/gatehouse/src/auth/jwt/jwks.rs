@@ -34,7 +34,7 @@ use http::{HeaderMap, StatusCode};
 use jsonwebtoken::Algorithm;
 use tokio::time::Instant;
 
-use crate::auth::keys::{self, KeyError, SkippedKey, VerifyingKey};
+use crate::auth::jwt::keys::{self, KeyError, SkippedKey, VerifyingKey};
 use crate::outbound::{Outbound, OutboundError, OutboundResponse};
 
 /// How long keys are trusted and how often the endpoint may be asked.
@@ -676,7 +676,7 @@ mod tests {
 
     macro_rules! fixture {
         ($name:literal) => {
-            include_str!(concat!("../../tests/fixtures/jwt/", $name))
+            include_str!(concat!("../../../tests/fixtures/jwt/", $name))
         };
     }
 

@@ -11,6 +11,10 @@
 //! 4. verify the signature;
 //! 5. only then trust and check the claims.
 
+pub mod claims;
+pub mod jwks;
+pub mod keys;
+
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -19,37 +23,22 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
 
-use crate::auth::claims::{Claims, WrongType};
-use crate::auth::jwks::{JwksCache, JwksError, JwksSettings};
-use crate::auth::keys::VerifyingKey;
+use crate::auth::jwt::claims::{Claims, WrongType};
+use crate::auth::jwt::jwks::{JwksCache, JwksError, JwksSettings};
+use crate::auth::jwt::keys::VerifyingKey;
 use crate::auth::pattern::PatternList;
+use crate::auth::principal::{Method, Principal, algorithm_name};
 use crate::auth::refusal::{Facts, Refusal};
+use crate::auth::revocation;
 use crate::auth::settings::{
     ASYMMETRIC, AuthSettings, KeySource, SYMMETRIC, TOKEN_VERSION_CLAIM, TokenVersion,
 };
-use crate::auth::token_kind::{JoseHeader, TokenKind, classify};
+use crate::auth::token_kind::{JoseHeader, TokenKind, jose_header};
+use crate::auth::verify::{Accepted, Attempt, Verify};
 use crate::clock::rfc3339;
 use crate::error::Reason;
 use crate::outbound::Outbound;
 use crate::secret::Secret;
-
-/// How a token was verified, reported in the principal and logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Method {
-    JwtJwks,
-    JwtStaticKey,
-    JwtSharedSecret,
-    /// Better Auth's signed session token, looked up in its Postgres tables.
-    BetterAuthSession,
-    /// Better Auth's session, validated by its `/api/auth/get-session`.
-    BetterAuthRemote,
-    /// Auth.js (NextAuth) encrypted session cookie.
-    AuthjsSession,
-    ApiKey,
-    /// A session of this API's own (`POST /api/auth/exchange`).
-    GatehouseSession,
-}
 
 /// A token whose signature and claims passed.
 #[derive(Debug, Clone)]
@@ -70,6 +59,32 @@ pub struct Verified {
     pub jwt_id: Option<String>,
     /// The verifying issuer's stable name ([`crate::auth::identity`]).
     pub namespace: String,
+}
+
+impl Verified {
+    /// The principal this token stands for.
+    pub(crate) fn into_principal(self, source: String, revocation_id: Option<String>) -> Principal {
+        let verified = self;
+        Principal {
+            subject: verified.subject,
+            namespace: verified.namespace,
+            issuer: verified.issuer,
+            method: verified.method,
+            credential_source: source,
+            expires_at: Some(verified.expires_at),
+            key_id: verified.key_id,
+            algorithm: Some(algorithm_name(verified.algorithm)),
+            signed_with_previous_secret: verified.signed_with_previous_secret,
+            token_version: verified.token_version,
+            claims: verified.claims,
+            scopes: Vec::new(),
+            session_id: None,
+            profile: None,
+            issued_at: verified.issued_at.map(|iat| iat as f64),
+            revocation_id,
+            revocation_deferred: false,
+        }
+    }
 }
 
 /// Which key verified the signature.
@@ -176,25 +191,11 @@ impl JwtVerifier {
         }
     }
 
-    /// Verifies `token` at `now` (Unix seconds). On refusal, `facts` holds
-    /// what the token says and what was expected; on success nothing is
-    /// recorded, so the hot path allocates only what the principal needs.
-    pub async fn verify(
-        &self,
-        token: &str,
-        now: i64,
-        facts: &mut Facts,
-    ) -> Result<Verified, Refusal> {
-        let header = match classify(token) {
-            TokenKind::Jwt(header) => header,
-            other => return Err(not_a_jwt(&other, facts)),
-        };
-        self.verify_jws(token, header, now, facts).await
-    }
-
-    /// As [`JwtVerifier::verify`], for a token the caller has already
-    /// classified as a JWS: its header is not decoded twice.
-    pub async fn verify_jws(
+    /// Verifies the JWS `token`, whose header classification decoded, at
+    /// `now` (Unix seconds). On refusal, `facts` holds what the token says
+    /// and what was expected; on success nothing is recorded, so the hot
+    /// path allocates only what the principal needs.
+    pub(crate) async fn verify_jws(
         &self,
         token: &str,
         header: JoseHeader,
@@ -211,7 +212,7 @@ impl JwtVerifier {
     /// The facts of a refused token, re-read from it: refusals are the slow
     /// path, so nothing is copied while checks pass.
     fn record_token(&self, token: &str, facts: &mut Facts) {
-        let TokenKind::Jwt(header) = classify(token) else {
+        let Some(header) = jose_header(token) else {
             return;
         };
         facts.token_kind.get_or_insert("jwt");
@@ -852,36 +853,55 @@ fn claim_missing(claim: &str, detail: &str) -> Refusal {
     )
 }
 
-/// The refusal for a credential that is not a JWT, naming what it is.
-fn not_a_jwt(kind: &TokenKind, facts: &mut Facts) -> Refusal {
-    let (short, detail, hint) = match kind {
-        TokenKind::BetterAuthSession => (
-            "better_auth_session",
-            "this is a Better Auth session token (opaque, signed), not a JWT",
-            "a session token cannot be decoded as a JWT: either send a JWT from Better Auth's jwt plugin (GET /api/auth/token) in Authorization: Bearer, or configure session validation (BETTER_AUTH_SECRET with DATABASE_URL, or AUTH_SERVER_URL)",
-        ),
-        TokenKind::Opaque => (
-            "opaque",
-            "this is an opaque token (a session id or API key), not a JWT",
-            "an opaque token cannot be decoded as a JWT: send the JWT your auth provider issues (for Better Auth, GET /api/auth/token), or configure session validation",
-        ),
-        TokenKind::Jwe(_) => (
-            "jwe",
-            "this is an encrypted token (JWE), such as an Auth.js session cookie, not a signed JWT",
-            "Auth.js session cookies are encrypted with AUTH_SECRET; configure AUTH_SECRET for Auth.js sessions, or send a signed JWT",
-        ),
-        TokenKind::Malformed(why) => {
-            facts.token_kind = Some("malformed");
-            return Refusal::new(
-                Reason::TokenMalformed,
-                format!("the credential {why}"),
-                "send `Authorization: Bearer <JWT>` with the token exactly as the issuer produced it (three base64url parts separated by dots)",
+impl Verify for JwtVerifier {
+    const CHECKS: &'static [&'static str] = &[
+        "recognised",
+        "algorithm",
+        "issuer",
+        "key",
+        "signature",
+        "audience",
+        "expiry and clock",
+        "required claims",
+        "token version",
+        "revocation",
+        "user profile",
+    ];
+
+    async fn verify(&self, attempt: Attempt<'_>) -> Result<Accepted, Refusal> {
+        let Attempt {
+            credential,
+            kind,
+            now,
+            facts,
+        } = attempt;
+        let TokenKind::Jwt(header) = kind else {
+            // Routing sends only JWTs here.
+            return Err(kind.not_accepted(facts));
+        };
+        let token = &credential.token;
+        let verified = self
+            .verify_jws(token.expose(), header.clone(), now, facts)
+            .await?;
+        let source = credential.source.to_string();
+        if verified.signed_with_previous_secret {
+            // A rotation in progress: this event says which tokens still
+            // need JWT_SECRET_PREVIOUS, so it is removed only once none
+            // arrive.
+            tracing::info!(
+                target: "gatehouse::auth::rotation",
+                credential_source = source.as_str(),
+                token_fingerprint = token.fingerprint().as_str(),
+                "token accepted with the previous secret (JWT_SECRET_PREVIOUS): its signer must move to JWT_SECRET before the previous secret is removed"
             );
         }
-        TokenKind::Jwt(_) => ("jwt", "", ""),
-    };
-    facts.token_kind = Some(short);
-    Refusal::new(Reason::TokenMalformed, detail, hint)
+        let revocation_id = self
+            .reads_jwt_id
+            .then(|| revocation::token_id(verified.jwt_id.as_deref(), token.expose()));
+        Ok(Accepted::pending(
+            verified.into_principal(source, revocation_id),
+        ))
+    }
 }
 
 #[cfg(test)]

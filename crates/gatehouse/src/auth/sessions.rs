@@ -23,6 +23,8 @@
 //!   for cross-site use, never without `Secure`), and `__Host-` prefixed
 //!   unless a `Domain` is configured.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -31,24 +33,20 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
+use crate::auth::credential::Credential;
 use crate::auth::identity::{self, Identity};
-use crate::auth::jwt::Method;
-use crate::auth::principal::Principal;
+use crate::auth::principal::{Method, Principal};
+use crate::auth::refusal::{Facts, Refusal, store_unavailable};
 use crate::auth::revocation::{RevocationState, Revoked};
-use crate::auth::settings::SessionSettings;
+use crate::auth::settings::{AuthSettings, SessionSettings, TokenVersion};
 pub use crate::auth::settings::{DEFAULT_MAX_LIFETIME, DEFAULT_MAX_PER_SUBJECT, DEFAULT_TTL};
-use crate::db::{Database, DbError};
+use crate::auth::verify::{Accepted, Attempt, Verify, database};
+use crate::clock::rfc3339;
+use crate::db::{Database, DbError, LazyDatabase};
+use crate::reason::Reason;
+use crate::secret::Secret;
 
-pub const PREFIX: &str = "gs_";
-const SECRET_CHARS: usize = 43;
-
-pub fn looks_like_session_token(value: &str) -> bool {
-    value.len() == PREFIX.len() + SECRET_CHARS
-        && value.starts_with(PREFIX)
-        && value[PREFIX.len()..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
+pub use crate::auth::token_kind::SESSION_PREFIX as PREFIX;
 
 fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
@@ -350,11 +348,221 @@ pub async fn end_all(db: &Database, identity: &Identity) -> Result<u64, DbError>
         .rows_affected)
 }
 
+/// Sessions of this API (`gs_` tokens from `POST /api/auth/exchange`),
+/// looked up with their revocation in one statement, and refused with
+/// their source: a session never outlives what it was exchanged for.
+#[derive(Debug)]
+pub(crate) struct SessionVerifier {
+    settings: Arc<AuthSettings>,
+    database: Arc<LazyDatabase>,
+}
+
+impl SessionVerifier {
+    pub(crate) fn new(settings: Arc<AuthSettings>, database: Arc<LazyDatabase>) -> Self {
+        SessionVerifier { settings, database }
+    }
+
+    /// Whether the credential a session was exchanged for would still be
+    /// accepted, as far as a lasting reason goes: the session is refused
+    /// with the reason the source would get.
+    async fn source_still_accepted(
+        &self,
+        db: &Database,
+        source: &SessionSource,
+    ) -> Result<(), Refusal> {
+        use crate::auth::principal::Method::*;
+        let Some(method) = source.method else {
+            // Created before sources were recorded: its lifetime bounds it.
+            return Ok(());
+        };
+        let exchanged = "the credential this session was exchanged for";
+        let again = "sign in again and exchange the new credential with POST /api/auth/exchange";
+        if let Some(TokenVersion { server }) = self.settings.token_version
+            && matches!(method, JwtJwks | JwtStaticKey | JwtSharedSecret)
+            && source.token_version.unwrap_or(0) < server
+        {
+            return Err(Refusal::revealing(
+                Reason::TokenVersionStale,
+                format!(
+                    "{exchanged} has token version {}, older than this server's {server}",
+                    source
+                        .token_version
+                        .map_or("absent".to_owned(), |v| v.to_string())
+                ),
+                again,
+            ));
+        }
+        let issuer_trusted = |issuer: &Option<String>| {
+            issuer.as_deref().is_some_and(|iss| {
+                self.settings
+                    .issuers
+                    .iter()
+                    .any(|trusted| trusted.issuer.matches(iss))
+            })
+        };
+        match method {
+            JwtJwks | JwtStaticKey if !issuer_trusted(&source.issuer) => Err(Refusal::revealing(
+                Reason::IssuerMismatch,
+                format!(
+                    "{exchanged} came from the issuer {}, which this deployment no longer trusts",
+                    source.issuer.as_deref().unwrap_or("(none)")
+                ),
+                again,
+            )),
+            JwtSharedSecret => {
+                let held = self.settings.shared_secret.as_ref().map(|shared| {
+                    std::iter::once(shared.current.fingerprint())
+                        .chain(shared.previous.as_ref().map(Secret::fingerprint))
+                        .collect::<Vec<_>>()
+                });
+                let still_held = match (&held, &source.secret) {
+                    (Some(held), Some(secret)) => held.contains(secret),
+                    _ => false,
+                };
+                if still_held {
+                    Ok(())
+                } else {
+                    Err(Refusal::revealing(
+                        Reason::SignatureInvalid,
+                        format!(
+                            "{exchanged} was signed with a shared secret this deployment no longer holds (JWT_SECRET changed, or JWT_SECRET_PREVIOUS removed)"
+                        ),
+                        again,
+                    ))
+                }
+            }
+            BetterAuthSession => {
+                let live = match source.session_id.as_deref() {
+                    Some(id) if self.settings.sessions_in_database() => {
+                        crate::auth::better_auth::database::is_live(db, id)
+                            .await
+                            .map_err(|err| store_unavailable(&err))?
+                    }
+                    _ => false,
+                };
+                if live {
+                    Ok(())
+                } else {
+                    Err(Refusal::new(
+                        Reason::SessionNotFound,
+                        format!(
+                            "{exchanged} (a Better Auth session) has ended: signed out, expired or deleted, or Better Auth sessions are no longer accepted here"
+                        ),
+                        again,
+                    ))
+                }
+            }
+            BetterAuthRemote if self.settings.remote_sessions.is_none() => Err(Refusal::new(
+                Reason::SessionNotFound,
+                format!(
+                    "{exchanged} was a Better Auth session validated by AUTH_SERVER_URL, which this deployment no longer asks"
+                ),
+                again,
+            )),
+            AuthjsSession if self.settings.authjs_secrets.is_empty() => Err(Refusal::new(
+                Reason::TokenDecryptionFailed,
+                format!(
+                    "{exchanged} was an Auth.js session, and this deployment no longer holds AUTH_SECRET"
+                ),
+                again,
+            )),
+            ApiKey | GatehouseSession => Err(Refusal::new(
+                Reason::Forbidden,
+                format!("{exchanged} is a kind that is never exchanged"),
+                again,
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    async fn lookup(
+        &self,
+        db: &Database,
+        credential: &Credential,
+        now: i64,
+        facts: &mut Facts,
+    ) -> Result<Authenticated, Refusal> {
+        let settings = &self.settings.sessions;
+        let check_revocation = self.settings.checks_revocation();
+        let source = credential.source.to_string();
+        let token = credential.token.expose();
+        match authenticate(db, token, source, settings, now, check_revocation).await {
+            Ok(authenticated) => Ok(authenticated),
+            Err(SessionError::LifetimeOver { created_at }) => Err(Refusal::revealing(
+                Reason::SessionExpired,
+                format!(
+                    "the session was created at {} and has reached its absolute lifetime of {} s, however much it was used",
+                    rfc3339(created_at),
+                    settings.max_lifetime.as_secs()
+                ),
+                "exchange a fresh credential for a new session with POST /api/auth/exchange; SESSION_MAX_LIFETIME_SECS sets the lifetime",
+            )),
+            Err(SessionError::Revoked(revoked)) => Err(crate::auth::revocation::revoked(revoked)),
+            Err(SessionError::NotFound) => Err(Refusal::new(
+                Reason::SessionNotFound,
+                "no session of this API has this token: it was ended by POST /api/auth/logout, or belongs to another deployment's database",
+                "exchange a credential for a new session with POST /api/auth/exchange",
+            )),
+            Err(SessionError::Expired { expires_at }) => {
+                facts.exp = Some(expires_at);
+                Err(Refusal::revealing(
+                    Reason::SessionExpired,
+                    format!(
+                        "the session expired at {} after {} s unused",
+                        rfc3339(expires_at),
+                        settings.ttl.as_secs()
+                    ),
+                    "exchange a credential for a new session with POST /api/auth/exchange; SESSION_TTL_SECS sets how long an unused session lasts",
+                ))
+            }
+            Err(SessionError::Store(err)) => Err(store_unavailable(&err)),
+            Err(SessionError::Random) => Err(Refusal::new(
+                Reason::InternalError,
+                "the system random number generator failed",
+                "retry",
+            )),
+        }
+    }
+}
+
+impl Verify for SessionVerifier {
+    const CHECKS: &'static [&'static str] =
+        &["recognised", "session lookup", "expiry", "revocation"];
+
+    async fn verify(&self, attempt: Attempt<'_>) -> Result<Accepted, Refusal> {
+        let Attempt {
+            credential,
+            now,
+            facts,
+            ..
+        } = attempt;
+        let db = database(&self.database)?;
+        let session = self.lookup(&db, credential, now, facts).await?;
+        // The lookup checked revocation in its own statement, before
+        // sliding the expiry.
+        if let Err(refusal) = self.source_still_accepted(&db, &session.source).await {
+            // Lasting: the source will not be accepted again.
+            if !refusal.reason.status().is_server_error()
+                && let Some(id) = session.principal.session_id.as_deref()
+                && let Ok(id) = Uuid::parse_str(id)
+            {
+                end_quietly(&db, id).await;
+            }
+            return Err(refusal);
+        }
+        Ok(Accepted {
+            principal: session.principal,
+            revocation_checked: true,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::auth::token_kind::{TokenKind, classify};
     use crate::http::same_site::SameSite;
 
     #[test]
@@ -381,8 +589,11 @@ mod tests {
     #[test]
     fn tokens_are_recognised_by_shape() {
         let token = format!("gs_{}", "a".repeat(43));
-        assert!(looks_like_session_token(&token));
-        assert!(!looks_like_session_token("gs_short"));
-        assert!(!looks_like_session_token(&format!("gk_{}", "a".repeat(43))));
+        assert_eq!(classify(&token), TokenKind::GatehouseSession);
+        assert_ne!(classify("gs_short"), TokenKind::GatehouseSession);
+        assert_ne!(
+            classify(&format!("gk_{}", "a".repeat(43))),
+            TokenKind::GatehouseSession
+        );
     }
 }
