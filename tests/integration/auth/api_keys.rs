@@ -27,7 +27,7 @@ fn migrated() -> TestDb {
 /// Runs `gatehouse <args>` against `database_url`; panics unless it succeeds.
 /// Returns stdout and stderr.
 #[track_caller]
-fn cli(args: &[&str], database_url: &str) -> (String, String) {
+pub(super) fn cli(args: &[&str], database_url: &str) -> (String, String) {
     let program = gatehouse_cli().to_string_lossy().into_owned();
     let mut process = Process::spawn(&program, args, &[("DATABASE_URL", database_url)]);
     let status = process.wait_exit(CLI_TIMEOUT);
@@ -41,7 +41,7 @@ fn cli(args: &[&str], database_url: &str) -> (String, String) {
 
 /// A new key from `gatehouse api-keys create`; returns the key and its lookup.
 #[track_caller]
-fn create_key(database_url: &str, name: &str, scopes: &[&str]) -> (String, String) {
+pub(super) fn create_key(database_url: &str, name: &str, scopes: &[&str]) -> (String, String) {
     let mut args = vec!["api-keys", "create", "--name", name];
     for scope in scopes {
         args.extend(["--scope", scope]);
@@ -58,7 +58,7 @@ fn create_key(database_url: &str, name: &str, scopes: &[&str]) -> (String, Strin
 }
 
 /// `key` with one character of its secret part changed.
-fn tampered(key: &str) -> String {
+pub(super) fn tampered(key: &str) -> String {
     let index = key.len() - 10;
     let replacement = if &key[index..=index] == "A" { "B" } else { "A" };
     let mut changed = key.to_owned();

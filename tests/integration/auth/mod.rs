@@ -9,6 +9,7 @@ mod api_sessions;
 mod authjs_sessions;
 pub mod better_auth;
 mod claims_rules;
+mod contract;
 mod cors;
 mod debug_session;
 mod jwks_fetching;
