@@ -1,7 +1,8 @@
 //! A JWT's header and claims: classification, the claims reader on the raw
 //! payload, and the whole verifier (shared secret and a public key) on the
 //! token as `Authorization: Bearer`.
-use gatehouse::auth::{claims::Claims, token_kind};
+use gatehouse::auth::jwt::claims::Claims;
+use gatehouse::auth::token_kind;
 use http::{HeaderMap, HeaderValue};
 
 fn main() {

@@ -87,8 +87,6 @@ const fn row(
 #[rustfmt::skip]
 const CONTRACT: [Row; 8] = [
     //  method                  namespace         token_kind              expired               wrong secret or key          malformed           revoked               malformed's token_kind
-    // DISCREPANCY in the three JWT rows: the revoked one's event logs
-    // token_kind "", not "jwt" (see DISCREPANCIES).
     row("jwt_jwks",             "jwt",            "jwt",                  "token_expired",      "signature_invalid",         "token_malformed",  "token_revoked",      "malformed"),
     row("jwt_static_key",       "jwt",            "jwt",                  "token_expired",      "signature_invalid",         "token_malformed",  "token_revoked",      "malformed"),
     row("jwt_shared_secret",    "shared-secret",  "jwt",                  "token_expired",      "signature_invalid",         "token_malformed",  "token_revoked",      "malformed"),
@@ -120,17 +118,13 @@ struct Discrepancy {
     actual: &'static str,
 }
 
-/// A JWT's facts (token_kind, alg, kid, iss, aud, iat) are recorded only
-/// when the JWT verifier refuses it; a revoked JWT passed the verifier and
-/// is refused after, so its `token_revoked` event says `token_kind: ""`
-/// (and empty alg, kid, iss and aud). Every other kind names its kind in
-/// every refusal, this one included.
+/// Where a kind answers otherwise than [`CONTRACT`]: none. (The suite's
+/// first run found one: a revoked JWT's event said `token_kind: ""`, its
+/// facts being recorded only when the JWT verifier itself refused; the
+/// authenticator now records them for a refusal after it too.) A new line
+/// here is a known bug, kept visible until it is fixed.
 #[rustfmt::skip]
-const DISCREPANCIES: [Discrepancy; 3] = [
-    Discrepancy { method: "jwt_jwks",          case: Case::Revoked, field: "token_kind", contract: "jwt", actual: "" },
-    Discrepancy { method: "jwt_static_key",    case: Case::Revoked, field: "token_kind", contract: "jwt", actual: "" },
-    Discrepancy { method: "jwt_shared_secret", case: Case::Revoked, field: "token_kind", contract: "jwt", actual: "" },
-];
+const DISCREPANCIES: [Discrepancy; 0] = [];
 
 /// The cases besides the accepted credential, in the order they run:
 /// `Revoked` last, since it ends the accepted credential.

@@ -293,7 +293,13 @@ impl Authenticator {
         if revocation_checked {
             return Ok(principal);
         }
-        self.check_revocation(principal, facts, check).await
+        let checked = self.check_revocation(principal, facts, check).await;
+        if checked.is_err() && route == Route::Jwt {
+            // Refused after its verifier passed it: the facts say what the
+            // token is, as for the verifier's own refusals.
+            self.jwt.record_token(credential.token.expose(), facts);
+        }
+        checked
     }
 
     /// Refuses a revoked credential; one indexed query, skipped when

@@ -211,7 +211,7 @@ impl JwtVerifier {
 
     /// The facts of a refused token, re-read from it: refusals are the slow
     /// path, so nothing is copied while checks pass.
-    fn record_token(&self, token: &str, facts: &mut Facts) {
+    pub(crate) fn record_token(&self, token: &str, facts: &mut Facts) {
         let Some(header) = jose_header(token) else {
             return;
         };

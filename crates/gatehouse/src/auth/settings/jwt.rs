@@ -191,7 +191,7 @@ pub(super) fn read_generic_issuer(
             match static_keys(&raw) {
                 Ok(keys) => KeySource::Static(keys),
                 Err(problem) => {
-                    r.error("JWT_PUBLIC_KEYS", problem, "set JWT_PUBLIC_KEYS to a JWKS document ({\"keys\":[...]}) or a PEM public key");
+                    r.error("JWT_PUBLIC_KEYS", problem, "set JWT_PUBLIC_KEYS to a JWKS document ({\"keys\":[...]}); a PEM public key does not say its algorithm, so give PEM keys in JWT_TRUSTED_ISSUERS with public_keys and algorithms");
                     return;
                 }
             }
