@@ -187,15 +187,13 @@ pub(super) fn read_generic_issuer(
             }
             KeySource::Jwks { url }
         }
-        (None, Some(raw)) => {
-            match static_keys(&raw) {
-                Ok(keys) => KeySource::Static(keys),
-                Err(problem) => {
-                    r.error("JWT_PUBLIC_KEYS", problem, "set JWT_PUBLIC_KEYS to a JWKS document ({\"keys\":[...]}); a PEM public key does not say its algorithm, so give PEM keys in JWT_TRUSTED_ISSUERS with public_keys and algorithms");
-                    return;
-                }
+        (None, Some(raw)) => match static_keys(&raw) {
+            Ok(keys) => KeySource::Static(keys),
+            Err(problem) => {
+                r.error("JWT_PUBLIC_KEYS", problem, "set JWT_PUBLIC_KEYS to a JWKS document ({\"keys\":[...]}); a PEM public key does not say its algorithm, so give PEM keys in JWT_TRUSTED_ISSUERS with public_keys and algorithms");
+                return;
             }
-        }
+        },
     };
     let Some(issuer) = patterns(r, "JWT_ISSUER") else {
         r.error(
