@@ -121,6 +121,17 @@ fn number(digits: &[u8]) -> Option<i64> {
     )
 }
 
+/// The last second of year 9999 (`9999-12-31T23:59:59Z`).
+pub const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
+
+/// Seconds since 1970 of a NumericDate in 1970..=9999 (fractions dropped),
+/// or `None` outside it. Every date read from a credential goes through it.
+pub fn numeric_date_secs(value: f64) -> Option<i64> {
+    // `MAX_NUMERIC_DATE` is exact as an f64 (below 2^53).
+    (value.is_finite() && (0.0..=MAX_NUMERIC_DATE as f64).contains(&value))
+        .then(|| value.floor() as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

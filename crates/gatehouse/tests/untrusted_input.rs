@@ -12,9 +12,9 @@ use gatehouse::auth::better_auth::database::{SessionSecrets, verify_signed};
 use gatehouse::auth::credential;
 use gatehouse::auth::jwt::claims::Claims;
 use gatehouse::auth::jwt::keys;
-use gatehouse::auth::jwt::numeric_date_secs;
 use gatehouse::auth::pattern::PatternList;
 use gatehouse::auth::token_kind;
+use gatehouse::clock::numeric_date_secs;
 use gatehouse::db::url::DatabaseUrl;
 use gatehouse::http::public_suffix;
 use gatehouse::secret::Secret;
@@ -74,8 +74,8 @@ proptest! {
     #[test]
     fn numeric_dates_are_in_range_or_refused(value in any::<f64>()) {
         match numeric_date_secs(value) {
-            Some(secs) => prop_assert!((0..=gatehouse::auth::jwt::MAX_NUMERIC_DATE).contains(&secs)),
-            None => prop_assert!(!(0.0..=gatehouse::auth::jwt::MAX_NUMERIC_DATE as f64).contains(&value)),
+            Some(secs) => prop_assert!((0..=gatehouse::clock::MAX_NUMERIC_DATE).contains(&secs)),
+            None => prop_assert!(!(0.0..=gatehouse::clock::MAX_NUMERIC_DATE as f64).contains(&value)),
         }
     }
 

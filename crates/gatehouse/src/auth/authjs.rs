@@ -14,13 +14,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use crate::auth::identity;
-use crate::auth::jwt::numeric_date_secs;
 use crate::auth::principal::{Method, Principal};
 use crate::auth::refusal::Refusal;
 use crate::auth::revocation;
 use crate::auth::settings::AuthSettings;
 use crate::auth::token_kind::MAX_TOKEN_BYTES;
 use crate::auth::verify::{Accepted, Attempt, Verify, select_claims};
+use crate::clock::numeric_date_secs;
 use crate::clock::rfc3339;
 use crate::reason::Reason;
 use crate::secret::Secret;
