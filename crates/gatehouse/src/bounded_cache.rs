@@ -22,7 +22,7 @@ use std::time::Instant;
 
 /// How an entry may be dropped before the cache is full of better ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lifetime {
+pub(crate) struct Lifetime {
     /// From this instant the entry is useless and goes at the next sweep;
     /// `None`: kept until evicted (a profile served stale when its service
     /// is down).
@@ -32,7 +32,7 @@ pub struct Lifetime {
 }
 
 #[derive(Debug)]
-pub struct BoundedCache<K, V> {
+pub(crate) struct BoundedCache<K, V> {
     capacity: usize,
     entries: HashMap<K, Slot<V>>,
     /// Insertion order: `[positive, negative]`, each slot `(key, stamp)`;
@@ -51,7 +51,7 @@ struct Slot<V> {
 
 impl<K: Eq + Hash + Clone, V> BoundedCache<K, V> {
     /// A cache of at most `capacity` entries (at least 1).
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         BoundedCache {
             capacity: capacity.max(1),
             entries: HashMap::new(),
@@ -61,20 +61,12 @@ impl<K: Eq + Hash + Clone, V> BoundedCache<K, V> {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    pub fn capacity(&self) -> usize {
-        self.capacity
-    }
-
     /// The entry for `key`, dead or not: freshness is the owner's rule.
-    pub fn get<Q>(&self, key: &Q) -> Option<&V>
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -82,7 +74,8 @@ impl<K: Eq + Hash + Clone, V> BoundedCache<K, V> {
         self.entries.get(key).map(|slot| &slot.value)
     }
 
-    pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
+    #[cfg(test)]
+    pub(crate) fn remove<Q>(&mut self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -91,7 +84,7 @@ impl<K: Eq + Hash + Clone, V> BoundedCache<K, V> {
     }
 
     /// Inserts or replaces `key`, making room by the rule above first.
-    pub fn insert(&mut self, key: K, value: V, lifetime: Lifetime, now: Instant) {
+    pub(crate) fn insert(&mut self, key: K, value: V, lifetime: Lifetime, now: Instant) {
         if !self.entries.contains_key(&key) && self.entries.len() >= self.capacity {
             self.make_room(now);
         }

@@ -17,7 +17,7 @@
 #![warn(unreachable_pub)]
 
 pub mod auth;
-pub mod bounded_cache;
+pub(crate) mod bounded_cache;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -30,7 +30,7 @@ pub mod pipeline;
 pub mod reason;
 pub mod route;
 pub mod secret;
-pub mod single_flight;
+pub(crate) mod single_flight;
 pub mod state;
 
 pub use config::{Config, Environment, Needs};

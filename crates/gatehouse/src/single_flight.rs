@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::OnceCell;
 
 /// The calls in progress, by key.
-pub struct Flights<K, V> {
+pub(crate) struct Flights<K, V> {
     in_flight: Mutex<HashMap<K, Arc<OnceCell<V>>>>,
 }
 
@@ -37,11 +37,12 @@ impl<K, V> Default for Flights<K, V> {
 
 impl<K, V> Flights<K, V> {
     /// Calls in progress (for `Debug` and tests).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         lock(&self.in_flight).len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
@@ -49,7 +50,7 @@ impl<K, V> Flights<K, V> {
 impl<K: Eq + Hash + Clone, V: Clone> Flights<K, V> {
     /// Runs `work` for `key`, or waits for the run already in progress and
     /// returns its outcome.
-    pub async fn run<F, Fut>(&self, key: K, work: F) -> V
+    pub(crate) async fn run<F, Fut>(&self, key: K, work: F) -> V
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = V>,
@@ -101,7 +102,7 @@ impl<K: Eq + Hash, V> Drop for Guard<'_, K, V> {
 
 /// A poisoned lock only means another request panicked while holding it;
 /// the map itself is still consistent.
-pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

@@ -2,12 +2,12 @@
 //! valid, and, when not, exactly why.
 //!
 //! [`Authenticator::authenticate`] is the one entry point, and every
-//! credential meets the same steps ([`verify`]): it is found
+//! credential meets the same steps (`auth/verify.rs`): it is found
 //! ([`credential`]), classified once ([`token_kind`]), verified by its
 //! kind (a JWT: [`jwt`]; a Better Auth session: [`better_auth`]; an
 //! Auth.js cookie: [`authjs`]; an API key: [`api_keys`]; a session of this
 //! API: [`sessions`]), checked for [`revocation`], given its
-//! [`user_profile`] when configured, and ends in a [`Principal`] or a
+//! user profile when configured, and ends in a [`Principal`] or a
 //! [`Refusal`] carrying the reason, the fix and the facts.
 
 pub mod api_keys;
@@ -24,7 +24,7 @@ pub mod revocation;
 pub mod sessions;
 pub mod settings;
 pub mod token_kind;
-pub mod user_profile;
+pub(crate) mod user_profile;
 pub(crate) mod verify;
 
 use std::sync::Arc;

@@ -27,20 +27,12 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tokio_postgres::types::Type;
 
 use crate::auth::identity::Identity;
+use crate::auth::settings::UserServiceSettings;
 use crate::bounded_cache::{BoundedCache, Lifetime};
 use crate::clock::unix_now;
 use crate::db::Database;
 use crate::outbound::{Outbound, display_url};
-use crate::secret::Secret;
 use crate::single_flight::{Flights, lock};
-
-/// `USER_SERVICE_CACHE_TTL` when unset: profiles change rarely, and a
-/// change shows within ten minutes.
-pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(600);
-
-/// The user service call deadline when unset: the call sits on the request
-/// path, so it must fail fast enough to fall back.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How long a 404 is remembered: long enough to absorb a burst of requests
 /// from a deleted user, short enough that a newly created one gets in soon.
@@ -48,7 +40,7 @@ const NOT_FOUND_TTL: Duration = Duration::from_secs(30);
 
 /// The most subjects held in the process cache: bounds memory whatever the
 /// number of distinct users a long-lived process sees.
-pub const MAX_CACHED: usize = 10_000;
+pub(crate) const MAX_CACHED: usize = 10_000;
 
 /// Characters left as they are in the id's path segment: RFC 3986's
 /// unreserved set. Everything else (`/`, `?`, `#`, `%`, spaces) is encoded,
@@ -59,24 +51,10 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// Where and how to ask the user service.
-#[derive(Debug, Clone)]
-pub struct UserServiceSettings {
-    /// Either contains `{id}` (replaced by the percent-encoded user id) or is
-    /// a base to which `/<id>` is appended.
-    pub url: String,
-    /// Sent as `Authorization: Bearer <key>`.
-    pub api_key: Secret,
-    /// How long a fetched profile is served without asking again.
-    pub cache_ttl: Duration,
-    /// Deadline for one call: connect, TLS, headers and body.
-    pub timeout: Duration,
-}
-
 /// Where a profile came from, so the caller can tell (and report) a stale one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ProfileSource {
+pub(crate) enum ProfileSource {
     /// Fetched from the user service by this call.
     UserService,
     /// From this process's cache, within its TTL.
@@ -90,7 +68,7 @@ pub enum ProfileSource {
 
 /// A user's profile as the user service last returned it.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Profile {
+pub(crate) struct Profile {
     /// The JSON object the user service answered with.
     pub data: serde_json::Value,
     pub source: ProfileSource,
@@ -100,7 +78,7 @@ pub struct Profile {
 
 /// Why no profile could be produced.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProfileError {
+pub(crate) enum ProfileError {
     /// The user service answered 404: the user does not exist.
     #[error("the user service has no user with this id")]
     NotFound,
@@ -113,7 +91,7 @@ pub enum ProfileError {
 
 /// The profile cache and single-flight gate for one user service. Build it
 /// once per process.
-pub struct UserProfiles {
+pub(crate) struct UserProfiles {
     settings: UserServiceSettings,
     outbound: Outbound,
     /// `None` when the API key cannot be put in a header; every call then
@@ -155,7 +133,7 @@ enum CallError {
 }
 
 impl UserProfiles {
-    pub fn new(settings: UserServiceSettings, outbound: Outbound) -> Self {
+    pub(crate) fn new(settings: UserServiceSettings, outbound: Outbound) -> Self {
         let authorization = HeaderValue::from_str(&format!("Bearer {}", settings.api_key.expose()))
             .ok()
             .map(|mut value| {
@@ -181,7 +159,7 @@ impl UserProfiles {
     /// The user service is asked for the identity's subject; the cache and
     /// `gatehouse_users` keep it under the whole identity, so two issuers'
     /// users of one `sub` never share a stored profile.
-    pub async fn profile(
+    pub(crate) async fn profile(
         &self,
         identity: &Identity,
         db: Option<&Database>,
@@ -465,7 +443,7 @@ async fn forget(db: &Database, subject: &str) -> Result<(), crate::db::DbError> 
 
 /// The URL of `subject`'s profile: `{id}` in `template` replaced, or `/<id>`
 /// appended to its path (before any query string).
-pub fn profile_url(template: &str, subject: &str) -> String {
+pub(crate) fn profile_url(template: &str, subject: &str) -> String {
     // `.` and `..` are unreserved but are dot-segments that servers resolve
     // (`/users/..` is `/`), so they are encoded too.
     let encoded = if subject == "." || subject == ".." {
@@ -523,7 +501,7 @@ mod tests {
     fn settings(url: String, cache_ttl: Duration) -> UserServiceSettings {
         UserServiceSettings {
             url,
-            api_key: Secret::new(KEY),
+            api_key: crate::secret::Secret::new(KEY),
             cache_ttl,
             timeout: Duration::from_millis(500),
         }
@@ -589,7 +567,10 @@ mod tests {
     #[tokio::test]
     async fn a_second_call_is_served_from_the_cache() {
         let server = TestServer::start(Reply::json(r#"{"name":"Ada"}"#)).await;
-        let profiles = profiles(server.url("/users"), DEFAULT_CACHE_TTL);
+        let profiles = profiles(
+            server.url("/users"),
+            crate::auth::settings::DEFAULT_USER_CACHE_TTL,
+        );
         let first = profiles.profile(&id("u1"), None).await.unwrap();
         assert_eq!(first.source, ProfileSource::UserService);
         assert_eq!(first.data, json!({"name": "Ada"}));
@@ -640,7 +621,10 @@ mod tests {
     #[tokio::test]
     async fn a_down_service_with_nothing_cached_is_unavailable() {
         let refused = refused_addr().await;
-        let profiles = profiles(format!("http://{refused}/users?key=q1"), DEFAULT_CACHE_TTL);
+        let profiles = profiles(
+            format!("http://{refused}/users?key=q1"),
+            crate::auth::settings::DEFAULT_USER_CACHE_TTL,
+        );
         let err = profiles.profile(&id("u1"), None).await.unwrap_err();
         let ProfileError::Unavailable { detail } = &err else {
             panic!("{err:?}");
@@ -653,7 +637,10 @@ mod tests {
         assert!(!detail.contains("q1") && !detail.contains(KEY), "{detail}");
 
         let server = TestServer::start(Reply::json(r#"["not", "a", "profile"]"#)).await;
-        let profiles = self::profiles(server.url("/users"), DEFAULT_CACHE_TTL);
+        let profiles = self::profiles(
+            server.url("/users"),
+            crate::auth::settings::DEFAULT_USER_CACHE_TTL,
+        );
         let err = profiles.profile(&id("u1"), None).await.unwrap_err();
         assert_eq!(
             err,
@@ -682,7 +669,10 @@ mod tests {
     async fn a_404_is_not_found_and_remembered_briefly() {
         let server =
             TestServer::start(Reply::json(r#"{"error":"no such user"}"#).status(404)).await;
-        let profiles = profiles(server.url("/users"), DEFAULT_CACHE_TTL);
+        let profiles = profiles(
+            server.url("/users"),
+            crate::auth::settings::DEFAULT_USER_CACHE_TTL,
+        );
         assert_eq!(
             profiles.profile(&id("gone"), None).await.unwrap_err(),
             ProfileError::NotFound
@@ -753,7 +743,10 @@ mod tests {
     #[tokio::test]
     async fn the_api_key_is_sent_as_a_bearer_token_and_never_shown() {
         let (addr, request) = capture_one_request(r#"{"name":"Ada"}"#).await;
-        let profiles = profiles(format!("http://{addr}/v1/users/{{id}}"), DEFAULT_CACHE_TTL);
+        let profiles = profiles(
+            format!("http://{addr}/v1/users/{{id}}"),
+            crate::auth::settings::DEFAULT_USER_CACHE_TTL,
+        );
         let profile = profiles.profile(&id("user 1"), None).await.unwrap();
         assert_eq!(profile.data, json!({"name": "Ada"}));
         let head = tokio::time::timeout(Duration::from_secs(2), request)
@@ -784,7 +777,10 @@ mod tests {
         let server =
             TestServer::start(Reply::json(r#"{"name":"Ada"}"#).delay(Duration::from_millis(200)))
                 .await;
-        let profiles = profiles(server.url("/users"), DEFAULT_CACHE_TTL);
+        let profiles = profiles(
+            server.url("/users"),
+            crate::auth::settings::DEFAULT_USER_CACHE_TTL,
+        );
         let u1 = id("u1");
         let calls = (0..8).map(|_| profiles.profile(&u1, None));
         let results = futures_util::future::join_all(calls).await;
@@ -800,7 +796,10 @@ mod tests {
         let server =
             TestServer::start(Reply::json(r#"{"name":"Ada"}"#).delay(Duration::from_millis(300)))
                 .await;
-        let profiles = profiles(server.url("/users"), DEFAULT_CACHE_TTL);
+        let profiles = profiles(
+            server.url("/users"),
+            crate::auth::settings::DEFAULT_USER_CACHE_TTL,
+        );
         // The leader gives up mid-call; a follower started with it finishes the work.
         let u1 = id("u1");
         let leader = tokio::time::timeout(Duration::from_millis(50), profiles.profile(&u1, None));
@@ -827,7 +826,10 @@ mod tests {
     #[tokio::test]
     async fn the_cache_is_bounded() {
         let server = TestServer::start(Reply::json(r#"{"name":"Ada"}"#)).await;
-        let mut profiles = profiles(server.url("/users"), DEFAULT_CACHE_TTL);
+        let mut profiles = profiles(
+            server.url("/users"),
+            crate::auth::settings::DEFAULT_USER_CACHE_TTL,
+        );
         profiles.cache = Mutex::new(BoundedCache::new(3));
         for subject in ["a", "b", "c", "d", "e"] {
             profiles.profile(&id(subject), None).await.unwrap();
@@ -919,13 +921,19 @@ mod tests {
 
         // A fresh process: nothing cached, the service down.
         let refused = refused_addr().await;
-        let second = profiles(format!("http://{refused}/users"), DEFAULT_CACHE_TTL);
+        let second = profiles(
+            format!("http://{refused}/users"),
+            crate::auth::settings::DEFAULT_USER_CACHE_TTL,
+        );
         let from_db = second.profile(&id("u1"), Some(&db)).await;
         let from_cache = second.profile(&id("u1"), Some(&db)).await;
         let unknown = second.profile(&id("u9"), Some(&db)).await;
-        let without_db = profiles(format!("http://{refused}/users"), DEFAULT_CACHE_TTL)
-            .profile(&id("u1"), None)
-            .await;
+        let without_db = profiles(
+            format!("http://{refused}/users"),
+            crate::auth::settings::DEFAULT_USER_CACHE_TTL,
+        )
+        .profile(&id("u1"), None)
+        .await;
 
         // A 404 removes the stored profile.
         server.set_reply(Reply::json("{}").status(404));

@@ -20,8 +20,8 @@
 //! - **One call per credential at a time.** Concurrent requests with the
 //!   same credential (a page firing ten API calls) share one call.
 //! - **Bounded.** A flood of random tokens cannot grow the cache past
-//!   [`MAX_ENTRIES`], nor push cached users out: the runtime's one
-//!   [`BoundedCache`] evicts "no session" answers first.
+//!   [`MAX_ENTRIES`], nor push cached users out: the runtime's one bounded
+//!   cache (`bounded_cache.rs`) evicts "no session" answers first.
 
 use std::fmt;
 use std::sync::Mutex;

@@ -22,7 +22,6 @@ use std::time::Duration;
 use crate::auth::better_auth::remote::RemoteSettings;
 use crate::auth::identity;
 use crate::auth::pattern::PatternList;
-use crate::auth::user_profile::UserServiceSettings;
 use crate::config::env::{Environment, Reader};
 use crate::secret::Secret;
 
@@ -37,8 +36,13 @@ pub use jwt::{
     ASYMMETRIC, IssuerSettings, KeySource, SYMMETRIC, SharedSecretSettings, TOKEN_VERSION_CLAIM,
     TokenVersion,
 };
+#[cfg(test)]
+pub(crate) use sessions::DEFAULT_USER_CACHE_TTL;
 use sessions::*;
-pub use sessions::{DEFAULT_MAX_LIFETIME, DEFAULT_MAX_PER_SUBJECT, DEFAULT_TTL, SessionSettings};
+pub use sessions::{
+    DEFAULT_MAX_LIFETIME, DEFAULT_MAX_PER_SUBJECT, DEFAULT_TTL, SessionSettings,
+    UserServiceSettings,
+};
 pub use values::origin;
 use values::*;
 

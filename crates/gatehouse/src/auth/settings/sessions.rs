@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use super::values::*;
 use crate::auth::better_auth::remote::RemoteSettings;
-use crate::auth::user_profile::UserServiceSettings;
 use crate::config::env::{Environment, MIN_SECRET_BYTES, Reader};
 use crate::http::same_site::SameSite;
 use crate::secret::Secret;
@@ -98,12 +97,44 @@ pub(super) fn read_authjs_secrets(r: &mut Reader<'_>) -> Vec<Secret> {
     }
 }
 
+/// `USER_SERVICE_CACHE_TTL_SECS` when unset: profiles change rarely, and a
+/// change shows within ten minutes.
+pub(crate) const DEFAULT_USER_CACHE_TTL: Duration = Duration::from_secs(600);
+
+/// The user service call deadline when unset: the call sits on the request
+/// path, so it must fail fast enough to fall back.
+const DEFAULT_USER_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Where and how to ask the user service.
+#[derive(Debug, Clone)]
+pub struct UserServiceSettings {
+    /// Either contains `{id}` (replaced by the percent-encoded user id) or is
+    /// a base to which `/<id>` is appended.
+    pub url: String,
+    /// Sent as `Authorization: Bearer <key>`.
+    pub api_key: Secret,
+    /// How long a fetched profile is served without asking again.
+    pub cache_ttl: Duration,
+    /// Deadline for one call: connect, TLS, headers and body.
+    pub timeout: Duration,
+}
+
 pub(super) fn read_user_service(
     r: &mut Reader<'_>,
     environment: Environment,
 ) -> Option<UserServiceSettings> {
-    let cache_ttl = r.seconds("USER_SERVICE_CACHE_TTL_SECS", 600.0, 0.0, 86_400.0);
-    let timeout = r.seconds("USER_SERVICE_TIMEOUT_SECS", 3.0, 0.1, 30.0);
+    let cache_ttl = r.seconds(
+        "USER_SERVICE_CACHE_TTL_SECS",
+        DEFAULT_USER_CACHE_TTL.as_secs_f64(),
+        0.0,
+        86_400.0,
+    );
+    let timeout = r.seconds(
+        "USER_SERVICE_TIMEOUT_SECS",
+        DEFAULT_USER_TIMEOUT.as_secs_f64(),
+        0.1,
+        30.0,
+    );
     let url = r.get("USER_SERVICE_URL");
     let api_key = r.get("USER_SERVICE_API_KEY").map(Secret::new);
     match (url, api_key) {
