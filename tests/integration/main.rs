@@ -22,6 +22,7 @@ mod first_request;
 mod lambda_host;
 mod migration_history;
 mod module_graph;
+mod new_route_cli;
 mod openapi;
 mod panic_probe;
 mod probe_cli;

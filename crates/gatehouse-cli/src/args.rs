@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::new_route::spec::{Methods, RouteNeeds, RoutePattern};
+
 /// Longest `--expires-in-days`: a century, the library's limit.
 pub const MAX_EXPIRES_IN_DAYS: u32 = 36_500;
 
@@ -134,6 +136,9 @@ pub enum Command {
         #[command(flatten)]
         options: Options,
     },
+    /// Add something to the project, as its own parts are written.
+    #[command(subcommand)]
+    New(NewCommand),
     /// Print a shell completion script.
     ///
     /// For example `gatehouse completions bash >
@@ -180,6 +185,40 @@ pub enum ApiKeysCommand {
         id_or_lookup: String,
         #[command(flatten)]
         options: Options,
+    },
+}
+
+/// `gatehouse new <subcommand>`.
+#[derive(Debug, PartialEq, Eq, Subcommand)]
+pub enum NewCommand {
+    /// Add a route: its handlers, binary, route-table entry, docs rows,
+    /// OpenAPI path and test.
+    ///
+    /// Writes src/routes/<module>.rs (a working handler per method: GET
+    /// answers the route's parameters, the caller and a database round trip
+    /// as its needs say; the others change nothing and answer a `todo`),
+    /// its static in src/routes/mod.rs and ROUTES, api/<path>.rs and its
+    /// [[bin]], its rows in docs/routes.md and README.md, its path in
+    /// openapi.json, and tests/integration/routes/<module>.rs. All of it or,
+    /// when the route exists or a file is not as expected, nothing.
+    Route {
+        /// The route's path pattern, as Vercel names the file under api/:
+        /// /api/orders or /api/orders/[id].
+        #[arg(value_parser = RoutePattern::parse)]
+        pattern: RoutePattern,
+        /// Its methods, comma-separated, from GET, POST, PUT, PATCH, DELETE
+        /// (HEAD and OPTIONS are answered for every route).
+        #[arg(long, value_name = "METHODS", default_value = "GET", value_parser = Methods::parse)]
+        methods: Methods,
+        /// What it needs from the configuration: none, or auth, database or
+        /// both (auth,database).
+        #[arg(long, value_name = "NEEDS", default_value = "none", value_parser = RouteNeeds::parse)]
+        needs: RouteNeeds,
+        /// The project (the folder of its root Cargo.toml); default: the
+        /// nearest folder, from the current one up, holding Cargo.toml and
+        /// src/routes/mod.rs.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
     },
 }
 
@@ -314,6 +353,42 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn parses_new_route() {
+        let Command::New(NewCommand::Route {
+            pattern,
+            methods,
+            needs,
+            root,
+        }) = parse(
+            "new route /api/orders/[id] --methods GET,PATCH --needs auth,database --root /tmp/p",
+        )
+        .unwrap()
+        else {
+            panic!("not new route");
+        };
+        assert_eq!(pattern.as_str(), "/api/orders/[id]");
+        assert_eq!(methods.listed(), "GET, PATCH");
+        assert!(needs.auth && needs.database);
+        assert_eq!(root, Some(PathBuf::from("/tmp/p")));
+        let Command::New(NewCommand::Route {
+            methods,
+            needs,
+            root,
+            ..
+        }) = parse("new route /api/ping").unwrap()
+        else {
+            panic!("not new route");
+        };
+        assert_eq!(methods.listed(), "GET");
+        assert_eq!(needs, RouteNeeds::default());
+        assert_eq!(root, None);
+        assert!(refused("new route /orders").contains("does not start with /api/"));
+        assert!(refused("new route /api/x --methods GET,FETCH").contains("`FETCH`"));
+        assert!(refused("new route /api/x --needs cache").contains("`cache` is not a need"));
+        assert!(refused("new route").contains("<PATTERN>"));
     }
 
     #[test]

@@ -13,6 +13,9 @@
 //!   authenticator, check by check (see [`explain`]).
 //! - `gatehouse probe URL`: asks a running deployment what a browser would
 //!   meet: CORS, cookies, the answer to a credential (see [`probe`]).
+//! - `gatehouse new route /api/orders/[id] --methods GET,PATCH --needs
+//!   auth,database`: adds a route to the project, from its handlers to its
+//!   test (see [`new_route`]).
 //!
 //! The diagnostics live here, not in the runtime crate, and use only its
 //! public API: a function binary carries none of them.
@@ -28,6 +31,7 @@ mod dev_token;
 mod doctor;
 mod explain;
 mod level;
+mod new_route;
 mod probe;
 
 use std::net::SocketAddr;
@@ -40,12 +44,26 @@ use gatehouse_app::routes::ROUTES;
 
 use clap::{CommandFactory, Parser};
 
-use crate::args::{Command, Options};
+use crate::args::{Command, NewCommand, Options};
 
 fn main() -> ExitCode {
     // Help, --version and usage errors are printed by clap in its standard
     // form (errors exit 2).
     let command = args::Cli::parse().command;
+    if let Command::New(NewCommand::Route {
+        pattern,
+        methods,
+        needs,
+        root,
+    }) = command
+    {
+        return new_route::run(&new_route::Request {
+            pattern,
+            methods,
+            needs,
+            root,
+        });
+    }
     if let Command::Completions { shell } = command {
         clap_complete::generate(
             shell,
@@ -94,7 +112,7 @@ fn main() -> ExitCode {
             expires_in,
             options,
         } => token(&options, &sub, claims.unwrap_or_default(), expires_in),
-        Command::Completions { .. } => ExitCode::SUCCESS,
+        Command::Completions { .. } | Command::New(_) => ExitCode::SUCCESS,
     }
 }
 
