@@ -24,6 +24,9 @@
 //! variables win, as with every dotenv loader).
 
 mod api_keys;
+// args.rs's doc comments are clap's help text, written for a terminal
+// (`<path>`, `[id]`), not for rustdoc.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 mod args;
 mod browser_rules;
 mod dev_database;

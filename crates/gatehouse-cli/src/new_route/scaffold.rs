@@ -522,7 +522,7 @@ mod tests {
         );
         assert!(module.contains("_ => get(&ctx).await,"), "{module}");
         assert!(
-            module.contains("db.query_opt(\"SELECT 1\", &[])"),
+            module.contains("db.query_opt(APP_SCHEMA_VERSION, &[])"),
             "{module}"
         );
         assert!(module.contains("ctx.principal(None)"), "{module}");
