@@ -1,12 +1,8 @@
 #!/usr/bin/env node
 // Small helpers for bench/auth-session (Node is already required there for
-// the Better Auth server, so no jq or socat is needed).
+// the Better Auth server, so no jq is needed). The function itself is
+// started by `gatehouse-bench launch`.
 //
-//   node bench/auth-session-helper.mjs free-port
-//       prints a free TCP port on 127.0.0.1
-//   node bench/auth-session-helper.mjs ipc-listen <socket path>
-//       listens on a Unix socket as Vercel does for VERCEL_IPC_PATH and prints
-//       every NUL-terminated frame it receives on its own line (stdout)
 //   node bench/auth-session-helper.mjs json <path> < file.json
 //       prints the value at a dotted path (`user.id`, `session.userId`);
 //       exits 1 when it is missing or the input is not JSON
@@ -15,7 +11,6 @@
 //       signature check is needed to refuse it; header and claims untouched)
 
 import fs from "node:fs";
-import net from "node:net";
 
 function fail(message) {
   console.error(`auth-session-helper: ${message}`);
@@ -25,42 +20,6 @@ function fail(message) {
 const [command, ...args] = process.argv.slice(2);
 
 switch (command) {
-  case "free-port": {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => console.log(port));
-    });
-    break;
-  }
-
-  case "ipc-listen": {
-    const path = args[0] ?? fail("ipc-listen needs a socket path");
-    try {
-      fs.unlinkSync(path);
-    } catch {}
-    const server = net.createServer((socket) => {
-      let pending = Buffer.alloc(0);
-      socket.on("data", (chunk) => {
-        pending = Buffer.concat([pending, chunk]);
-        let end;
-        while ((end = pending.indexOf(0)) !== -1) {
-          process.stdout.write(`${pending.subarray(0, end).toString("utf8")}\n`);
-          pending = pending.subarray(end + 1);
-        }
-      });
-      socket.on("error", () => {});
-    });
-    server.listen(path);
-    for (const signal of ["SIGTERM", "SIGINT"]) {
-      process.on(signal, () => {
-        server.close();
-        process.exit(0);
-      });
-    }
-    break;
-  }
-
   case "json": {
     const path = args[0] ?? fail("json needs a path");
     let value;
@@ -90,5 +49,5 @@ switch (command) {
   }
 
   default:
-    fail(`unknown command ${command ?? "(none)"}: free-port | ipc-listen <path> | json <path> | break-signature <jwt>`);
+    fail(`unknown command ${command ?? "(none)"}: json <path> | break-signature <jwt>`);
 }

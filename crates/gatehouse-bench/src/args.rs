@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 pub const USAGE: &str = "\
 usage: gatehouse-bench [options]
+       gatehouse-bench launch --bin PATH --work DIR [options]   (see launch --help)
 
 Measures the release function binaries (cold start, size, memory, throughput)
 and prints a markdown report on stdout; progress goes to stderr. Build first:
@@ -63,13 +64,124 @@ impl Options {
     }
 }
 
+pub const LAUNCH_USAGE: &str = "\
+usage: gatehouse-bench launch --bin PATH --work DIR [options]
+
+Starts one function binary as Vercel does, for the bash benchmarks (bench/auth-session,
+bench/tasks): with nothing of this process's environment but the --env pairs, a fresh
+Unix socket WORK/NAME.sock in VERCEL_IPC_PATH that it listens on, and a free loopback
+port in VERCEL_DEV_PORT (crates/gatehouse-launch, as the harness and the tests start
+them). Once the server-started frame has arrived it prints one line on stdout:
+
+  ready url=http://127.0.0.1:PORT port=PORT pid=PID ipc=SOCKET ready_ms=MS
+
+(PID is the function's), then keeps reading the socket, as Vercel does, so that the
+function never blocks writing a frame, until the function exits (status 1, with a
+message), its own parent exits (it then stops the function), or it is killed. A signal
+ends this process without stopping the function: signal the function's PID as well.
+
+  --bin PATH          the function binary
+  --work DIR          an existing scratch directory, for the socket
+  --name NAME         names the socket and the messages (default: the binary's file name)
+  --env KEY=VALUE     the function's environment (repeatable; PATH too, if it needs one)
+  --stdout FILE       the function's stdout (default: this process's stderr)
+  --stderr FILE       the function's stderr (default: this process's stderr)
+  -h, --help          show this
+
+Exit status: 1 the function did not become ready, or exited; 2 bad usage.";
+
+/// `gatehouse-bench launch`: one function, started for a bash caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchOptions {
+    pub bin: PathBuf,
+    pub work: PathBuf,
+    pub name: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub stdout: Option<PathBuf>,
+    pub stderr: Option<PathBuf>,
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parsed {
     Run(Box<Options>),
-    Help,
+    Launch(LaunchOptions),
+    /// The usage text asked for.
+    Help(&'static str),
 }
 
-pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
+/// A command line that cannot run, and the usage text to show with it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadUsage {
+    pub message: String,
+    pub usage: &'static str,
+}
+
+pub fn parse(args: impl Iterator<Item = String>) -> Result<Parsed, BadUsage> {
+    let mut args = args.peekable();
+    if args.peek().map(String::as_str) == Some("launch") {
+        args.next();
+        return parse_launch(args).map_err(|message| BadUsage {
+            message,
+            usage: LAUNCH_USAGE,
+        });
+    }
+    parse_run(args).map_err(|message| BadUsage {
+        message,
+        usage: USAGE,
+    })
+}
+
+fn parse_launch(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
+    let (mut bin, mut work, mut name, mut stdout, mut stderr) = (None, None, None, None, None);
+    let mut env = Vec::new();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = split_inline(&arg);
+        let mut value = |flag: &str| {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Parsed::Help(LAUNCH_USAGE)),
+            "--bin" => bin = Some(PathBuf::from(value("--bin")?)),
+            "--work" => work = Some(PathBuf::from(value("--work")?)),
+            "--name" => name = Some(value("--name")?),
+            "--stdout" => stdout = Some(PathBuf::from(value("--stdout")?)),
+            "--stderr" => stderr = Some(PathBuf::from(value("--stderr")?)),
+            "--env" => env.push(env_pair(&value("--env")?)?),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(Parsed::Launch(LaunchOptions {
+        bin: bin.ok_or("--bin is required")?,
+        work: work.ok_or("--work is required")?,
+        name,
+        env,
+        stdout,
+        stderr,
+    }))
+}
+
+/// `--flag=value` as the flag and its value; `--env` keeps its `=` (its
+/// value is `KEY=VALUE`, so `--env=K=V` is not accepted).
+fn split_inline(arg: &str) -> (String, Option<String>) {
+    match arg.split_once('=') {
+        Some((flag, value)) if flag.starts_with("--") && flag != "--env" => {
+            (flag.to_owned(), Some(value.to_owned()))
+        }
+        _ => (arg.to_owned(), None),
+    }
+}
+
+fn env_pair(pair: &str) -> Result<(String, String), String> {
+    let (key, value) = pair
+        .split_once('=')
+        .ok_or_else(|| format!("--env {pair}: expected KEY=VALUE"))?;
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+fn parse_run(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
     let mut root: Option<PathBuf> = None;
     let mut bin_dir: Option<PathBuf> = None;
     let mut out_dir: Option<PathBuf> = None;
@@ -89,12 +201,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
         fail_on_miss: false,
     };
     while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") && flag != "--env" => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg.clone(), None),
-        };
+        let (flag, inline) = split_inline(&arg);
         let mut value = |flag: &str| {
             inline
                 .clone()
@@ -102,7 +209,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
                 .ok_or_else(|| format!("{flag} needs a value"))
         };
         match flag.as_str() {
-            "-h" | "--help" => return Ok(Parsed::Help),
+            "-h" | "--help" => return Ok(Parsed::Help(USAGE)),
             "--root" => root = Some(PathBuf::from(value("--root")?)),
             "--bin-dir" => bin_dir = Some(PathBuf::from(value("--bin-dir")?)),
             "--out-dir" => out_dir = Some(PathBuf::from(value("--out-dir")?)),
@@ -117,13 +224,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
             "--db-name" => options.db_name = value("--db-name")?,
             "--no-db" => options.use_db = false,
             "--fail-on-miss" => options.fail_on_miss = true,
-            "--env" => {
-                let pair = value("--env")?;
-                let (key, val) = pair
-                    .split_once('=')
-                    .ok_or_else(|| format!("--env {pair}: expected KEY=VALUE"))?;
-                options.env.push((key.to_owned(), val.to_owned()));
-            }
+            "--env" => options.env.push(env_pair(&value("--env")?)?),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -167,7 +268,7 @@ mod tests {
     use super::*;
 
     fn parse_str(line: &str) -> Result<Parsed, String> {
-        parse(line.split_whitespace().map(str::to_owned))
+        parse(line.split_whitespace().map(str::to_owned)).map_err(|bad| bad.message)
     }
 
     #[test]
@@ -208,6 +309,48 @@ mod tests {
         assert!(parse_str("--db-name postgres;drop").is_err());
         assert!(parse_str("--env NOEQUALS").is_err());
         assert!(parse_str("--frobnicate").is_err());
-        assert_eq!(parse_str("--help"), Ok(Parsed::Help));
+        assert_eq!(parse_str("--help"), Ok(Parsed::Help(USAGE)));
+    }
+
+    #[test]
+    fn launch_takes_its_own_options() -> Result<(), String> {
+        let Parsed::Launch(launch) = parse_str(
+            "launch --bin /r/tasks --work=/tmp/w --name tasks --env PATH=/bin --env A=b=c \
+             --stdout /tmp/w/tasks.out --stderr /tmp/w/tasks.err",
+        )?
+        else {
+            return Err("expected launch options".into());
+        };
+        assert_eq!(launch.bin, PathBuf::from("/r/tasks"));
+        assert_eq!(launch.work, PathBuf::from("/tmp/w"));
+        assert_eq!(launch.name.as_deref(), Some("tasks"));
+        assert_eq!(
+            launch.env,
+            vec![
+                ("PATH".to_owned(), "/bin".to_owned()),
+                ("A".to_owned(), "b=c".to_owned())
+            ]
+        );
+        assert_eq!(launch.stderr, Some(PathBuf::from("/tmp/w/tasks.err")));
+        assert_eq!(parse_str("launch --help"), Ok(Parsed::Help(LAUNCH_USAGE)));
+        Ok(())
+    }
+
+    #[test]
+    fn launch_refuses_bad_input_with_its_usage() {
+        let usage = |line: &str| parse(line.split_whitespace().map(str::to_owned)).err();
+        for line in [
+            "launch --work /tmp",
+            "launch --bin /r/tasks",
+            "launch --bin /r/tasks --work /tmp --runs 5",
+            "launch --bin /r/tasks --work /tmp --env NOEQUALS",
+        ] {
+            assert_eq!(
+                usage(line).map(|bad| bad.usage),
+                Some(LAUNCH_USAGE),
+                "{line}"
+            );
+        }
+        assert_eq!(usage("--bin /r/tasks").map(|bad| bad.usage), Some(USAGE));
     }
 }

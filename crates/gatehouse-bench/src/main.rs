@@ -14,6 +14,7 @@ mod bench;
 mod db;
 mod function;
 mod http;
+mod launch;
 mod report;
 mod stats;
 mod system;
@@ -23,18 +24,23 @@ use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let options = match args::parse(std::env::args().skip(1)) {
-        Ok(args::Parsed::Run(options)) => options,
-        Ok(args::Parsed::Help) => {
-            println!("{}", args::USAGE);
-            return ExitCode::SUCCESS;
+    match args::parse(std::env::args().skip(1)) {
+        Ok(args::Parsed::Run(options)) => measure(&options),
+        Ok(args::Parsed::Launch(options)) => launch::run(&options),
+        Ok(args::Parsed::Help(usage)) => {
+            println!("{usage}");
+            ExitCode::SUCCESS
         }
-        Err(message) => {
-            eprintln!("gatehouse-bench: {message}\n\n{}", args::USAGE);
-            return ExitCode::from(2);
+        Err(bad) => {
+            eprintln!("gatehouse-bench: {}\n\n{}", bad.message, bad.usage);
+            ExitCode::from(2)
         }
-    };
-    let results = match bench::run(&options) {
+    }
+}
+
+/// The benchmark run: measure, report, save, judge the targets.
+fn measure(options: &args::Options) -> ExitCode {
+    let results = match bench::run(options) {
         Ok(results) => results,
         Err(message) => {
             eprintln!("gatehouse-bench: measurement failed: {message}");

@@ -1,17 +1,18 @@
 //! A compiled binary running as a child process, driven as a platform drives
 //! it: a chosen environment (nothing inherited), stdout and stderr captured,
-//! the Vercel IPC socket listened on, killed on drop. Every wait is bounded and
-//! fails with the process's own output in the message.
+//! killed on drop. Every wait is bounded and fails with the process's own
+//! output in the message. Functions under the Vercel protocol are started by
+//! `gatehouse-launch`, as the benchmarks start them.
 
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use gatehouse_launch::{Ipc, KillOnDrop, Launch, Reason};
 use serde_json::Value;
 
 pub const HEALTH: &str = env!("CARGO_BIN_EXE_health");
@@ -264,10 +265,7 @@ impl Drop for TempDir {
 /// given and reports that number, so the test must choose it; a lost race
 /// shows as a bind failure, which [`VercelFunction::start`] retries.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port()
+    gatehouse_launch::free_port().expect("a free loopback port")
 }
 
 /// Output captured from one stream, with a condition variable so a test can
@@ -289,6 +287,17 @@ struct Stream {
 }
 
 impl Captured {
+    /// Captures `stream` (a child's pipe) from now on, on its own thread,
+    /// copying it to the test's stderr when `forward`.
+    fn reading(stream: Option<impl Read + Send + 'static>, forward: bool) -> Captured {
+        let captured = Captured::default();
+        match stream {
+            Some(stream) => captured.spawn_reader(stream, forward),
+            None => captured.0.state.lock().unwrap().closed = true,
+        }
+        captured
+    }
+
     fn spawn_reader(&self, mut stream: impl Read + Send + 'static, forward: bool) {
         let shared = self.0.clone();
         std::thread::spawn(move || {
@@ -349,7 +358,7 @@ fn forward_logs() -> bool {
 /// A running child process.
 pub struct Process {
     name: String,
-    child: Child,
+    child: KillOnDrop,
     stdout: Captured,
     stderr: Captured,
     /// The working directory, when the process owns it.
@@ -382,24 +391,34 @@ impl Process {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Process {
+        let mut child = KillOnDrop::from(
+            Command::new(program)
+                .args(args)
+                .env_clear()
+                .envs(env.iter().copied())
+                .current_dir(path)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|err| panic!("cannot start {program}: {err}")),
+        );
+        let output = capture(&mut child);
+        Self::adopt(program, child, output, dir)
+    }
+
+    /// A process started elsewhere (by `gatehouse-launch`), whose output
+    /// [`capture`] is already reading.
+    fn adopt(
+        program: &str,
+        child: KillOnDrop,
+        (stdout, stderr): (Captured, Captured),
+        dir: Option<TempDir>,
+    ) -> Process {
         let name = Path::new(program).file_name().map_or_else(
             || program.to_owned(),
             |name| name.to_string_lossy().into_owned(),
         );
-        let mut child = Command::new(program)
-            .args(args)
-            .env_clear()
-            .envs(env.iter().copied())
-            .current_dir(path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {program}: {err}"));
-        let stdout = Captured::default();
-        let stderr = Captured::default();
-        stdout.spawn_reader(child.stdout.take().expect("piped stdout"), false);
-        stderr.spawn_reader(child.stderr.take().expect("piped stderr"), forward_logs());
         Process {
             name,
             child,
@@ -538,6 +557,26 @@ impl Process {
         }
     }
 
+    /// The message for a start that failed, with the output. When the
+    /// process exited, or closed the socket (most likely exiting), it first
+    /// waits for the exit and the last output: that says why ("Address
+    /// already in use", for a lost port race, among others).
+    fn not_ready(&mut self, reason: &Reason) -> String {
+        if matches!(reason, Reason::Exited(_) | Reason::ClosedIpc) {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.exit_status().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            self.settle_output(Duration::from_secs(2));
+        }
+        format!(
+            "{} (pid {}) did not start: {reason}\n{}",
+            self.name,
+            self.pid(),
+            self.report()
+        )
+    }
+
     /// The tail of the output, for panic messages.
     pub fn report(&self) -> String {
         let tail = |text: String| {
@@ -555,6 +594,15 @@ impl Process {
             tail(self.stderr())
         )
     }
+}
+
+/// Starts reading a child's piped stdout and stderr, before anything waits
+/// on it, so that a full pipe never stalls it.
+fn capture(child: &mut std::process::Child) -> (Captured, Captured) {
+    (
+        Captured::reading(child.stdout.take(), false),
+        Captured::reading(child.stderr.take(), forward_logs()),
+    )
 }
 
 impl Drop for Process {
@@ -575,7 +623,6 @@ pub struct VercelFunction {
     frames: Receiver<Value>,
     /// Frames received while waiting for others.
     backlog: Vec<Value>,
-    socket: PathBuf,
 }
 
 impl VercelFunction {
@@ -597,48 +644,42 @@ impl VercelFunction {
     }
 
     /// As [`VercelFunction::start`], with exactly `env` (plus the protocol's
-    /// variables), as Vercel starts a deployed function.
+    /// variables), as Vercel starts a deployed function: through
+    /// `gatehouse-launch`, in an empty working directory (no `.env`), which
+    /// also holds the socket.
     #[track_caller]
     pub fn start_as_deployed(program: &str, env: &[(&str, &str)]) -> VercelFunction {
         let mut last_failure = String::new();
         for _attempt in 0..5 {
             let dir = TempDir::new();
-            let socket = dir.path().join("ipc.sock");
-            let listener = UnixListener::bind(&socket)
-                .unwrap_or_else(|err| panic!("cannot listen on {}: {err}", socket.display()));
-            let (sender, frames) = mpsc::channel();
-            spawn_frame_reader(listener, sender);
-            let port = free_port();
-            let port_text = port.to_string();
-            let socket_text = socket.to_string_lossy().into_owned();
-            let mut full_env = vec![
-                ("VERCEL_IPC_PATH", socket_text.as_str()),
-                ("VERCEL_DEV_PORT", port_text.as_str()),
-            ];
-            full_env.extend_from_slice(env);
-            let process = Process::spawn_in(dir, program, &[], &full_env);
-            let mut function = VercelFunction {
-                process,
-                port,
-                frames,
-                backlog: Vec::new(),
-                socket,
-            };
-            match function.receive_frame(READY_TIMEOUT) {
-                Ok(frame) => {
-                    assert_eq!(
-                        frame["type"], "server-started",
-                        "the first IPC frame must be server-started: {frame}"
-                    );
-                    assert_eq!(
-                        frame["payload"]["httpPort"],
-                        u64::from(port),
-                        "server-started must report the port it serves: {frame}"
-                    );
-                    return function;
+            let mut starting = Launch::new(program, dir.path())
+                .envs(env.iter().copied())
+                .current_dir(dir.path())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .ready_timeout(READY_TIMEOUT)
+                .spawn()
+                .unwrap_or_else(|err| panic!("{err}"));
+            let output = capture(starting.process_mut());
+            match starting.wait_ready() {
+                Ok(ready) => {
+                    return VercelFunction {
+                        process: Process::adopt(program, ready.process, output, Some(dir)),
+                        port: ready.port,
+                        frames: spawn_frame_reader(ready.ipc),
+                        backlog: Vec::new(),
+                    };
                 }
-                Err(report) if report.contains("in use") => last_failure = report,
-                Err(report) => panic!("{report}"),
+                Err(not_ready) => {
+                    let mut process = Process::adopt(program, not_ready.process, output, Some(dir));
+                    let report = process.not_ready(&not_ready.reason);
+                    // A port taken between its choice and the bind: try another.
+                    if report.contains("in use") {
+                        last_failure = report;
+                    } else {
+                        panic!("{report}");
+                    }
+                }
             }
         }
         panic!("could not start {program} on a free port in 5 attempts:\n{last_failure}");
@@ -718,40 +759,23 @@ impl VercelFunction {
     }
 }
 
-impl Drop for VercelFunction {
-    fn drop(&mut self) {
-        // Unblocks the frame reader if the function never connected.
-        let _ = UnixStream::connect(&self.socket);
-    }
-}
-
-/// Accepts the function's IPC connection and turns NUL-terminated JSON into
-/// frames. A frame that is not JSON is a protocol failure: it is passed on
-/// as `{"type":"invalid", "raw": ...}` so the test fails on it.
-fn spawn_frame_reader(listener: UnixListener, frames: mpsc::Sender<Value>) {
+/// Turns the frames after `server-started` into JSON values, until the
+/// function closes the connection. A frame that is not JSON is a protocol
+/// failure: it is passed on as `{"type":"invalid", "raw": ...}` so the test
+/// fails on it.
+fn spawn_frame_reader(mut ipc: Ipc) -> Receiver<Value> {
+    let (frames, received) = mpsc::channel();
     std::thread::spawn(move || {
-        let Ok((mut stream, _)) = listener.accept() else {
-            return;
-        };
-        let mut pending = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            match stream.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => pending.extend_from_slice(&chunk[..n]),
-            }
-            while let Some(end) = pending.iter().position(|byte| *byte == 0) {
-                let raw: Vec<u8> = pending.drain(..=end).collect();
-                let raw = &raw[..raw.len() - 1];
-                let frame = serde_json::from_slice(raw).unwrap_or_else(|_| {
-                    serde_json::json!({ "type": "invalid", "raw": String::from_utf8_lossy(raw) })
-                });
-                if frames.send(frame).is_err() {
-                    return;
-                }
+        while let Ok(Some(raw)) = ipc.next_frame() {
+            let frame = serde_json::from_slice(raw).unwrap_or_else(
+                |_| serde_json::json!({ "type": "invalid", "raw": String::from_utf8_lossy(raw) }),
+            );
+            if frames.send(frame).is_err() {
+                return;
             }
         }
     });
+    received
 }
 
 /// Every stderr line, parsed: under `LOG_FORMAT=json` each must be a JSON
