@@ -188,23 +188,29 @@ async fn database(config: &Config, report: &mut Report) {
     );
     match migrations::versions_in(&db, &[&gatehouse_app::migrations::APP]).await {
         Ok(versions) => {
-            for v in versions {
-                if v.is_current() {
-                    report.pass(
-                        "postgres",
-                        format!("{} migrations applied (version {})", v.component, v.version),
-                    );
-                } else {
-                    report.push(
-                        "postgres",
-                        Level::Fail,
-                        format!(
-                            "the {} migrations are at version {}, this build needs {}",
-                            v.component, v.version, v.expected
-                        ),
-                        Some("run `gatehouse migrate` with this DATABASE_URL"),
-                    );
-                }
+            let behind: Vec<String> = versions
+                .iter()
+                .filter(|v| !v.is_current())
+                .map(|v| {
+                    format!(
+                        "{} at {}, this build needs {}",
+                        v.component, v.version, v.expected
+                    )
+                })
+                .collect();
+            if behind.is_empty() {
+                let at: Vec<String> = versions.iter().map(ToString::to_string).collect();
+                report.pass(
+                    "postgres",
+                    format!("migrations applied ({})", at.join(", ")),
+                );
+            } else {
+                report.push(
+                    "postgres",
+                    Level::Fail,
+                    format!("the schema is behind this build: {}", behind.join("; ")),
+                    Some("run `gatehouse migrate` with this DATABASE_URL"),
+                );
             }
         }
         Err(err) => report.push(
