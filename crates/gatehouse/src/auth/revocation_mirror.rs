@@ -285,7 +285,7 @@ impl RevocationMirror {
         let since = self.read().horizon.clone();
         let started = Instant::now();
         let fetched = fetch(database, since.as_deref().unwrap_or("0")).await;
-        let elapsed = started.elapsed();
+        let read = started.elapsed();
         let now = unix_now_f64();
         let mut inner = self.write();
         match fetched {
@@ -310,7 +310,8 @@ impl RevocationMirror {
                         rows,
                         revoked_tokens = tokens,
                         subject_cutoffs = cutoffs,
-                        sync_ms = elapsed.as_secs_f64() * 1000.0,
+                        read_ms = read.as_secs_f64() * 1000.0,
+                        sync_ms = started.elapsed().as_secs_f64() * 1000.0,
                         "revocation state loaded into memory"
                     ),
                     Health::Stale | Health::Unavailable => tracing::info!(
