@@ -983,7 +983,10 @@ fn run(method: &str) {
     let mut env = kind.env();
     // The checker refuses a revocation through the revoker within this
     // bound (revoke_through_the_route waits it out).
-    env.push(("REVOCATION_SYNC_MS".to_owned(), REVOCATION_SYNC_MS.to_string()));
+    env.push((
+        "REVOCATION_SYNC_MS".to_owned(),
+        REVOCATION_SYNC_MS.to_string(),
+    ));
     let mut checker = start_env(AUTH_SESSION, &env);
     let revoker = start_env(AUTH_REVOKE, &env);
 

@@ -109,7 +109,12 @@ fn a_revocation_through_another_instance_is_refused_within_revocation_sync_ms() 
         let limit = Duration::from_millis(SYNC_MS + MARGIN_MS);
         for function in [&checker, &second_checker] {
             let (refused, delay) = until_refused(function, &revoked, since, Duration::from_secs(5));
-            assert_refused(&refused, "token_revoked", &["revoked at"], &["sign in again"]);
+            assert_refused(
+                &refused,
+                "token_revoked",
+                &["revoked at"],
+                &["sign in again"],
+            );
             delays.push(delay);
             assert!(
                 delay <= limit,
@@ -131,7 +136,10 @@ fn a_revocation_through_another_instance_is_refused_within_revocation_sync_ms() 
     let (refused, delay) = until_refused(&checker, &other, since, Duration::from_secs(5));
     assert_refused(&refused, "token_revoked", &["sign-out everywhere"], &[]);
     delays.push(delay);
-    assert!(delay <= Duration::from_millis(SYNC_MS + MARGIN_MS), "{delay:?}");
+    assert!(
+        delay <= Duration::from_millis(SYNC_MS + MARGIN_MS),
+        "{delay:?}"
+    );
 
     let max = delays.iter().max().unwrap();
     let mean = delays.iter().sum::<Duration>() / delays.len() as u32;
@@ -145,7 +153,12 @@ fn a_revocation_through_another_instance_is_refused_within_revocation_sync_ms() 
     // The checkers read by change: one cold read each, then at most one read
     // per interval, however many requests they served.
     for function in [&checker, &second_checker] {
-        assert_eq!(transitions(function), ["loaded"], "{}", function.process.stderr());
+        assert_eq!(
+            transitions(function),
+            ["loaded"],
+            "{}",
+            function.process.stderr()
+        );
     }
 }
 
@@ -218,7 +231,10 @@ fn an_outage_is_served_from_the_last_state_then_refused_with_a_503_then_recovers
         if response.status == 200 {
             break;
         }
-        assert!(up_at.elapsed() < Duration::from_secs(5), "not recovered: {response}");
+        assert!(
+            up_at.elapsed() < Duration::from_secs(5),
+            "not recovered: {response}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_refused(&session_with(&checker, &revoked), "token_revoked", &[], &[]);
@@ -226,7 +242,12 @@ fn an_outage_is_served_from_the_last_state_then_refused_with_a_503_then_recovers
     // Each change logged once, structured, without a token or the URL's
     // credentials.
     let states = transitions(&checker);
-    assert_eq!(states, ["loaded", "stale", "unavailable", "recovered"], "{}", checker.process.stderr());
+    assert_eq!(
+        states,
+        ["loaded", "stale", "unavailable", "recovered"],
+        "{}",
+        checker.process.stderr()
+    );
     let events: Vec<Value> = crate::support::function::json_logs(&checker)
         .into_iter()
         .filter(|event| event["event"] == "revocation_mirror")
@@ -234,7 +255,11 @@ fn an_outage_is_served_from_the_last_state_then_refused_with_a_503_then_recovers
     assert_eq!(events[1]["level"], "WARN", "{}", events[1]);
     assert_eq!(events[2]["level"], "ERROR", "{}", events[2]);
     assert_eq!(events[3]["was"], "unavailable", "{}", events[3]);
-    assert!(events[1]["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", events[1]);
+    assert!(
+        events[1]["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{}",
+        events[1]
+    );
     let output = checker.process.all_output();
     for token in [&revoked, &fine] {
         assert!(!output.contains(token.as_str()), "a token reached the log");

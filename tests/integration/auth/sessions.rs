@@ -28,7 +28,11 @@ fn call(function: &VercelFunction, path: &str, headers: &[(&str, String)]) -> Re
 
 /// `POST /api/auth/revoke` with `headers` and a JSON body.
 #[track_caller]
-pub(super) fn revoke(function: &VercelFunction, headers: &[(&str, String)], body: &Value) -> Response {
+pub(super) fn revoke(
+    function: &VercelFunction,
+    headers: &[(&str, String)],
+    body: &Value,
+) -> Response {
     let body = body.to_string();
     let length = body.len().to_string();
     let mut all: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();

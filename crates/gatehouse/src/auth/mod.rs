@@ -36,6 +36,7 @@ use crate::auth::api_keys::ApiKeyVerifier;
 use crate::auth::authjs::AuthjsVerifier;
 use crate::auth::better_auth::BetterAuthVerifier;
 use crate::auth::credential::{Credential, ExtractError, Source};
+use crate::auth::identity::Identity;
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::principal::Method;
 pub use crate::auth::principal::Principal;
@@ -47,7 +48,6 @@ use crate::auth::settings::AuthSettings;
 use crate::auth::token_kind::{TokenKind, classify};
 use crate::auth::user_profile::{ProfileError, UserProfiles};
 use crate::auth::verify::{Accepted, Attempt, Verify};
-use crate::auth::identity::Identity;
 use crate::clock::unix_now;
 use crate::db::{Database, LazyDatabase};
 use crate::error::Reason;
@@ -369,7 +369,8 @@ impl Authenticator {
         identity: &Identity,
     ) -> Result<f64, RevocationError> {
         let not_before = revocation::revoke_subject(db, identity).await?;
-        self.revocations.record_cutoff(identity.as_str(), not_before);
+        self.revocations
+            .record_cutoff(identity.as_str(), not_before);
         Ok(not_before)
     }
 
