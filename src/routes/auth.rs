@@ -124,8 +124,9 @@ impl RevokeRequest {
 }
 
 /// Revokes the presented credential, or with `{"all": true}` (or `?all=true`)
-/// every credential of the caller issued before now. Recorded in Postgres,
-/// so every instance refuses them from the next request on.
+/// every credential of the caller issued before now. Recorded in Postgres
+/// and in this process's copy of the revocation state: refused here at
+/// once, by every other instance within `REVOCATION_SYNC_MS`.
 pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let authenticator = ctx.state.authenticator()?;
