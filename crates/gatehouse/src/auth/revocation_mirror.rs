@@ -172,7 +172,8 @@ impl Failure {
 #[derive(Debug)]
 struct Inner {
     revocations: Revocations,
-    /// The `since` of the next read (xid8 as text); None: never read.
+    /// The snapshot of the last read (`pg_snapshot` as text), the `since`
+    /// of the next; None: never read.
     horizon: Option<String>,
     /// When the snapshot of the last successful read was taken (at most).
     synced_at: Option<Instant>,
@@ -204,8 +205,7 @@ impl std::fmt::Debug for RevocationMirror {
 }
 
 /// One statement: the rows and the next horizon come from one snapshot.
-const CHANGES: &str =
-    "SELECT kind, key, at, expires_at, horizon::text FROM gatehouse_revocation_changes($1::xid8)";
+const CHANGES: &str = "SELECT kind, key, at, expires_at, horizon::text FROM gatehouse_revocation_changes($1::text::pg_snapshot)";
 
 fn unix_now_f64() -> f64 {
     SystemTime::now()
@@ -284,7 +284,7 @@ impl RevocationMirror {
         }
         let since = self.read().horizon.clone();
         let started = Instant::now();
-        let fetched = fetch(database, since.as_deref().unwrap_or("0")).await;
+        let fetched = fetch(database, since.as_deref()).await;
         let read = started.elapsed();
         let now = unix_now_f64();
         let mut inner = self.write();
@@ -295,7 +295,7 @@ impl RevocationMirror {
                     inner.revocations.apply(change, now);
                 }
                 inner.revocations.prune(now);
-                inner.horizon = Some(horizon);
+                inner.horizon = horizon;
                 let outage = inner.synced_at.map(|at| at.elapsed());
                 inner.synced_at = Some(started);
                 inner.attempted_at = Some(started);
@@ -437,11 +437,15 @@ impl RevocationMirror {
     }
 }
 
-/// The rows changed since `since` (xid8 as text) and the next horizon.
-async fn fetch(database: &LazyDatabase, since: &str) -> Result<(Vec<Change>, String), DbError> {
+/// The rows written by transactions the snapshot `since` (text; None:
+/// everything) did not see, and the snapshot they were read with.
+async fn fetch(
+    database: &LazyDatabase,
+    since: Option<&str>,
+) -> Result<(Vec<Change>, Option<String>), DbError> {
     let Some(db) = database.get()? else {
         // Revocation is checked only with DATABASE_URL set.
-        return Ok((Vec::new(), since.to_owned()));
+        return Ok((Vec::new(), since.map(str::to_owned)));
     };
     let rows = db.query(CHANGES, &[(&since, Type::TEXT)]).await?.rows;
     let mut changes = Vec::with_capacity(rows.len());
@@ -465,9 +469,9 @@ async fn fetch(database: &LazyDatabase, since: &str) -> Result<(Vec<Change>, Str
         };
         read().map_err(DbError::query)?;
     }
-    // The function always returns its horizon row; a NULL one (no snapshot
-    // horizon) would restart from the beginning, which is safe.
-    Ok((changes, horizon.unwrap_or_else(|| "0".to_owned())))
+    // The function always returns its snapshot; without one the next read
+    // starts from the beginning, which is safe.
+    Ok((changes, horizon))
 }
 
 #[cfg(test)]

@@ -412,7 +412,7 @@ mod tests {
         (
             6,
             "revocation_changes",
-            "aa8d02c077b25ee6a199f0f98d614d46b0412df75d3ad301d81c2b6d99986021",
+            "31523493ec521c3ca39f6e62ca17ec048241b634240561361499c0536bf560e6",
         ),
     ];
 
