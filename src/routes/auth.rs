@@ -10,7 +10,7 @@ use gatehouse::auth::better_auth;
 use gatehouse::auth::principal::Method;
 use gatehouse::auth::refusal::Refusal;
 use gatehouse::auth::revocation::revocation_unavailable;
-use gatehouse::auth::{revocation, sessions};
+use gatehouse::auth::sessions;
 use gatehouse::clock::rfc3339;
 use gatehouse::clock::unix_now;
 use gatehouse::error::{Reason, RequestError};
@@ -124,8 +124,9 @@ impl RevokeRequest {
 }
 
 /// Revokes the presented credential, or with `{"all": true}` (or `?all=true`)
-/// every credential of the caller issued before now. Recorded in Postgres,
-/// so every instance refuses them from the next request on.
+/// every credential of the caller issued before now. Recorded in Postgres
+/// and in this process's copy of the revocation state: refused here at
+/// once, by every other instance within `REVOCATION_SYNC_MS`.
 pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
     Box::pin(async move {
         let authenticator = ctx.state.authenticator()?;
@@ -154,7 +155,8 @@ pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
         let db = ctx.state.database()?;
         let stored = |err| RequestError::Refused(Box::new(revocation_unavailable(err)));
         if all {
-            let not_before = revocation::revoke_subject(&db, &principal.identity())
+            let not_before = authenticator
+                .revoke_subject(&db, &principal.identity())
                 .await
                 .map_err(stored)?;
             // The cutoff refuses them already; deleting the rows also keeps
@@ -184,7 +186,8 @@ pub(super) fn revoke(ctx: Ctx) -> HandlerFuture {
             (Method::BetterAuthRemote, _) | (_, None) => unix_now() + 400 * 86_400,
             (_, Some(expires_at)) => expires_at,
         };
-        revocation::revoke_token(&db, id, &principal.identity(), until)
+        authenticator
+            .revoke_token(&db, id, &principal.identity(), until)
             .await
             .map_err(stored)?;
         // Sessions exchanged for this credential go with it.

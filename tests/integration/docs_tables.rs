@@ -37,13 +37,14 @@ fn variable_shaped(text: &str) -> bool {
 
 /// What precedes a variable's name in a call that reads it: the config
 /// reader's methods (`r.get("X")`, `r.seconds("X", ..)`, `r.bool`,
-/// `r.secret`), `Env::get` (`env.get("X")`), `std::env::var`, and the
+/// `r.secret`, `r.millis`), `Env::get` (`env.get("X")`), `std::env::var`, and the
 /// settings helpers that take the reader first (`names(r, "X", ..)`).
-const READERS: [&str; 8] = [
+const READERS: [&str; 9] = [
     ".get(",
     ".bool(",
     ".secret(",
     ".seconds(",
+    ".millis(",
     ".require(",
     "var(",
     "var_os(",

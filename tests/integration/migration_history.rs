@@ -79,6 +79,7 @@ async fn a_fresh_database_takes_the_runtime_then_the_app_once() {
             ("gatehouse", 1),
             ("gatehouse", 2),
             ("gatehouse", 5),
+            ("gatehouse", 6),
             ("app", 1)
         ])
     );
@@ -96,7 +97,7 @@ async fn a_fresh_database_takes_the_runtime_then_the_app_once() {
         test_db
             .count("SELECT count(*) FROM gatehouse_schema_migrations")
             .await,
-        4
+        5
     );
 }
 
@@ -147,7 +148,7 @@ async fn concurrent_migrations_serialize_instead_of_racing() {
         migrations::apply(&b, &[&APP])
     );
     let (ra, rb) = (ra.expect("a"), rb.expect("b"));
-    assert_eq!(ra.applied.len() + rb.applied.len(), 4, "{ra:?} {rb:?}");
+    assert_eq!(ra.applied.len() + rb.applied.len(), 5, "{ra:?} {rb:?}");
 }
 
 #[tokio::test]
@@ -224,7 +225,8 @@ async fn store_rows_of_build(db: &TestDb, released: i32) {
 }
 
 /// A database migrated by each earlier build (the runtime's migrations up
-/// to 2, 3 and 4, the last being `main` before the app had its own history)
+/// to 2, 3, 4 and 5: 4 was `main` before the app had its own history, 5
+/// before revocations carried their change stamp)
 /// upgrades to the schema a fresh database gets, without losing a row; rows
 /// stored with bare subjects get the namespace `gatehouse migrate` assumes,
 /// API-key owners `api-key`.
@@ -250,7 +252,7 @@ fn a_database_of_every_earlier_build_upgrades_to_the_fresh_schema_without_loss()
         "the fresh schema has what 3 and 4 made: {fresh_schema:#?}"
     );
 
-    for released in [2, 3, 4] {
+    for released in [2, 3, 4, 5] {
         let old = block_on(TestDb::create());
         let report = block_on(async {
             let db = database(&old);
@@ -300,6 +302,13 @@ fn a_database_of_every_earlier_build_upgrades_to_the_fresh_schema_without_loss()
             );
         }
         assert_eq!(count("SELECT count(*) FROM gatehouse_api_keys"), 1);
+        // Revocations stored before their change stamp existed are read by
+        // an instance's first read, as every other.
+        assert_eq!(
+            count("SELECT count(*) FROM gatehouse_revocation_changes(NULL) WHERE kind <> 'h'"),
+            2,
+            "from {released}"
+        );
         if released >= 3 {
             assert_eq!(
                 count("SELECT count(*) FROM gatehouse_tasks"),

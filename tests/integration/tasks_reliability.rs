@@ -284,7 +284,7 @@ fn assert_every_write_kept(
 }
 
 /// The address a `postgres://` URL points at.
-fn server_addr(url: &str) -> SocketAddr {
+pub(crate) fn server_addr(url: &str) -> SocketAddr {
     let config: tokio_postgres::Config = url.parse().unwrap();
     let host = match config.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
@@ -299,7 +299,7 @@ fn server_addr(url: &str) -> SocketAddr {
 }
 
 /// `url` with its host and port replaced by `127.0.0.1:<port>`.
-fn through_port(url: &str, port: u16) -> String {
+pub(crate) fn through_port(url: &str, port: u16) -> String {
     let (scheme, rest) = url.split_once("://").unwrap();
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let user = authority
@@ -313,7 +313,7 @@ fn through_port(url: &str, port: u16) -> String {
 
 /// A runtime for the proxy's tasks, running on its own threads while the
 /// test drives the function synchronously.
-fn proxy_runtime() -> tokio::runtime::Runtime {
+pub(crate) fn proxy_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

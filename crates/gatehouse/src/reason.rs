@@ -431,7 +431,7 @@ impl Reason {
                 fix: "Fix the URL; retry (`Retry-After`). Never a 401.",
             },
             Reason::SessionStoreUnavailable => ReasonDoc {
-                meaning: "Postgres could not be asked about a session, API key or revocation (down, timed out), or Better Auth's tables are not in it.",
+                meaning: "Postgres could not be asked about a session, API key or revocation (down, timed out; revocations are served from memory until `REVOCATION_MAX_STALENESS_SECS` after the last read), or Better Auth's tables are not in it.",
                 usual_cause: "Postgres down; `DATABASE_URL` not Better Auth's database.",
                 fix: "Retry; follow the hint (`DATABASE_URL`). Never a 401.",
             },

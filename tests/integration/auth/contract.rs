@@ -365,7 +365,12 @@ fn revoke_through_the_route(harness: &Harness<'_>, credential: &Credential, db: 
         identity.replace('\'', "''")
     )));
     assert_eq!(stored, 1, "one revocation stored for {identity}");
+    // Another process (the checker) refuses it within REVOCATION_SYNC_MS.
+    std::thread::sleep(std::time::Duration::from_millis(REVOCATION_SYNC_MS));
 }
+
+/// The deployment's `REVOCATION_SYNC_MS`.
+const REVOCATION_SYNC_MS: u64 = 100;
 
 /// `value` without its last `.`-separated part: a JWS or JWE cut short.
 fn without_last_segment(value: &str) -> String {
@@ -975,7 +980,13 @@ fn run(method: &str) {
         panic!("{method} is in CONTRACT but has no fixtures: add them to `fixtures`")
     });
     let mut kind = (fixtures.build)();
-    let env = kind.env();
+    let mut env = kind.env();
+    // The checker refuses a revocation through the revoker within this
+    // bound (revoke_through_the_route waits it out).
+    env.push((
+        "REVOCATION_SYNC_MS".to_owned(),
+        REVOCATION_SYNC_MS.to_string(),
+    ));
     let mut checker = start_env(AUTH_SESSION, &env);
     let revoker = start_env(AUTH_REVOKE, &env);
 

@@ -16,6 +16,7 @@ mod jwks_fetching;
 mod logs;
 mod refusals;
 mod remote_sessions;
+mod revocation_mirror;
 pub mod sessions;
 mod token_health;
 mod user_service;

@@ -2,7 +2,8 @@
 //! connections the way a NAT or a frozen instance does: silently, so the
 //! client only finds out when it next writes ([`Proxy::kill_existing`]); or
 //! at once, whatever they are doing, as a crashing pooler or a reset does
-//! ([`Proxy::kill_now`]).
+//! ([`Proxy::kill_now`]); or stop reaching it at all for a while, as an
+//! outage does ([`Proxy::set_down`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -21,6 +22,8 @@ pub struct Proxy {
     /// answer: a statement was in flight, and may have run.
     pub killed_in_flight: Arc<AtomicUsize>,
     generation: Arc<AtomicUsize>,
+    /// While set, connections are closed as soon as they are accepted.
+    down: Arc<AtomicBool>,
     /// Bumped by [`Proxy::kill_now`]; every connection watches it.
     kills: Arc<watch::Sender<usize>>,
     task: tokio::task::JoinHandle<()>,
@@ -36,9 +39,15 @@ impl Proxy {
         let counters = Kills::default();
         let (accepted_in, generation_in) = (accepted.clone(), generation.clone());
         let (kills_in, counters_in) = (kills.clone(), counters.clone());
+        let down = Arc::new(AtomicBool::new(false));
+        let down_in = down.clone();
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 accepted_in.fetch_add(1, Ordering::SeqCst);
+                if down_in.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
                 let born = generation_in.load(Ordering::SeqCst);
                 let generation = generation_in.clone();
                 // Subscribed before connecting upstream: a kill during the
@@ -58,8 +67,19 @@ impl Proxy {
             killed: counters.killed,
             killed_in_flight: counters.in_flight,
             generation,
+            down,
             kills,
             task,
+        }
+    }
+
+    /// Down: every open connection is closed now and new ones as soon as
+    /// they arrive, as when the database is unreachable; up again: new
+    /// connections reach it.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+        if down {
+            self.kill_now();
         }
     }
 

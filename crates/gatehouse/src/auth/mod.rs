@@ -21,6 +21,7 @@ pub mod pattern;
 pub mod principal;
 pub mod refusal;
 pub mod revocation;
+pub(crate) mod revocation_mirror;
 pub mod sessions;
 pub mod settings;
 pub mod token_kind;
@@ -35,17 +36,20 @@ use crate::auth::api_keys::ApiKeyVerifier;
 use crate::auth::authjs::AuthjsVerifier;
 use crate::auth::better_auth::BetterAuthVerifier;
 use crate::auth::credential::{Credential, ExtractError, Source};
+use crate::auth::identity::Identity;
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::principal::Method;
 pub use crate::auth::principal::Principal;
 use crate::auth::refusal::{Facts, Refusal};
+use crate::auth::revocation::RevocationError;
+use crate::auth::revocation_mirror::RevocationMirror;
 use crate::auth::sessions::{SessionSource, SessionVerifier};
 use crate::auth::settings::AuthSettings;
 use crate::auth::token_kind::{TokenKind, classify};
 use crate::auth::user_profile::{ProfileError, UserProfiles};
 use crate::auth::verify::{Accepted, Attempt, Verify};
 use crate::clock::unix_now;
-use crate::db::LazyDatabase;
+use crate::db::{Database, LazyDatabase};
 use crate::error::Reason;
 use crate::outbound::Outbound;
 
@@ -110,6 +114,8 @@ pub struct Authenticator {
     sessions: SessionVerifier,
     database: Arc<LazyDatabase>,
     profiles: Option<UserProfiles>,
+    /// This process's copy of the revocation state.
+    revocations: RevocationMirror,
 }
 
 impl Authenticator {
@@ -125,6 +131,10 @@ impl Authenticator {
             authjs: AuthjsVerifier::new(&settings),
             api_keys: ApiKeyVerifier::new(&settings, database.clone()),
             sessions: SessionVerifier::new(settings.clone(), database.clone()),
+            revocations: RevocationMirror::new(
+                settings.revocation_sync,
+                settings.revocation_max_staleness,
+            ),
             settings,
             database,
             profiles,
@@ -302,8 +312,9 @@ impl Authenticator {
         checked
     }
 
-    /// Refuses a revoked credential; one indexed query, skipped when
-    /// `TOKEN_REVOCATION=off` or without a database.
+    /// Refuses a revoked credential, by this process's copy of the
+    /// revocation state (read again when older than `REVOCATION_SYNC_MS`);
+    /// skipped when `TOKEN_REVOCATION=off` or without a database.
     async fn check_revocation(
         &self,
         mut principal: Principal,
@@ -320,10 +331,10 @@ impl Authenticator {
             principal.revocation_deferred = true;
             return Ok(principal);
         }
-        let db = verify::database(&self.database)?;
-        let state = revocation::check(&db, id, &principal.identity())
-            .await
-            .map_err(revocation::revocation_unavailable)?;
+        let state = self
+            .revocations
+            .state(&self.database, id, principal.identity().as_str())
+            .await?;
         match state.verdict(principal.issued_at) {
             None => Ok(principal),
             Some(revoked) => {
@@ -331,6 +342,36 @@ impl Authenticator {
                 Err(revocation::revoked(revoked))
             }
         }
+    }
+
+    /// Revokes one token until `expires_at` (Unix seconds), in the database
+    /// and at once in this process's copy; other instances refuse it within
+    /// `REVOCATION_SYNC_MS`. Idempotent.
+    pub async fn revoke_token(
+        &self,
+        db: &Database,
+        token_id: &str,
+        identity: &Identity,
+        expires_at: i64,
+    ) -> Result<(), RevocationError> {
+        revocation::revoke_token(db, token_id, identity, expires_at).await?;
+        self.revocations
+            .record_token(token_id, unix_now() as f64, expires_at as f64);
+        Ok(())
+    }
+
+    /// Revokes everything `identity` holds that was issued before now, in
+    /// the database and at once in this process's copy. Returns the cutoff
+    /// (Unix seconds).
+    pub async fn revoke_subject(
+        &self,
+        db: &Database,
+        identity: &Identity,
+    ) -> Result<f64, RevocationError> {
+        let not_before = revocation::revoke_subject(db, identity).await?;
+        self.revocations
+            .record_cutoff(identity.as_str(), not_before);
+        Ok(not_before)
     }
 
     /// What a session exchanged for `principal` records of it.

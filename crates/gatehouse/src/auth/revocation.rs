@@ -8,8 +8,12 @@
 //! - everything a subject holds that was issued before a cutoff ("sign me
 //!   out everywhere", `gatehouse_subject_cutoffs`).
 //!
-//! The check is one indexed statement per request; for Better Auth sessions
-//! it rides along with the session lookup itself.
+//! The authenticator checks a credential against each process's copy of
+//! these tables (`auth/revocation_mirror.rs`, read again by change at most
+//! once per `REVOCATION_SYNC_MS`), not with a statement per request; for
+//! Better Auth sessions the check rides along with the session lookup
+//! itself, and routes that defer it fold it into their own statement.
+//! Every path applies [`RevocationState::verdict`].
 
 use sha2::{Digest, Sha256};
 use tokio_postgres::types::Type;
@@ -107,7 +111,8 @@ impl From<DbError> for RevocationError {
 /// same SQL inline would be planned on every request.
 const CHECK: &str = "SELECT revoked_at, not_before FROM gatehouse_revocation_state($1, $2)";
 
-/// Reads the revocation state of one token of `subject`.
+/// Reads the revocation state of one token of `subject`: one statement,
+/// what each process's copy answers without one.
 pub async fn check(
     db: &Database,
     token_id: &str,
@@ -139,9 +144,13 @@ pub async fn revoke_token(
     expires_at: i64,
 ) -> Result<(), RevocationError> {
     // Expired rows are purged here, on the rare write path, so the table
-    // stays as small as the set of live revoked tokens.
+    // stays as small as the set of live revoked tokens; a bounded batch per
+    // write, so no revocation pays for a long backlog at once (every
+    // process's copy drops them at their expiry by itself).
     db.query(
-        "WITH purge AS (DELETE FROM gatehouse_revoked_tokens WHERE expires_at < now() - interval '1 day')
+        "WITH purge AS (DELETE FROM gatehouse_revoked_tokens WHERE token_id IN (
+             SELECT token_id FROM gatehouse_revoked_tokens
+              WHERE expires_at < now() - interval '1 day' ORDER BY expires_at LIMIT 256))
          INSERT INTO gatehouse_revoked_tokens (token_id, subject, expires_at)
          VALUES ($1, $2, to_timestamp($3::float8))
          ON CONFLICT (token_id) DO NOTHING",

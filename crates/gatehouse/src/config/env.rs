@@ -179,6 +179,30 @@ impl Reader<'_> {
         }
     }
 
+    /// Whole milliseconds between `min` and `max`.
+    pub(crate) fn millis(
+        &mut self,
+        variable: &'static str,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Duration {
+        let Some(raw) = self.get(variable) else {
+            return Duration::from_millis(default);
+        };
+        match raw.parse::<u64>() {
+            Ok(ms) if (min..=max).contains(&ms) => Duration::from_millis(ms),
+            _ => {
+                self.error(
+                    variable,
+                    format!("is \"{raw}\", not a whole number of milliseconds between {min} and {max}"),
+                    format!("set {variable} to milliseconds, e.g. {default}, or unset it for the default ({default})"),
+                );
+                Duration::from_millis(default)
+            }
+        }
+    }
+
     pub(crate) fn bool(&mut self, variable: &'static str) -> bool {
         match self.get(variable).as_deref() {
             None => false,

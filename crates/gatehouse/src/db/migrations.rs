@@ -101,6 +101,12 @@ pub const RUNTIME: Component = Component {
             sql: include_str!("../../migrations/0005_runtime_and_app_apart.sql"),
             upgrade_only: false,
         },
+        Migration {
+            version: 6,
+            name: "revocation_changes",
+            sql: include_str!("../../migrations/0006_revocation_changes.sql"),
+            upgrade_only: false,
+        },
     ],
 };
 
@@ -402,6 +408,11 @@ mod tests {
             5,
             "runtime_and_app_apart",
             "fb36c30504ce199c0b1b10d564f00b358de83e3e7ee53c049a220af85eacbadc",
+        ),
+        (
+            6,
+            "revocation_changes",
+            "31523493ec521c3ca39f6e62ca17ec048241b634240561361499c0536bf560e6",
         ),
     ];
 

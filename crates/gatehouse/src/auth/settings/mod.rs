@@ -74,6 +74,14 @@ pub struct AuthSettings {
     /// `TOKEN_REVOCATION` (default on): check the revocation tables on every
     /// request. Needs `DATABASE_URL`.
     pub revocation: bool,
+    /// `REVOCATION_SYNC_MS` (default 1000): how old this instance's copy of
+    /// the revocation state may grow before a request reads what changed;
+    /// a revocation through another instance is refused here within it.
+    pub revocation_sync: Duration,
+    /// `REVOCATION_MAX_STALENESS_SECS` (default 60): while the database
+    /// cannot be read, the last revocation state read is served for this
+    /// long after it was read; past it, checks are refused (503).
+    pub revocation_max_staleness: Duration,
     /// `API_KEYS` (default on): accept API keys. Needs `DATABASE_URL`.
     pub api_keys: bool,
     /// `SESSION_*`: this API's own sessions (`POST /api/auth/exchange`).
@@ -177,6 +185,7 @@ pub(crate) fn read(r: &mut Reader<'_>, environment: Environment) -> AuthSettings
     let authjs_secrets = read_authjs_secrets(r);
     let user_service = read_user_service(r, environment);
     let revocation = r.get("TOKEN_REVOCATION").is_none() || r.bool("TOKEN_REVOCATION");
+    let (revocation_sync, revocation_max_staleness) = read_revocation_bounds(r);
     let api_keys = r.get("API_KEYS").is_none() || r.bool("API_KEYS");
 
     let sessions = read_sessions(r);
@@ -208,10 +217,32 @@ pub(crate) fn read(r: &mut Reader<'_>, environment: Environment) -> AuthSettings
         authjs_secrets,
         user_service,
         revocation,
+        revocation_sync,
+        revocation_max_staleness,
         api_keys,
         sessions,
         has_database: false,
     }
+}
+
+/// `REVOCATION_SYNC_MS` and `REVOCATION_MAX_STALENESS_SECS`: the state may
+/// not be declared too old before it is due to be read again.
+fn read_revocation_bounds(r: &mut Reader<'_>) -> (Duration, Duration) {
+    let sync = r.millis("REVOCATION_SYNC_MS", 1000, 0, 60_000);
+    let staleness = r.seconds("REVOCATION_MAX_STALENESS_SECS", 60.0, 1.0, 3600.0);
+    if staleness < sync {
+        r.error(
+            "REVOCATION_MAX_STALENESS_SECS",
+            format!(
+                "is {} s, shorter than REVOCATION_SYNC_MS ({} ms): the revocation state would count as too old before it is due to be read again, and requests would be refused between reads",
+                staleness.as_secs_f64(),
+                sync.as_millis()
+            ),
+            "set REVOCATION_MAX_STALENESS_SECS to at least REVOCATION_SYNC_MS (in seconds), or lower REVOCATION_SYNC_MS; unset both for the defaults (1000 ms, 60 s)",
+        );
+        return (Duration::from_millis(1000), Duration::from_secs(60));
+    }
+    (sync, staleness)
 }
 
 /// Checks that need to know whether `DATABASE_URL` is set.
