@@ -36,6 +36,7 @@ pub enum Reason {
     // Our own dependencies: 503, never 401.
     JwksUnavailable,
     SessionStoreUnavailable,
+    RevocationUnavailable,
     AuthServerUnavailable,
     UserServiceUnavailable,
     DatabaseUnavailable,
@@ -84,6 +85,7 @@ impl Reason {
         Reason::InsufficientScope,
         Reason::JwksUnavailable,
         Reason::SessionStoreUnavailable,
+        Reason::RevocationUnavailable,
         Reason::AuthServerUnavailable,
         Reason::UserServiceUnavailable,
         Reason::DatabaseUnavailable,
@@ -199,6 +201,11 @@ impl Reason {
                 "session_store_unavailable",
                 S::SERVICE_UNAVAILABLE,
                 "The session store is unavailable",
+            ),
+            Reason::RevocationUnavailable => (
+                "revocation_unavailable",
+                S::SERVICE_UNAVAILABLE,
+                "Whether the credential was revoked cannot be told",
             ),
             Reason::AuthServerUnavailable => (
                 "auth_server_unavailable",
@@ -431,9 +438,14 @@ impl Reason {
                 fix: "Fix the URL; retry (`Retry-After`). Never a 401.",
             },
             Reason::SessionStoreUnavailable => ReasonDoc {
-                meaning: "Postgres could not be asked about a session, API key or revocation (down, timed out; revocations are served from memory until `REVOCATION_MAX_STALENESS_SECS` after the last read), or Better Auth's tables are not in it.",
+                meaning: "Postgres could not be asked about a session, API key or revocation (down, timed out), or Better Auth's tables are not in it.",
                 usual_cause: "Postgres down; `DATABASE_URL` not Better Auth's database.",
                 fix: "Retry; follow the hint (`DATABASE_URL`). Never a 401.",
+            },
+            Reason::RevocationUnavailable => ReasonDoc {
+                meaning: "The revocation state this instance holds in memory is older than `REVOCATION_MAX_STALENESS_SECS` and Postgres cannot be read to bring it up to date, so a revoked credential cannot be told apart. Until then the last state read is served.",
+                usual_cause: "Postgres down or unreachable for longer than the staleness bound (60 s by default).",
+                fix: "Retry (`Retry-After`); bring Postgres back. Never a 401, never a silent accept.",
             },
             Reason::AuthServerUnavailable => ReasonDoc {
                 meaning: "The auth server (`AUTH_SERVER_URL`) did not answer get-session usefully: down, slow, 5xx, HTML.",

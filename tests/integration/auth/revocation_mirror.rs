@@ -217,7 +217,7 @@ fn an_outage_is_served_from_the_last_state_then_refused_with_a_503_then_recovers
     for token in [&fine, &revoked] {
         assert_refused(
             &session_with(&checker, token),
-            "session_store_unavailable",
+            "revocation_unavailable",
             &["revocation state", "REVOCATION_MAX_STALENESS_SECS"],
             &["retry"],
         );

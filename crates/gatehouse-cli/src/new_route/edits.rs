@@ -250,8 +250,7 @@ pub fn existing_bin(text: &str, name: &str, path: &str) -> Option<String> {
 pub fn add_bin(text: &str, name: &str, path: &str) -> Result<String, Problem> {
     let Some(last) = bins(text)
         .into_iter()
-        .filter(|bin| bin.path.as_deref().is_some_and(|p| p.starts_with("api/")))
-        .last()
+        .rfind(|bin| bin.path.as_deref().is_some_and(|p| p.starts_with("api/")))
     else {
         return Err(shape_problem(
             "Cargo.toml",

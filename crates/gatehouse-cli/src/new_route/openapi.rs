@@ -138,7 +138,7 @@ fn paths_span(text: &str) -> Option<(usize, usize)> {
 /// `item` (indented two spaces a level, its first line at four) in the
 /// indentation of the document's path items, `member`.
 fn reindent(item: &str, member: &str) -> String {
-    if member == "    " || member.is_empty() || member.len() % 2 != 0 {
+    if member == "    " || member.is_empty() || !member.len().is_multiple_of(2) {
         return item.to_owned();
     }
     let unit = &member[..member.len() / 2];

@@ -211,7 +211,7 @@ fn failing_check(names: &[&str], reason: Reason) -> usize {
         R::SessionExpired => "expiry",
         R::ClaimMissing => "required claims",
         R::TokenVersionStale => "token version",
-        R::TokenRevoked => "revocation",
+        R::TokenRevoked | R::RevocationUnavailable => "revocation",
         R::TokenDecryptionFailed => "decryption",
         R::SessionNotFound | R::AuthServerUnavailable => "session lookup",
         R::ApiKeyInvalid => "key lookup",

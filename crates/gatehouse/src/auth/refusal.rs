@@ -228,6 +228,10 @@ fn generic_texts(reason: Reason) -> (&'static str, &'static str) {
             "the session or credential store could not be read",
             "this is our dependency failing, not your credential: retry shortly",
         ),
+        Reason::RevocationUnavailable => (
+            "whether this credential was revoked cannot be told: the revocation state is too old and could not be read again",
+            "this is our dependency failing, not your credential: retry shortly",
+        ),
         Reason::CredentialsMissing => (
             "the request carries no Authorization header and no session cookie",
             "send `Authorization: Bearer <token>`, or the session cookie this API reads (AUTH_COOKIE_NAMES); the log event for this request id names the cookies that arrived",

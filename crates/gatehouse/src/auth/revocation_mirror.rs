@@ -14,7 +14,7 @@
 //! When Postgres cannot be read, the last state keeps being served for at
 //! most `REVOCATION_MAX_STALENESS_SECS` after the last successful read;
 //! past that, credentials that need the check are refused with a 503
-//! (`session_store_unavailable`), never accepted blindly and never a 401.
+//! (`revocation_unavailable`), never accepted blindly and never a 401.
 //! Each change of that condition is logged once.
 //!
 //! The rule applied to what the mirror holds is
@@ -410,7 +410,7 @@ impl RevocationMirror {
             None => "none has been read since this instance started".to_owned(),
         };
         Refusal::revealing(
-            Reason::SessionStoreUnavailable,
+            Reason::RevocationUnavailable,
             format!(
                 "whether this credential was revoked cannot be told: the revocation state could not be read from the database ({}), and {held}",
                 failure.detail
@@ -585,6 +585,6 @@ mod tests {
         let never = RevocationMirror::new(Duration::from_secs(60), Duration::from_secs(60));
         never.write().attempted_at = Some(Instant::now());
         let refused = never.state(&lazy, "jti:a", "s").await.unwrap_err();
-        assert_eq!(refused.reason, Reason::SessionStoreUnavailable);
+        assert_eq!(refused.reason, Reason::RevocationUnavailable);
     }
 }
