@@ -178,14 +178,12 @@ pub fn session_with(function: &VercelFunction, token: &str) -> Response {
 
 /// The status a refusal reason is answered with.
 pub fn status_of(reason: &str) -> u16 {
-    match reason {
-        "jwks_unavailable"
-        | "session_store_unavailable"
-        | "auth_server_unavailable"
-        | "user_service_unavailable" => 503,
-        "insufficient_scope" | "forbidden" => 403,
-        _ => 401,
-    }
+    gatehouse::Reason::ALL
+        .iter()
+        .find(|known| known.as_str() == reason)
+        .unwrap_or_else(|| panic!("{reason} is no reason code of the runtime"))
+        .status()
+        .as_u16()
 }
 
 /// RFC 7230 quoted-string content, as the refusal writes `error_description`.

@@ -682,24 +682,30 @@ fn collect_sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
 /// arguments (`&response, "code"` or `401, "code"`), read up to the call's
 /// closing parenthesis. `None` when the reason is a variable, not a literal.
 fn reason_argument(after_paren: &str) -> Option<String> {
+    // The call's arguments, split at the commas outside any nested
+    // parentheses (`assert_refused(&session_with(&f, &t), "code", ..)`).
     let mut depth = 1usize;
-    let mut end = after_paren.len();
+    let mut arguments = Vec::new();
+    let mut start = 0;
     for (index, ch) in after_paren.char_indices() {
         match ch {
-            '(' => depth += 1,
-            ')' => {
+            '(' | '[' => depth += 1,
+            ')' | ']' => {
                 depth -= 1;
                 if depth == 0 {
-                    end = index;
+                    arguments.push(&after_paren[start..index]);
                     break;
                 }
+            }
+            ',' if depth == 1 => {
+                arguments.push(&after_paren[start..index]);
+                start = index + 1;
             }
             _ => {}
         }
     }
-    let arguments: Vec<&str> = after_paren[..end].splitn(3, ',').map(str::trim).collect();
     arguments.iter().take(2).find_map(|argument| {
-        let code = argument.strip_prefix('"')?.strip_suffix('"')?;
+        let code = argument.trim().strip_prefix('"')?.strip_suffix('"')?;
         code.bytes()
             .all(|b| b.is_ascii_lowercase() || b == b'_')
             .then(|| code.to_owned())

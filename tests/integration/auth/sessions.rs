@@ -444,9 +444,10 @@ fn revocation_checks_fail_closed_with_a_503_when_postgres_is_down() {
         &secret,
         &json!({ "sub": "carol", "exp": now() + 600 }),
     ));
+    // The revocation state was never read: refused (503), never accepted.
     assert_refused(
         &session_with(&function, &token),
-        "session_store_unavailable",
+        "revocation_unavailable",
         &[],
         &[],
     );
