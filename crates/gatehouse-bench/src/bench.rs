@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::args::Options;
 use crate::function::{self, Launch, Memory, Running};
+use crate::jwt_issuer::JwtIssuer;
 use crate::stats::Summary;
 use crate::system::{self, FunctionBin, Machine};
 use crate::{db, http, wrk};
@@ -36,6 +37,9 @@ pub struct Results {
     pub database_ssl: Option<String>,
     pub sizes: Vec<Size>,
     pub cold: Vec<Cold>,
+    /// `psql -c 'select 1'` over TLS and without, timed the same way, in
+    /// the same run: the yardstick for the TLS cold start.
+    pub psql: Option<PsqlConnect>,
     pub loads: Vec<LoadRun>,
     pub memory: Vec<MemorySample>,
     /// Warnings about the run itself (stale binaries), shown at the top.
@@ -53,12 +57,24 @@ pub struct Size {
 #[derive(Debug)]
 pub struct Cold {
     pub bin: String,
-    /// A variation of the environment (diagnostic series), if any.
+    /// A variation of the environment, if any.
     pub variant: Option<String>,
+    /// A series shown to explain another (no target of its own).
+    pub diagnostic: bool,
     pub route: String,
     pub ready: Summary,
     pub first_200: Summary,
     pub load_before: String,
+}
+
+#[derive(Debug)]
+pub struct PsqlConnect {
+    /// The psql binary itself (Debian's `pg_wrapper` Perl script skipped).
+    pub psql: String,
+    /// `sslmode=require`: exec → result → exit.
+    pub tls: Summary,
+    /// `sslmode=disable`, alternated with the TLS runs.
+    pub plain: Summary,
 }
 
 #[derive(Debug)]
@@ -174,16 +190,24 @@ pub fn run(opts: &Options) -> Result<Results, String> {
         None => None,
     };
 
-    let mut cold = vec![cold_starts(&ctx, health, None, &ctx.env)?];
+    let mut cold = vec![cold_starts(&ctx, health, Series::plain(), &ctx.env)?];
+    let mut psql = None;
     if let (Some(detailed), Some(url)) = (detailed, &database) {
-        cold.push(cold_starts(&ctx, detailed, None, &ctx.env)?);
+        cold.push(cold_starts(&ctx, detailed, Series::plain(), &ctx.env)?);
         if database_ssl.as_deref() == Some("on") && !url.contains("sslmode") {
             // Diagnostic: the same without the TLS handshake, to show its share.
-            let mut env = ctx.env.clone();
-            env.retain(|(key, _)| key != "DATABASE_URL");
-            env.push(("DATABASE_URL".to_owned(), format!("{url}?sslmode=disable")));
-            cold.push(cold_starts(&ctx, detailed, Some("sslmode=disable"), &env)?);
+            let env = with_var(&ctx.env, "DATABASE_URL", &format!("{url}?sslmode=disable"));
+            let series = Series::diagnostic("sslmode=disable");
+            cold.push(cold_starts(&ctx, detailed, series, &env)?);
+            progress(&format!(
+                "psql -c 'select 1', sslmode=require and disable alternated x{}",
+                opts.runs
+            ));
+            psql = Some(db::psql_connect_times(url, opts.runs)?);
         }
+    }
+    if let Some(session) = bins.iter().find(|bin| bin.name == "auth-session") {
+        cold.extend(jwt_cold_starts(&ctx, session, database.as_deref())?);
     }
 
     let mut loads = Vec::new();
@@ -202,6 +226,7 @@ pub fn run(opts: &Options) -> Result<Results, String> {
         database_ssl,
         sizes,
         cold,
+        psql,
         loads,
         memory,
         warnings,
@@ -289,9 +314,9 @@ fn launch_with<'a>(
     }
 }
 
-fn expect_200(running: &Running, route: &str) -> Result<(), String> {
-    let reply =
-        http::get(running.port, route, HTTP_TIMEOUT).map_err(|err| running.failure(&err))?;
+fn expect_200(running: &Running, route: &str, headers: &[&str]) -> Result<(), String> {
+    let reply = http::get(running.port, route, headers, HTTP_TIMEOUT)
+        .map_err(|err| running.failure(&err))?;
     if reply.status == 200 {
         Ok(())
     } else {
@@ -303,12 +328,93 @@ fn expect_200(running: &Running, route: &str) -> Result<(), String> {
     }
 }
 
+/// What a cold-start series varies: its label, whether it only explains
+/// another, and the request's headers.
+#[derive(Debug, Clone, Copy)]
+struct Series<'a> {
+    variant: Option<&'a str>,
+    diagnostic: bool,
+    headers: &'a [&'a str],
+}
+
+impl<'a> Series<'a> {
+    fn plain() -> Series<'static> {
+        Series {
+            variant: None,
+            diagnostic: false,
+            headers: &[],
+        }
+    }
+
+    fn diagnostic(variant: &'a str) -> Series<'a> {
+        Series {
+            variant: Some(variant),
+            diagnostic: true,
+            headers: &[],
+        }
+    }
+}
+
+fn with_var(env: &[(String, String)], key: &str, value: &str) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = env.iter().filter(|(k, _)| k != key).cloned().collect();
+    env.push((key.to_owned(), value.to_owned()));
+    env
+}
+
+/// `auth-session` from exec to its first JWT-verified 200: the JWKS is
+/// fetched from a loopback issuer on that first request. As deployments run
+/// it (`DATABASE_URL` set, so the revocation state is read too, over TLS
+/// when the server offers it), and without a database beside it.
+fn jwt_cold_starts(
+    ctx: &Ctx<'_>,
+    session: &FunctionBin,
+    database: Option<&str>,
+) -> Result<Vec<Cold>, String> {
+    let issuer = JwtIssuer::start()?;
+    let authorization = format!("Authorization: Bearer {}", issuer.token("bench-user")?);
+    let headers = [authorization.as_str()];
+    let mut base: Vec<(String, String)> = ctx
+        .env
+        .iter()
+        .filter(|(key, _)| key != "DATABASE_URL")
+        .cloned()
+        .collect();
+    base.extend(issuer.env());
+    let mut series = Vec::new();
+    if let Some(url) = database {
+        let env = with_var(&base, "DATABASE_URL", url);
+        let label = "JWT via JWKS on loopback, `DATABASE_URL` set, revocation on";
+        let run = Series {
+            variant: Some(label),
+            diagnostic: false,
+            headers: &headers,
+        };
+        series.push(cold_starts(ctx, session, run, &env)?);
+    }
+    let label = "JWT via JWKS on loopback, no `DATABASE_URL`";
+    let run = Series {
+        variant: Some(label),
+        diagnostic: false,
+        headers: &headers,
+    };
+    series.push(cold_starts(ctx, session, run, &base)?);
+    let starts = series.len() * (ctx.opts.runs + 1);
+    let fetched = issuer.requests();
+    if fetched < starts as u64 {
+        return Err(format!(
+            "the loopback JWKS was fetched {fetched} times for {starts} cold starts: a start verified \
+             its token without fetching the keys, so the series does not measure what it says"
+        ));
+    }
+    Ok(series)
+}
+
 /// `runs` measured starts after one discarded one (page cache, first
 /// connection to PostgreSQL): exec → ready, then → first 200.
 fn cold_starts(
     ctx: &Ctx<'_>,
     bin: &FunctionBin,
-    variant: Option<&str>,
+    series: Series<'_>,
     env: &[(String, String)],
 ) -> Result<Cold, String> {
     let path = ctx.bin_dir.join(&bin.name);
@@ -316,7 +422,7 @@ fn cold_starts(
     let load_before = system::load_average();
     let mut ready = Vec::with_capacity(runs);
     let mut first_200 = Vec::with_capacity(runs);
-    let shown = match variant {
+    let shown = match series.variant {
         Some(variant) => format!("{} ({variant})", bin.name),
         None => bin.name.clone(),
     };
@@ -324,13 +430,13 @@ fn cold_starts(
         "cold starts: {shown} x{runs} (load average {load_before})"
     ));
     for run in 0..=runs {
-        let tag = format!(
-            "{}-cold-{}{run}",
-            bin.name,
-            if variant.is_some() { "variant-" } else { "" }
-        );
+        let prefix = series
+            .variant
+            .map(|variant| format!("{}-", slug(variant)))
+            .unwrap_or_default();
+        let tag = format!("{}-cold-{prefix}{run}", bin.name);
         let running = function::start(&launch_with(ctx, &path, tag, env))?;
-        expect_200(&running, &bin.route)?;
+        expect_200(&running, &bin.route, series.headers)?;
         let to_first_200 = running.started.elapsed();
         let to_ready = running.ready_after;
         running.stop()?;
@@ -341,12 +447,23 @@ fn cold_starts(
     }
     Ok(Cold {
         bin: bin.name.clone(),
-        variant: variant.map(str::to_owned),
+        variant: series.variant.map(str::to_owned),
+        diagnostic: series.diagnostic,
         route: bin.route.clone(),
         ready: Summary::of(&ready).ok_or("no cold start measured")?,
         first_200: Summary::of(&first_200).ok_or("no cold start measured")?,
         load_before,
     })
+}
+
+/// A file-name-safe short form of a series label.
+fn slug(label: &str) -> String {
+    label
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(12)
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 fn millis(duration: Duration) -> f64 {
@@ -422,7 +539,7 @@ fn load_health(
     let path = ctx.bin_dir.join(&bin.name);
     let mut running = function::start(&launch(ctx, &path, format!("{}-load", bin.name)))?;
     let frames = running.drain_ipc();
-    expect_200(&running, &bin.route)?;
+    expect_200(&running, &bin.route, &[])?;
     sample(&running, &bin.name, "after 1 request", false, memory)?;
 
     let plain = format!("GET {}", bin.route);
@@ -462,7 +579,7 @@ fn load_detailed(
         bin.name
     ));
     for _ in 0..DETAILED_WARM_REQUESTS {
-        expect_200(&running, &bin.route)?;
+        expect_200(&running, &bin.route, &[])?;
     }
     let moment = format!("after {DETAILED_WARM_REQUESTS} sequential requests");
     sample(&running, &bin.name, &moment, true, memory)?;
@@ -488,11 +605,17 @@ impl Results {
             "cold_starts": self.cold.iter().map(|cold| json!({
                 "bin": cold.bin,
                 "variant": cold.variant,
+                "diagnostic": cold.diagnostic,
                 "route": cold.route,
                 "exec_to_ready": cold.ready.to_json(),
                 "exec_to_first_200": cold.first_200.to_json(),
                 "load_average_before": cold.load_before,
             })).collect::<Vec<_>>(),
+            "psql_select_1": self.psql.as_ref().map(|psql| json!({
+                "psql": psql.psql,
+                "sslmode_require": psql.tls.to_json(),
+                "sslmode_disable": psql.plain.to_json(),
+            })),
             "loads": self.loads.iter().map(|run| json!({
                 "bin": run.bin,
                 "label": run.label,

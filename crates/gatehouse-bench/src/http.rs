@@ -23,7 +23,8 @@ impl Reply {
     }
 }
 
-pub fn get(port: u16, path: &str, timeout: Duration) -> Result<Reply, String> {
+/// `headers` are whole header lines without the line break (`Name: value`).
+pub fn get(port: u16, path: &str, headers: &[&str], timeout: Duration) -> Result<Reply, String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let fail = |what: &str, err: std::io::Error| format!("GET http://{addr}{path}: {what}: {err}");
     let mut stream =
@@ -37,8 +38,13 @@ pub fn get(port: u16, path: &str, timeout: Duration) -> Result<Reply, String> {
     stream
         .set_write_timeout(Some(timeout))
         .map_err(|err| fail("set_write_timeout", err))?;
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let mut request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for header in headers {
+        request.push_str(header);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
     stream
         .write_all(request.as_bytes())
         .map_err(|err| fail("write", err))?;

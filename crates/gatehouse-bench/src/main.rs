@@ -14,6 +14,7 @@ mod bench;
 mod db;
 mod function;
 mod http;
+mod jwt_issuer;
 mod launch;
 mod report;
 mod stats;

@@ -12,6 +12,11 @@ pub const BINARY_MAX_BYTES: u64 = 10_000_000;
 pub const WARM_RSS_MAX_BYTES: u64 = 15_000_000;
 pub const MIN_REQUESTS_PER_SEC: f64 = 20_000.0;
 pub const P99_BELOW_MS: f64 = 5.0;
+/// exec → first database-backed 200 over TLS, against `psql -c 'select 1'`
+/// over TLS (exec → exit) in the same run.
+pub const TLS_FIRST_200_VS_PSQL: f64 = 1.5;
+/// exec → first JWT-verified 200, the JWKS fetched on the way.
+pub const JWT_FIRST_200_MS: f64 = 10.0;
 
 #[derive(Debug, Clone)]
 pub struct Check {
@@ -41,6 +46,40 @@ pub fn checks(results: &Results) -> Vec<Check> {
             "≤ 5 ms",
             ms(cold.ready.median),
             cold.ready.median <= COLD_START_MEDIAN_MS,
+        );
+    }
+    let detailed_tls = results
+        .cold
+        .iter()
+        .find(|cold| cold.bin == "health-detailed" && cold.variant.is_none());
+    if let (Some(cold), Some(psql)) = (detailed_tls, &results.psql) {
+        let limit = psql.tls.median * TLS_FIRST_200_VS_PSQL;
+        check(
+            "Cold start exec → first 200 over TLS to PostgreSQL, `health-detailed` (median)"
+                .to_owned(),
+            "≤ 1.5 × `psql -c 'select 1'` over TLS",
+            format!(
+                "{} vs psql {} ({:.2}×)",
+                ms(cold.first_200.median),
+                ms(psql.tls.median),
+                cold.first_200.median / psql.tls.median
+            ),
+            cold.first_200.median <= limit,
+        );
+    }
+    for cold in results
+        .cold
+        .iter()
+        .filter(|cold| cold.bin == "auth-session" && !cold.diagnostic)
+    {
+        check(
+            format!(
+                "Cold start exec → first JWT-verified 200, {} (median)",
+                cold_name(cold)
+            ),
+            "≤ 10 ms",
+            ms(cold.first_200.median),
+            cold.first_200.median <= JWT_FIRST_200_MS,
         );
     }
     for size in results.sizes.iter().filter(|size| size.route.is_some()) {
@@ -224,7 +263,7 @@ pub fn markdown(results: &Results, checks: &[Check]) -> String {
         }
         _ => "TLS as the server and `sslmode` decide",
     };
-    let diagnostic = if results.cold.iter().any(|cold| cold.variant.is_some()) {
+    let diagnostic = if results.cold.iter().any(|cold| cold.diagnostic) {
         " The diagnostic series repeats `health-detailed` with `sslmode=disable`: the difference is \
          what the TLS handshake, including the first use of the TLS library's random generator, costs."
     } else {
@@ -236,7 +275,9 @@ pub fn markdown(results: &Results, checks: &[Check]) -> String {
          Same runs: once ready, one `GET` on a new connection; the time is taken when the whole 200 \
          response has been read. For `health-detailed` this includes the pool's first connection to \
          the local PostgreSQL ({tls}) and two queries (`SELECT 1`, schema version); the database was \
-         migrated beforehand.{diagnostic}\n\n\
+         migrated beforehand.{diagnostic} The `auth-session` series send a bearer JWT (EdDSA) from an \
+         issuer on loopback, whose JWKS the function fetches on that first request; with \
+         `DATABASE_URL` set it also reads the revocation state before answering.\n\n\
          | Binary | Route | Median | p90 | Min | Max | Load average before |\n|---|---|---|---|---|---|---|"
     );
     for cold in &results.cold {
@@ -252,6 +293,29 @@ pub fn markdown(results: &Results, checks: &[Check]) -> String {
             ms(s.max),
             cold.load_before
         );
+    }
+
+    if let Some(psql) = &results.psql {
+        let _ = writeln!(
+            out,
+            "\nThe yardstick, timed the same way in this run: `{} -XqAt -c 'select 1'` from exec to exit, \
+             `sslmode=require` and `sslmode=disable` alternated ({} runs each).\n\n\
+             | psql | Median | p90 | Min | Max |\n|---|---|---|---|---|",
+            psql.psql, psql.tls.n
+        );
+        for (mode, s) in [
+            ("sslmode=require", &psql.tls),
+            ("sslmode=disable", &psql.plain),
+        ] {
+            let _ = writeln!(
+                out,
+                "| {mode} | {} | {} | {} | {} |",
+                ms(s.median),
+                ms(s.p90),
+                ms(s.min),
+                ms(s.max)
+            );
+        }
     }
 
     out.push_str(
@@ -372,7 +436,8 @@ pub fn markdown(results: &Results, checks: &[Check]) -> String {
 
 fn cold_name(cold: &crate::bench::Cold) -> String {
     match &cold.variant {
-        Some(variant) => format!("`{}`, {variant} (diagnostic)", cold.bin),
+        Some(variant) if cold.diagnostic => format!("`{}`, {variant} (diagnostic)", cold.bin),
+        Some(variant) => format!("`{}`, {variant}", cold.bin),
         None => format!("`{}`", cold.bin),
     }
 }

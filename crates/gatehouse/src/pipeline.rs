@@ -58,6 +58,16 @@ impl App {
         }
     }
 
+    /// Starts [`State::prepare`] for `needs` on the current runtime, so a
+    /// cold start's first connection overlaps with the host's start-up and
+    /// the platform's first request. Call from inside the runtime.
+    pub fn prepare(&self, needs: Needs) {
+        if let Ok(state) = &self.state {
+            let state = state.clone();
+            tokio::spawn(async move { state.prepare(needs).await });
+        }
+    }
+
     pub fn state(&self) -> Option<&Arc<State>> {
         self.state.as_ref().ok()
     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::auth::Authenticator;
-use crate::config::Config;
+use crate::config::{Config, Needs};
 use crate::db::{Database, LazyDatabase};
 use crate::error::RequestError;
 use crate::outbound::Outbound;
@@ -35,6 +35,31 @@ impl State {
         self.authenticator.as_ref().ok_or_else(|| {
             RequestError::Internal("a route authenticated without declaring Needs::AUTH".into())
         })
+    }
+
+    /// Starts, in the background of a cold start, what the first request
+    /// of a route with `needs` would otherwise wait for. A route that
+    /// authenticates with revocation on reads the revocation state (which
+    /// opens the pool's first connection; a request that arrives meanwhile
+    /// joins that read rather than starting its own). A route that only
+    /// queries gets its pool and TLS configuration built, not a connection:
+    /// one opened here could not be handed to a request already waiting
+    /// for its own, so it would only double the first connection.
+    pub async fn prepare(&self, needs: Needs) {
+        if needs.auth
+            && let Some(authenticator) = &self.authenticator
+            && authenticator.settings().checks_revocation()
+        {
+            authenticator.prepare().await;
+        } else if needs.database
+            && let Err(err) = self.database.get()
+        {
+            tracing::debug!(
+                target: "gatehouse::db",
+                error = %err.public_detail(),
+                "the pool could not be built at cold start; the first request reports why"
+            );
+        }
     }
 
     pub fn config(&self) -> &Config {

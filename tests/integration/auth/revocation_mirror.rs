@@ -266,3 +266,79 @@ fn an_outage_is_served_from_the_last_state_then_refused_with_a_503_then_recovers
     }
     drop(proxy);
 }
+
+/// The transitions logged within `limit`, polled without sending a request.
+fn transitions_within(function: &VercelFunction, limit: Duration) -> Vec<String> {
+    let since = Instant::now();
+    loop {
+        let states = transitions(function);
+        if !states.is_empty() || since.elapsed() >= limit {
+            return states;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_cold_start_reads_the_revocation_state_before_the_first_request() {
+    let db = block_on(TestDb::create());
+    block_on(db.migrate());
+    let secret = unique_secret("prepare");
+    let function = start(
+        AUTH_SESSION,
+        &[
+            ("DATABASE_URL", db.url.as_str()),
+            ("JWT_SECRET", secret.as_str()),
+            ("REVOCATION_SYNC_MS", "60000"),
+        ],
+    );
+    // No request yet: the read was started by the cold start itself.
+    assert_eq!(
+        transitions_within(&function, Duration::from_secs(5)),
+        ["loaded"],
+        "{}",
+        function.process.stderr()
+    );
+    let fine = token(&secret, "fay", "prepare-fine");
+    assert_accepted(&session_with(&function, &fine));
+    assert_eq!(transitions(&function), ["loaded"]);
+}
+
+#[test]
+fn a_cold_start_with_the_database_down_leaves_the_first_request_to_try_and_say_why() {
+    let db = block_on(TestDb::create());
+    block_on(db.migrate());
+    let runtime = proxy_runtime();
+    let proxy: Proxy = runtime.block_on(Proxy::start(server_addr(&db.url)));
+    proxy.set_down(true);
+    let through_proxy = through_port(&db.url, proxy.port);
+    let secret = unique_secret("prepare-down");
+    let function = start(
+        AUTH_SESSION,
+        &[
+            ("DATABASE_URL", through_proxy.as_str()),
+            ("JWT_SECRET", secret.as_str()),
+            ("REVOCATION_SYNC_MS", "60000"),
+            ("DATABASE_CONNECT_TIMEOUT_SECS", "1"),
+        ],
+    );
+    // The cold-start read fails without a word and without holding back
+    // the next attempt (a minute away, were it counted).
+    assert!(
+        transitions_within(&function, Duration::from_millis(1500)).is_empty(),
+        "{}",
+        function.process.stderr()
+    );
+    let fine = token(&secret, "gil", "prepare-down-fine");
+    let body = assert_refused(
+        &session_with(&function, &fine),
+        "revocation_unavailable",
+        &["revocation state", "could not be read"],
+        &["retry"],
+    );
+    // The request's own attempt: its cause, not "never read".
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(!detail.contains("has not been read"), "{detail}");
+    assert_eq!(transitions(&function), ["unavailable"]);
+    drop(proxy);
+}

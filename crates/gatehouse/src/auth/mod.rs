@@ -145,6 +145,17 @@ impl Authenticator {
         &self.settings
     }
 
+    /// What the first request would otherwise wait for, started at cold
+    /// start: the revocation state's first read (which opens the pool's
+    /// first connection). Keys are not fetched: a process whose requests
+    /// carry no JWT never asks the issuer for them, and a malformed token
+    /// never makes it.
+    pub async fn prepare(&self) {
+        if self.settings.checks_revocation() {
+            self.revocations.prepare(&self.database).await;
+        }
+    }
+
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, Box<Refusal>> {
         self.authenticate_at(headers, unix_now()).await
     }

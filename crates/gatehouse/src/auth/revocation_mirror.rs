@@ -151,6 +151,14 @@ impl Health {
     }
 }
 
+/// Who reads: a request (its failure counts) or the cold-start prefetch
+/// (its failure is left for the first request to meet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempt {
+    Request,
+    Prefetch,
+}
+
 /// Why the last read failed, kept to answer with (no secret in it).
 #[derive(Debug, Clone)]
 struct Failure {
@@ -260,6 +268,11 @@ impl RevocationMirror {
     ) -> Result<RevocationState, Refusal> {
         if self.due() {
             self.flights.run((), || self.sync(database)).await;
+            // Still due only when the flight joined was the cold-start read
+            // and it failed: read once more, as a request, whose failure counts.
+            if self.due() {
+                self.flights.run((), || self.sync(database)).await;
+            }
         }
         {
             let inner = self.read();
@@ -275,9 +288,25 @@ impl RevocationMirror {
         Err(self.unavailable())
     }
 
+    /// The first read, started at cold start so that the first request
+    /// finds the state loaded (or joins the read in flight) instead of
+    /// opening the first database connection itself. A failure here is
+    /// not recorded: the first request makes its own attempt and reports it.
+    pub(crate) async fn prepare(&self, database: &LazyDatabase) {
+        if self.due() {
+            self.flights
+                .run((), || self.sync_as(database, Attempt::Prefetch))
+                .await;
+        }
+    }
+
     /// Reads what changed since the last read and merges it. Never fails:
     /// a failure is recorded, and [`RevocationMirror::state`] decides.
     async fn sync(&self, database: &LazyDatabase) {
+        self.sync_as(database, Attempt::Request).await;
+    }
+
+    async fn sync_as(&self, database: &LazyDatabase, attempt: Attempt) {
         // Another flight may have just finished.
         if !self.due() {
             return;
@@ -327,6 +356,13 @@ impl RevocationMirror {
                     ),
                     Health::Fresh => {}
                 }
+            }
+            Err(err) if attempt == Attempt::Prefetch => {
+                tracing::debug!(
+                    target: "gatehouse::auth::revocation",
+                    error = %Failure::of(&err).detail,
+                    "the revocation state could not be read at cold start; the first request reads it"
+                );
             }
             Err(err) => {
                 let failure = Failure::of(&err);

@@ -44,6 +44,7 @@ pub fn run(app: App, route: &'static Route, env: &Env) -> Result<(), StartupErro
     .build()
     .map_err(StartupError::Runtime)?;
     runtime.block_on(async move {
+        app.prepare(route.needs);
         let handler = lambda_http::service_fn(move |event: lambda_http::Request| {
             let app = app.clone();
             async move { Ok::<_, std::convert::Infallible>(handle(&app, route, event).await) }
