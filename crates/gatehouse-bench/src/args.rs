@@ -5,6 +5,7 @@ use std::path::PathBuf;
 pub const USAGE: &str = "\
 usage: gatehouse-bench [options]
        gatehouse-bench launch --bin PATH --work DIR [options]   (see launch --help)
+       gatehouse-bench compare --base DIR --new DIR [options]   (see compare --help)
 
 Measures the release function binaries (cold start, size, memory, throughput)
 and prints a markdown report on stdout; progress goes to stderr. Build first:
@@ -101,10 +102,52 @@ pub struct LaunchOptions {
     pub stderr: Option<PathBuf>,
 }
 
+pub const COMPARE_USAGE: &str = "\
+usage: gatehouse-bench compare --base DIR --new DIR [options]
+
+Two builds of the functions side by side in one run (say, target/release of two work
+trees): sizes (and gzip -9 sizes), then health, health-detailed, auth-session with a JWT
+and tasks, each on both builds at once, for several rounds in alternating order; prints a
+markdown table with the ratio of the medians (new / base) on stdout. Production,
+DATABASE_URL set, revocation on, the default log level: what deployments run.
+
+  --base DIR          the base build's binaries (with its `gatehouse` CLI, which migrates)
+  --new DIR           the other build's binaries
+  --rounds N          rounds (default 3)
+  --duration D        measured wrk run per case, build and round (default 5s)
+  --warmup D          wrk run before each measured one, discarded (default 1s)
+  --threads N         wrk threads (default 2)
+  --connections N     wrk connections (default 32)
+  --admin-url URL     PostgreSQL URL to recreate the database with
+                      (default postgres://postgres@127.0.0.1:5432/postgres)
+  --db-name NAME      the database, dropped and recreated (default gatehouse_bench_compare)
+  -h, --help          show this";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompareOptions {
+    pub base: PathBuf,
+    pub new: PathBuf,
+    pub rounds: usize,
+    pub duration: String,
+    pub warmup: String,
+    pub threads: u32,
+    pub connections: u32,
+    pub admin_url: String,
+    pub db_name: String,
+}
+
+impl CompareOptions {
+    /// For the check of each function's first answer.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(10)
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parsed {
     Run(Box<Options>),
     Launch(LaunchOptions),
+    Compare(CompareOptions),
     /// The usage text asked for.
     Help(&'static str),
 }
@@ -123,6 +166,13 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Parsed, BadUsage> {
         return parse_launch(args).map_err(|message| BadUsage {
             message,
             usage: LAUNCH_USAGE,
+        });
+    }
+    if args.peek().map(String::as_str) == Some("compare") {
+        args.next();
+        return parse_compare(args).map_err(|message| BadUsage {
+            message,
+            usage: COMPARE_USAGE,
         });
     }
     parse_run(args).map_err(|message| BadUsage {
@@ -161,6 +211,69 @@ fn parse_launch(mut args: impl Iterator<Item = String>) -> Result<Parsed, String
         stdout,
         stderr,
     }))
+}
+
+fn parse_compare(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
+    let (mut base, mut new) = (None, None);
+    let mut options = CompareOptions {
+        base: PathBuf::new(),
+        new: PathBuf::new(),
+        rounds: 3,
+        duration: "5s".to_owned(),
+        warmup: "1s".to_owned(),
+        threads: 2,
+        connections: 32,
+        admin_url: "postgres://postgres@127.0.0.1:5432/postgres".to_owned(),
+        db_name: "gatehouse_bench_compare".to_owned(),
+    };
+    while let Some(arg) = args.next() {
+        let (flag, inline) = split_inline(&arg);
+        let mut value = |flag: &str| {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Parsed::Help(COMPARE_USAGE)),
+            "--base" => base = Some(PathBuf::from(value("--base")?)),
+            "--new" => new = Some(PathBuf::from(value("--new")?)),
+            "--rounds" => options.rounds = number(&value("--rounds")?, "--rounds", 1)?,
+            "--duration" => options.duration = value("--duration")?,
+            "--warmup" => options.warmup = value("--warmup")?,
+            "--threads" => options.threads = number(&value("--threads")?, "--threads", 1)?,
+            "--connections" => {
+                options.connections = number(&value("--connections")?, "--connections", 1)?
+            }
+            "--admin-url" => options.admin_url = value("--admin-url")?,
+            "--db-name" => options.db_name = value("--db-name")?,
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    if options.connections < options.threads {
+        return Err(format!(
+            "--connections ({}) must be at least --threads ({}), as wrk requires",
+            options.connections, options.threads
+        ));
+    }
+    check_db_name(&options.db_name)?;
+    options.base = base.ok_or("--base is required")?;
+    options.new = new.ok_or("--new is required")?;
+    Ok(Parsed::Compare(options))
+}
+
+/// It is dropped and recreated, and quoted into SQL.
+fn check_db_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(format!(
+            "--db-name {name}: use lowercase letters, digits and _ only (it is dropped and recreated)"
+        ));
+    }
+    Ok(())
 }
 
 /// `--flag=value` as the flag and its value; `--env` keeps its `=` (its
@@ -234,17 +347,7 @@ fn parse_run(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
             options.connections, options.threads
         ));
     }
-    if options.db_name.is_empty()
-        || !options
-            .db_name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        return Err(format!(
-            "--db-name {}: use lowercase letters, digits and _ only (it is dropped and recreated)",
-            options.db_name
-        ));
-    }
+    check_db_name(&options.db_name)?;
     options.root = root.unwrap_or_else(|| PathBuf::from("."));
     options.bin_dir = bin_dir.unwrap_or_else(|| options.root.join("target/release"));
     options.out_dir = out_dir.unwrap_or_else(|| options.root.join("bench/results"));
@@ -310,6 +413,32 @@ mod tests {
         assert!(parse_str("--env NOEQUALS").is_err());
         assert!(parse_str("--frobnicate").is_err());
         assert_eq!(parse_str("--help"), Ok(Parsed::Help(USAGE)));
+    }
+
+    #[test]
+    fn compare_takes_its_own_options() -> Result<(), String> {
+        let Parsed::Compare(compare) =
+            parse_str("compare --base /a/release --new=/b/release --rounds 5")?
+        else {
+            return Err("expected compare options".into());
+        };
+        assert_eq!(compare.base, PathBuf::from("/a/release"));
+        assert_eq!(compare.new, PathBuf::from("/b/release"));
+        assert_eq!((compare.rounds, compare.duration.as_str()), (5, "5s"));
+        let usage = |line: &str| parse(line.split_whitespace().map(str::to_owned)).err();
+        for line in [
+            "compare --new /b",
+            "compare --base /a",
+            "compare --base /a --new /b --rounds 0",
+            "compare --base /a --new /b --db-name x;y",
+        ] {
+            assert_eq!(
+                usage(line).map(|bad| bad.usage),
+                Some(COMPARE_USAGE),
+                "{line}"
+            );
+        }
+        Ok(())
     }
 
     #[test]

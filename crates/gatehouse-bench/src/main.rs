@@ -11,6 +11,7 @@
 
 mod args;
 mod bench;
+mod compare;
 mod db;
 mod function;
 mod http;
@@ -28,6 +29,16 @@ fn main() -> ExitCode {
     match args::parse(std::env::args().skip(1)) {
         Ok(args::Parsed::Run(options)) => measure(&options),
         Ok(args::Parsed::Launch(options)) => launch::run(&options),
+        Ok(args::Parsed::Compare(options)) => match compare::run(&options) {
+            Ok(markdown) => {
+                println!("{markdown}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("gatehouse-bench compare: {message}");
+                ExitCode::FAILURE
+            }
+        },
         Ok(args::Parsed::Help(usage)) => {
             println!("{usage}");
             ExitCode::SUCCESS

@@ -1,0 +1,266 @@
+//! `gatehouse-bench compare`: two builds of the functions side by side, in
+//! one run, on one machine. Both builds' processes run at once; each round
+//! measures every case on both, in alternating order, so load from other
+//! work hits both alike, and the verdict is the ratio of the medians over
+//! the rounds. For a change to the release profile (opt-level per crate) or
+//! any change that must not make anything slower.
+//!
+//! The cases are what deployments run: production, `DATABASE_URL` set,
+//! revocation on, the default log level.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::args::CompareOptions;
+use crate::function::{self, Launch, Running};
+use crate::jwt_issuer::JwtIssuer;
+use crate::report::{bytes, ms, thousands};
+use crate::{db, http, system, wrk};
+
+const BUILDS: [&str; 2] = ["base", "new"];
+
+struct Case {
+    label: &'static str,
+    bin: &'static str,
+    path: &'static str,
+    /// Sends the issuer's token.
+    authenticated: bool,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        label: "`GET /api/health` (no database)",
+        bin: "health",
+        path: "/api/health",
+        authenticated: false,
+    },
+    Case {
+        label: "`GET /api/health/detailed` (one database round trip)",
+        bin: "health-detailed",
+        path: "/api/health/detailed",
+        authenticated: false,
+    },
+    Case {
+        label: "`GET /api/auth/session`, JWT, `DATABASE_URL` set, revocation on",
+        bin: "auth-session",
+        path: "/api/auth/session",
+        authenticated: true,
+    },
+    Case {
+        label: "`GET /api/tasks` (the caller's tasks: one query, revocation on)",
+        bin: "tasks",
+        path: "/api/tasks",
+        authenticated: true,
+    },
+];
+
+#[derive(Debug, Default)]
+struct Series {
+    requests_per_sec: Vec<f64>,
+    p99_ms: Vec<f64>,
+    failed: u64,
+}
+
+pub fn run(opts: &CompareOptions) -> Result<String, String> {
+    let dirs = [&opts.base, &opts.new];
+    for dir in dirs {
+        for case in CASES {
+            let bin = dir.join(case.bin);
+            if !bin.is_file() {
+                return Err(format!(
+                    "{} is missing: build that tree with `cargo build --release --workspace`",
+                    bin.display()
+                ));
+            }
+        }
+    }
+    let work = std::env::temp_dir().join(format!("gatehouse-compare-{}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|err| format!("create {}: {err}", work.display()))?;
+    let _scratch = Scratch(work.clone());
+
+    let url = db::database_url(&opts.admin_url, &opts.db_name)?;
+    progress(&format!(
+        "recreating database {} and migrating it",
+        opts.db_name
+    ));
+    db::recreate(&opts.admin_url, &opts.db_name)?;
+    db::migrate(&opts.base.join("gatehouse"), &url, &work)?;
+    let issuer = JwtIssuer::start()?;
+    let authorization = format!("Authorization: Bearer {}", issuer.token("compare-user")?);
+    let mut env = vec![
+        ("VERCEL_ENV".to_owned(), "production".to_owned()),
+        ("DATABASE_URL".to_owned(), url),
+    ];
+    env.extend(issuer.env());
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Two builds side by side, {}\n\nbase: `{}`\nnew: `{}`\n\n{} rounds; in each, every case \
+         on both builds (order alternated by round), `wrk -t{} -c{} -d{}` after a {} warm-up. \
+         Production, `DATABASE_URL` set (TLS when the server offers it), revocation on, default \
+         log level. Load average at start: {}.\n",
+        system::now_utc(),
+        opts.base.display(),
+        opts.new.display(),
+        opts.rounds,
+        opts.threads,
+        opts.connections,
+        opts.duration,
+        opts.warmup,
+        system::load_average()
+    );
+    sizes(&mut out, dirs)?;
+
+    let _ = writeln!(
+        out,
+        "\n| case | base req/s (rounds) | new req/s (rounds) | new / base (medians) | p99 base → new (medians) | non-2xx |\n|---|---|---|---:|---|---:|"
+    );
+    for case in CASES {
+        let running: Vec<Running> = dirs
+            .iter()
+            .zip(BUILDS)
+            .map(|(dir, build)| start(dir, case, build, &env, &work))
+            .collect::<Result<_, _>>()?;
+        let headers: Vec<&str> = if case.authenticated {
+            vec![authorization.as_str()]
+        } else {
+            Vec::new()
+        };
+        for (process, build) in running.iter().zip(BUILDS) {
+            let reply = http::get(process.port, case.path, &headers, opts.timeout())
+                .map_err(|err| process.failure(&err))?;
+            if reply.status != 200 {
+                return Err(process.failure(&format!(
+                    "{build}: GET {} answered {}: {}",
+                    case.path,
+                    reply.status,
+                    reply.body_excerpt()
+                )));
+            }
+        }
+        let mut series = [Series::default(), Series::default()];
+        for round in 0..opts.rounds {
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for index in order {
+                let process = &running[index];
+                let url = format!("http://127.0.0.1:{}{}", process.port, case.path);
+                let mut settings = wrk::Settings {
+                    threads: opts.threads,
+                    connections: opts.connections,
+                    duration: &opts.warmup,
+                    headers: &headers,
+                };
+                wrk::run(&settings, &url).map_err(|err| process.failure(&err))?;
+                settings.duration = &opts.duration;
+                progress(&format!(
+                    "round {}/{}: {} on {}",
+                    round + 1,
+                    opts.rounds,
+                    case.bin,
+                    BUILDS[index]
+                ));
+                let (load, _) = wrk::run(&settings, &url).map_err(|err| process.failure(&err))?;
+                let entry = &mut series[index];
+                entry.requests_per_sec.push(load.requests_per_sec);
+                entry.p99_ms.push(load.p99_ms);
+                entry.failed += load.non_2xx + load.socket_errors();
+            }
+        }
+        for process in running {
+            process.stop()?;
+        }
+        let [base, new] = &series;
+        let ratio = median(&new.requests_per_sec) / median(&base.requests_per_sec);
+        let rounds = |values: &[f64]| {
+            values
+                .iter()
+                .map(|value| thousands(*value))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {ratio:.2} | {} → {} | {} / {} |",
+            case.label,
+            rounds(&base.requests_per_sec),
+            rounds(&new.requests_per_sec),
+            ms(median(&base.p99_ms)),
+            ms(median(&new.p99_ms)),
+            base.failed,
+            new.failed
+        );
+    }
+    Ok(out)
+}
+
+/// Each function's size, and gzip -9's size of it: the platforms' zip
+/// (deflate) lands close to it; `deploy/*/check` gives theirs exactly.
+fn sizes(out: &mut String, dirs: [&PathBuf; 2]) -> Result<(), String> {
+    let _ = writeln!(
+        out,
+        "| function | base | new | base gzip -9 | new gzip -9 |\n|---|---:|---:|---:|---:|"
+    );
+    for case in CASES {
+        let mut row = format!("| `{}` |", case.bin);
+        let mut zipped = String::new();
+        for dir in dirs {
+            let path = dir.join(case.bin);
+            let size = std::fs::metadata(&path)
+                .map_err(|err| format!("{}: {err}", path.display()))?
+                .len();
+            let _ = write!(row, " {} |", bytes(size));
+            let _ = write!(zipped, " {} |", bytes(gzip_size(&path)?));
+        }
+        let _ = writeln!(out, "{row}{zipped}");
+    }
+    Ok(())
+}
+
+fn gzip_size(path: &Path) -> Result<u64, String> {
+    let output = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .output()
+        .map_err(|err| format!("could not run gzip: {err}"))?;
+    if !output.status.success() {
+        return Err(format!("gzip -9 {} failed", path.display()));
+    }
+    Ok(output.stdout.len() as u64)
+}
+
+fn start(
+    dir: &Path,
+    case: &Case,
+    build: &str,
+    env: &[(String, String)],
+    work: &Path,
+) -> Result<Running, String> {
+    let bin = dir.join(case.bin);
+    let mut running = function::start(&Launch {
+        bin: &bin,
+        env,
+        work,
+        tag: format!("{}-{build}", case.bin),
+    })?;
+    // Vercel reads the socket all along; so must we, or `end` frames stall.
+    running.drain_ipc();
+    Ok(running)
+}
+
+fn median(values: &[f64]) -> f64 {
+    crate::stats::Summary::of(values).map_or(f64::NAN, |summary| summary.median)
+}
+
+fn progress(message: &str) {
+    eprintln!("[gatehouse-bench compare] {message}");
+}
+
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
