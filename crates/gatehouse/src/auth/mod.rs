@@ -19,6 +19,7 @@ pub mod identity;
 pub mod jwt;
 pub mod pattern;
 pub mod principal;
+pub mod providers;
 pub mod refusal;
 pub mod revocation;
 pub(crate) mod revocation_mirror;

@@ -4,7 +4,10 @@
 //! - `BETTER_AUTH_URL`: Better Auth's JWT plugin. JWKS at
 //!   `<url>/api/auth/jwks`; issuer and audience default to the URL's origin.
 //! - `JWT_JWKS_URL` (or inline `JWT_PUBLIC_KEYS`) with `JWT_ISSUER` and
-//!   `JWT_AUDIENCE`: any other provider (Clerk, Auth0, Supabase, Cognito...).
+//!   `JWT_AUDIENCE`: any other provider.
+//! - A provider preset, by the provider's own variables (`CLERK_*`,
+//!   `SUPABASE_*`, `AUTH0_*`, `COGNITO_*`, `FIREBASE_PROJECT_ID`): see
+//!   [`crate::auth::providers`].
 //! - `JWT_TRUSTED_ISSUERS`: a JSON array for several issuers at once.
 //!
 //! And shared-secret (HS256/384/512) tokens with `JWT_SECRET`, plus
@@ -31,10 +34,11 @@ mod sessions;
 mod values;
 
 use cors::*;
+pub(crate) use jwt::exact;
 use jwt::*;
 pub use jwt::{
-    ASYMMETRIC, IssuerSettings, KeySource, SYMMETRIC, SharedSecretSettings, TOKEN_VERSION_CLAIM,
-    TokenVersion,
+    ASYMMETRIC, IssuerSettings, IssuerVariables, KeySource, SYMMETRIC, SharedSecretSettings,
+    TOKEN_VERSION_CLAIM, TokenVersion,
 };
 #[cfg(test)]
 pub(crate) use sessions::DEFAULT_USER_CACHE_TTL;
@@ -45,6 +49,7 @@ pub use sessions::{
 };
 pub use values::origin;
 use values::*;
+pub(crate) use values::{key_url, patterns};
 
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -162,7 +167,10 @@ pub(crate) fn read(r: &mut Reader<'_>, environment: Environment) -> AuthSettings
 
     let mut issuers = Vec::new();
     read_better_auth(r, environment, &mut issuers);
-    read_generic_issuer(r, environment, &mut issuers);
+    let presets = crate::auth::providers::read(r, environment, &mut issuers);
+    if !presets {
+        read_generic_issuer(r, environment, &mut issuers);
+    }
     read_issuer_json(r, environment, &mut issuers);
     let shared_secret = read_shared_secret(r, &issuers);
 

@@ -16,7 +16,7 @@ pub(super) fn names(r: &mut Reader<'_>, variable: &'static str, defaults: &[&str
     }
 }
 
-pub(super) fn patterns(r: &mut Reader<'_>, variable: &'static str) -> Option<PatternList> {
+pub(crate) fn patterns(r: &mut Reader<'_>, variable: &'static str) -> Option<PatternList> {
     let raw = r.get(variable)?;
     match PatternList::parse(&raw) {
         Ok(list) => Some(list),
@@ -50,14 +50,14 @@ pub fn origin(url: &str) -> Option<String> {
     Some(format!("{scheme}://{authority}"))
 }
 
-pub(super) fn is_local_origin(origin: &str) -> bool {
+pub(crate) fn is_local_origin(origin: &str) -> bool {
     let host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
     let host = host.rsplit_once(':').map_or(host, |(host, _)| host);
     host == "localhost" || host == "127.0.0.1" || host == "[::1]"
 }
 
 /// An http(s) URL for fetching keys; https required in production.
-pub(super) fn key_url(
+pub(crate) fn key_url(
     r: &mut Reader<'_>,
     variable: &'static str,
     url: &str,
