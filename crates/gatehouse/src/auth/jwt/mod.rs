@@ -636,7 +636,7 @@ impl JwtVerifier {
                 Reason::SignatureInvalid,
                 "the token's signature does not verify with the issuer's key",
                 format!(
-                    "the token was altered, or it was signed by a key that is not in the keys of {} ({}): check that they belong to the same auth server that minted the token",
+                    "the token was altered, or it was signed by a key that is not among those of {}: check that the JWKS URL or keys ({}) belong to the same auth server that minted the token",
                     issuer.label, issuer.variables.keys
                 ),
             ));
@@ -724,7 +724,7 @@ impl JwtVerifier {
                     ),
                 },
                 format!(
-                    "the token was signed by another auth server or an old key: check the keys ({}) belong to the issuer that minted the token",
+                    "the token was signed by another auth server or an old key: check that the JWKS URL or keys ({}) belong to the issuer that minted the token",
                     issuer.variables.keys
                 ),
             )
