@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
-use super::claims::{Claims, WrongType};
+use super::claims::{Claims, WrongType, claim_missing, malformed};
 use crate::auth::pattern::PatternList;
 use crate::auth::principal::{Method, Principal, algorithm_name};
 use crate::auth::refusal::{Facts, Refusal};
@@ -330,22 +330,6 @@ pub(super) fn check_audience_or_party(
             "the token names no authorized party (azp), which this deployment requires",
         )),
     }
-}
-
-pub(crate) fn malformed(detail: &str) -> Refusal {
-    Refusal::new(
-        Reason::TokenMalformed,
-        detail.to_owned(),
-        "the token was not produced by a standard JWT library, or it was altered in transit",
-    )
-}
-
-pub(crate) fn claim_missing(claim: &str, detail: &str) -> Refusal {
-    Refusal::new(
-        Reason::ClaimMissing,
-        format!("{detail} (claim `{claim}`)"),
-        format!("configure the issuer to include the `{claim}` claim in its tokens"),
-    )
 }
 
 #[cfg(test)]

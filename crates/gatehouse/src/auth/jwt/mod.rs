@@ -14,7 +14,7 @@
 //!    (what kind of token it is, [`crate::auth::providers`]), its audience,
 //!    then the dates with the issuer's leeway, the subject and the version.
 
-pub(crate) mod claim_checks;
+mod claim_checks;
 pub mod claims;
 pub mod jwks;
 pub mod keys;
@@ -26,7 +26,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::auth::identity::SHARED_SECRET;
-use crate::auth::jwt::claims::Claims;
+use crate::auth::jwt::claims::{Claims, claim_missing, malformed};
 use crate::auth::jwt::jwks::{JwksCache, JwksError, JwksSettings};
 use crate::auth::jwt::keys::VerifyingKey;
 use crate::auth::pattern::PatternList;
@@ -42,8 +42,7 @@ use crate::outbound::Outbound;
 use crate::secret::Secret;
 pub use claim_checks::Verified;
 use claim_checks::{
-    ClaimRules, KeyUsed, check_audience, check_audience_or_party, check_issuer, claim_missing,
-    malformed, record_claims,
+    ClaimRules, KeyUsed, check_audience, check_audience_or_party, check_issuer, record_claims,
 };
 
 /// The audience fix of shared-secret tokens, whose audience is

@@ -213,7 +213,23 @@ pub(super) fn read_better_auth(
     });
 }
 
-pub(crate) fn exact(value: &str) -> PatternList {
+/// A preset's keys: its provider's JWKS at `derived` (https by
+/// construction), or `JWT_JWKS_URL` when it replaces it.
+pub(super) fn preset_jwks(
+    r: &mut Reader<'_>,
+    environment: Environment,
+    derived: String,
+    jwks_override: Option<String>,
+) -> Option<KeySource> {
+    match jwks_override {
+        Some(url) => {
+            key_url(r, "JWT_JWKS_URL", &url, environment).then_some(KeySource::Jwks { url })
+        }
+        None => Some(KeySource::Jwks { url: derived }),
+    }
+}
+
+pub(super) fn exact(value: &str) -> PatternList {
     PatternList(Pattern::parse(value).into_iter().collect())
 }
 

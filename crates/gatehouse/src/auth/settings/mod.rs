@@ -6,8 +6,8 @@
 //! - `JWT_JWKS_URL` (or inline `JWT_PUBLIC_KEYS`) with `JWT_ISSUER` and
 //!   `JWT_AUDIENCE`: any other provider.
 //! - A provider preset, by the provider's own variables (`CLERK_*`,
-//!   `SUPABASE_*`, `AUTH0_*`, `COGNITO_*`, `FIREBASE_PROJECT_ID`): see
-//!   [`crate::auth::providers`].
+//!   `SUPABASE_*`, `AUTH0_*`, `COGNITO_*`, `FIREBASE_PROJECT_ID`), in
+//!   `presets/`, with their providers' rules in [`crate::auth::providers`].
 //! - `JWT_TRUSTED_ISSUERS`: a JSON array for several issuers at once.
 //!
 //! And shared-secret (HS256/384/512) tokens with `JWT_SECRET`, plus
@@ -30,11 +30,11 @@ use crate::secret::Secret;
 
 mod cors;
 mod jwt;
+mod presets;
 mod sessions;
 mod values;
 
 use cors::*;
-pub(crate) use jwt::exact;
 use jwt::*;
 pub use jwt::{
     ASYMMETRIC, IssuerSettings, IssuerVariables, KeySource, SYMMETRIC, SharedSecretSettings,
@@ -49,7 +49,6 @@ pub use sessions::{
 };
 pub use values::origin;
 use values::*;
-pub(crate) use values::{key_url, patterns};
 
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -167,8 +166,8 @@ pub(crate) fn read(r: &mut Reader<'_>, environment: Environment) -> AuthSettings
 
     let mut issuers = Vec::new();
     read_better_auth(r, environment, &mut issuers);
-    let presets = crate::auth::providers::read(r, environment, &mut issuers);
-    if !presets {
+    let any_preset = presets::read(r, environment, &mut issuers);
+    if !any_preset {
         read_generic_issuer(r, environment, &mut issuers);
     }
     read_issuer_json(r, environment, &mut issuers);

@@ -18,15 +18,16 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use jsonwebtoken::Algorithm;
 
-use super::{ProviderRules, is_host, jwks};
 use crate::auth::identity;
 use crate::auth::jwt::keys;
 use crate::auth::pattern::PatternList;
-use crate::auth::settings::{IssuerSettings, IssuerVariables, KeySource, exact, patterns};
+use crate::auth::providers::ProviderRules;
+use crate::auth::settings::jwt::{IssuerSettings, IssuerVariables, KeySource, exact, preset_jwks};
+use crate::auth::settings::values::{is_host, patterns};
 use crate::config::env::{Environment, Reader};
 
 /// `@clerk/backend`'s `DEFAULT_CLOCK_SKEW_IN_MS`.
-pub const CLOCK_SKEW: Duration = Duration::from_secs(5);
+const CLOCK_SKEW: Duration = Duration::from_secs(5);
 
 const ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::RS384, Algorithm::RS512];
 
@@ -85,7 +86,7 @@ pub(super) fn read(
                 return None;
             }
         },
-        (None, jwks_override) => jwks(
+        (None, jwks_override) => preset_jwks(
             r,
             environment,
             format!("{issuer}/.well-known/jwks.json"),
@@ -117,7 +118,7 @@ pub(super) fn read(
 /// The Frontend API host a publishable key encodes, as `@clerk/shared`'s
 /// `parsePublishableKey` reads it: `pk_test_` or `pk_live_`, then base64 of
 /// `<host>$`.
-pub fn frontend_api(key: &str) -> Result<String, String> {
+fn frontend_api(key: &str) -> Result<String, String> {
     let encoded = key
         .strip_prefix("pk_test_")
         .or_else(|| key.strip_prefix("pk_live_"))
@@ -170,7 +171,7 @@ fn pem_with_lines(pem: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::providers::tests::settings;
+    use crate::auth::settings::presets::tests::settings;
 
     fn key_for(host: &str, live: bool) -> String {
         let prefix = if live { "pk_live_" } else { "pk_test_" };

@@ -13,10 +13,11 @@
 
 use jsonwebtoken::Algorithm;
 
-use super::{ProviderRules, is_host, jwks, list};
 use crate::auth::identity;
 use crate::auth::pattern::{Pattern, PatternList};
-use crate::auth::settings::{IssuerSettings, IssuerVariables, patterns};
+use crate::auth::providers::ProviderRules;
+use crate::auth::settings::jwt::{IssuerSettings, IssuerVariables, preset_jwks};
+use crate::auth::settings::values::{is_host, list, patterns};
 use crate::config::env::{Environment, Reader};
 
 const ALGORITHMS: [Algorithm; 2] = [Algorithm::RS256, Algorithm::PS256];
@@ -72,7 +73,7 @@ pub(super) fn read(
         );
         return None;
     };
-    let keys = jwks(
+    let keys = preset_jwks(
         r,
         environment,
         format!("https://{first}/.well-known/jwks.json"),
@@ -110,8 +111,8 @@ fn domain(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::providers::tests::settings;
     use crate::auth::settings::KeySource;
+    use crate::auth::settings::presets::tests::settings;
 
     #[test]
     fn the_issuer_always_has_the_trailing_slash() {
