@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::support::jwks_server::{JwksServer, Reply};
-use crate::support::mint::{fixture, jose, pyjwt, secret_spec};
+use crate::support::mint::{fixture, jose, jose_encrypted, pyjwt, secret_spec};
 
 /// The RSA fixture key published under a provider's kid.
 fn rsa_jwk(kid: &str) -> Value {
@@ -421,6 +421,34 @@ fn auth0_access_tokens_are_accepted_and_id_tokens_and_slashless_issuers_named() 
         &["without a trailing slash", "AUTH0_DOMAIN"],
     );
 
+    // A token the SPA requested without an audience: Auth0 encrypts it
+    // (`alg: dir`, its issuer in the header) for its /userinfo only. Named
+    // as such, here and where Auth.js cookies (also JWEs) are read.
+    let no_audience = jose_encrypted(&[json!({
+        "encrypt": { "enc": "A256GCM" },
+        "header": { "iss": format!("https://{AUTH0_DOMAIN}/") },
+        "claims": { "sub": "auth0|65f1c2d3e4a5b6c7d8e9f0a1" },
+    })])
+    .remove(0);
+    let with_authjs = start(
+        AUTH_SESSION,
+        &[
+            ("AUTH0_DOMAIN", AUTH0_DOMAIN),
+            ("AUTH0_AUDIENCE", AUTH0_API),
+            ("JWT_JWKS_URL", &server.url()),
+            ("AUTH_SECRET", &unique_secret("authjs")),
+        ],
+    );
+    for function in [&function, &with_authjs] {
+        let body = assert_refused(
+            &session_with(function, &no_audience),
+            "audience_mismatch",
+            &["requested without an audience"],
+            &["AUTH0_AUDIENCE"],
+        );
+        assert_eq!(body["facts"]["token_kind"], "jwe", "{body}");
+    }
+
     // The most common Auth0 401: the issuer configured by hand, without the
     // slash. The hint says exactly that.
     let by_hand = start(
@@ -701,5 +729,42 @@ fn presets_sit_beside_each_other_each_its_own_namespace() {
     assert!(
         server.requests() >= 1,
         "Supabase's derived JWKS URL was used"
+    );
+}
+
+// --- Misconfigured --------------------------------------------------------
+
+#[test]
+fn a_misconfigured_preset_answers_misconfigured_naming_problem_and_fix_and_no_secret() {
+    let secret_key = format!("sk_test_{}", unique_secret("clerk").replace('-', ""));
+    let function = start(
+        AUTH_SESSION,
+        &[
+            // Clerk's secret key pasted where the publishable key belongs.
+            ("CLERK_PUBLISHABLE_KEY", &secret_key),
+            ("COGNITO_USER_POOL_ID", "useast1_AbCdEf123"),
+            ("COGNITO_CLIENT_ID", "4b7c2d9e1f3a5g6h8i0j2k4l6m"),
+        ],
+    );
+    let response = session_with(&function, "irrelevant.token.value");
+    let body = response.assert_problem(500, "misconfigured");
+    let text = body.to_string();
+    for fragment in [
+        "CLERK_PUBLISHABLE_KEY",
+        "is a secret key (sk_…), which must never be given to this API",
+        "pk_test_… or pk_live_…",
+        "COGNITO_USER_POOL_ID",
+        "not a user pool id",
+        "us-east-1_AbCdEf123",
+    ] {
+        assert!(text.contains(fragment), "lacks {fragment:?}: {body:#}");
+    }
+    assert!(
+        !text.contains(&secret_key[8..]),
+        "the secret key was returned"
+    );
+    assert!(
+        !function.process.all_output().contains(&secret_key[8..]),
+        "the secret key was logged"
     );
 }

@@ -287,6 +287,24 @@ impl JwtVerifier {
         }
     }
 
+    /// An encrypted token (JWE) whose protected header names a preset's
+    /// issuer: a token its provider issued for another use than this API
+    /// (Auth0 encrypts the access tokens it issues without an audience),
+    /// refused as such. `None` for every other JWE, an Auth.js cookie's
+    /// included.
+    pub(crate) fn recognise_encrypted(&self, token: &str, facts: &mut Facts) -> Option<Refusal> {
+        let header = token.split('.').next()?;
+        let bytes = URL_SAFE_NO_PAD.decode(header).ok()?;
+        let header = Claims::parse(&bytes).ok()?;
+        let iss = header.string("iss").ok().flatten()?;
+        let issuer = self.issuers.iter().find(|i| i.issuer.matches(&iss))?;
+        let refusal = issuer.provider.as_ref()?.recognise_encrypted()?;
+        facts.token_kind = Some("jwe");
+        facts.iss_received = Some(iss.into_owned());
+        facts.iss_expected = Some(issuer.issuer.describe());
+        Some(refusal)
+    }
+
     fn all_issuers(&self) -> String {
         self.issuers
             .iter()

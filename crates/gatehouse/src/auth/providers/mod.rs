@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use crate::auth::identity;
 use crate::auth::jwt::claims::Claims;
 use crate::auth::refusal::{Facts, Refusal};
+use crate::reason::Reason;
 
 /// The providers Gatehouse has a preset for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -149,6 +150,20 @@ impl ProviderRules {
     pub(crate) fn recognise_foreign(&self, claims: &Claims<'_>) -> Option<Refusal> {
         match self {
             ProviderRules::Supabase => supabase::recognise_api_key(claims),
+            _ => None,
+        }
+    }
+
+    /// An encrypted token (JWE) whose header names this provider's issuer:
+    /// refused as what it is. Auth0 issues such access tokens when the
+    /// frontend asks for one without an `audience`.
+    pub(crate) fn recognise_encrypted(&self) -> Option<Refusal> {
+        match self {
+            ProviderRules::Auth0 => Some(Refusal::revealing(
+                Reason::AudienceMismatch,
+                "this is an Auth0 access token requested without an audience: Auth0 encrypts those (a JWE, `alg: dir`) for its own /userinfo endpoint, and no API can read them",
+                "request the access token with `audience` set to this API's identifier (AUTH0_AUDIENCE), e.g. getAccessTokenSilently({ authorizationParams: { audience } }), or authorizationParams.audience in the Auth0Provider",
+            )),
             _ => None,
         }
     }

@@ -90,13 +90,14 @@ pub(super) fn read(
         );
         return None;
     }
-    if let Some(bad) = client_ids
+    // Not echoed: a client secret pasted here must not reach the log.
+    if client_ids
         .iter()
-        .find(|id| !id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .any(|id| !id.bytes().all(|b| b.is_ascii_alphanumeric()))
     {
         r.error(
             "COGNITO_CLIENT_ID",
-            format!("holds {bad:?}, which is not an app client id (letters and digits only)"),
+            "holds a value that is not an app client id (letters and digits only)",
             "copy the app client id from the Cognito console (App integration → App clients), not its name or secret",
         );
         return None;
