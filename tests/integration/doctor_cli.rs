@@ -293,3 +293,178 @@ fn the_doctor_lists_the_accepted_credentials_and_judges_a_key_as_a_key() {
     assert!(!line.contains("issuer and audience"), "{line}");
     assert!(!out.contains(&key), "the key was printed");
 }
+
+/// The doctor's text, its exit code, and whether its output names each of
+/// `fragments`.
+#[track_caller]
+fn doctor_says(env: &[(&str, &str)], code: i32, fragments: &[&str]) -> String {
+    let output = doctor(&[], env);
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(code), "{out}");
+    for fragment in fragments {
+        assert!(out.contains(fragment), "lacks {fragment:?}:\n{out}");
+    }
+    out
+}
+
+#[test]
+fn each_preset_is_named_and_its_providers_traps_are_diagnosed() {
+    use base64::Engine;
+    let rsa = JwksServer::start(Reply::jwks(&standard_keys()));
+    let empty = JwksServer::start(Reply::jwks(&[]));
+    let clerk_key = format!(
+        "pk_test_{}",
+        base64::engine::general_purpose::STANDARD.encode("clean-mole-12.clerk.accounts.dev$")
+    );
+
+    // Clerk: the issuer from the publishable key, the 5 s skew, azp unchecked.
+    doctor_says(
+        &[
+            ("CLERK_PUBLISHABLE_KEY", &clerk_key),
+            ("JWT_JWKS_URL", &rsa.url()),
+        ],
+        0,
+        &[
+            "PASS  preset",
+            "Clerk (`clerk`, from CLERK_PUBLISHABLE_KEY): iss https://clean-mole-12.clerk.accounts.dev;",
+            "azp not checked (CLERK_AUTHORIZED_PARTIES is not set)",
+            "clock skew 5 s",
+            "PASS  jwks",
+        ],
+    );
+
+    // Auth0: the preset puts the slash; an issuer set by hand without it fails.
+    doctor_says(
+        &[
+            ("AUTH0_DOMAIN", "dev-k3x9q2w8.us.auth0.com"),
+            ("AUTH0_AUDIENCE", AUDIENCE),
+            ("JWT_JWKS_URL", &rsa.url()),
+        ],
+        0,
+        &[
+            "Auth0 (`auth0`, from AUTH0_DOMAIN): iss https://dev-k3x9q2w8.us.auth0.com/; aud https://api.test.example",
+        ],
+    );
+    doctor_says(
+        &[
+            ("JWT_ISSUER", "https://dev-k3x9q2w8.us.auth0.com"),
+            ("JWT_AUDIENCE", AUDIENCE),
+            ("JWT_JWKS_URL", &rsa.url()),
+        ],
+        1,
+        &[
+            "FAIL  preset",
+            "without the trailing slash Auth0 puts in `iss` (https://dev-k3x9q2w8.us.auth0.com/)",
+            "fix: set AUTH0_DOMAIN=dev-k3x9q2w8.us.auth0.com and AUTH0_AUDIENCE",
+        ],
+    );
+
+    // Supabase: the legacy secret beside published signing keys is a
+    // warning; with no keys published it is what verifies; without it, no
+    // token can pass.
+    let secret = unique_secret("supabase-doctor");
+    let supabase = |jwks: &JwksServer, secret: Option<&str>| {
+        let url = jwks.url();
+        let mut env = vec![
+            (
+                "SUPABASE_URL",
+                "https://abcdefghijklmnopqrst.supabase.co".to_owned(),
+            ),
+            ("JWT_JWKS_URL", url),
+        ];
+        if let Some(secret) = secret {
+            env.push(("SUPABASE_JWT_SECRET", secret.to_owned()));
+        }
+        env
+    };
+    let run = |env: Vec<(&'static str, String)>, code, fragments: &[&str]| {
+        let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        doctor_says(&refs, code, fragments)
+    };
+    let out = run(
+        supabase(&rsa, Some(&secret)),
+        0,
+        &[
+            "Supabase (`supabase`, from SUPABASE_URL): iss https://abcdefghijklmnopqrst.supabase.co/auth/v1; aud authenticated",
+            "HS256 with SUPABASE_JWT_SECRET",
+            "WARN  jwks",
+            "moved to asymmetric JWT signing keys",
+            "unset SUPABASE_JWT_SECRET",
+        ],
+    );
+    assert!(!out.contains(&secret[..20]), "a secret was printed");
+    let out = run(
+        supabase(&empty, Some(&secret)),
+        0,
+        &[
+            "PASS  jwks",
+            "publishes no asymmetric signing key",
+            "verified with SUPABASE_JWT_SECRET",
+        ],
+    );
+    assert!(!out.contains("WARN  jwks"), "{out}");
+    run(
+        supabase(&empty, None),
+        1,
+        &[
+            "FAIL  jwks",
+            "SUPABASE_JWT_SECRET is not set, so every one is refused",
+            "fix: set SUPABASE_JWT_SECRET",
+        ],
+    );
+
+    // Cognito: the client id left out is refused with its fix; set, the
+    // preset is named with what it checks; a pool behind JWT_AUDIENCE warns.
+    doctor_says(
+        &[
+            ("COGNITO_USER_POOL_ID", "us-east-1_AbCdEf123"),
+            ("JWT_JWKS_URL", &rsa.url()),
+        ],
+        1,
+        &[
+            "FAIL  configuration",
+            "COGNITO_CLIENT_ID: is not set",
+            "app client id",
+        ],
+    );
+    doctor_says(
+        &[
+            ("COGNITO_USER_POOL_ID", "us-east-1_AbCdEf123"),
+            ("COGNITO_CLIENT_ID", "4b7c2d9e1f3a5g6h8i0j2k4l6m"),
+            ("JWT_JWKS_URL", &rsa.url()),
+        ],
+        0,
+        &[
+            "Amazon Cognito (`cognito`, from COGNITO_USER_POOL_ID): iss https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123",
+            "token_use access, app client 4b7c2d9e1f3a5g6h8i0j2k4l6m",
+        ],
+    );
+    doctor_says(
+        &[
+            (
+                "JWT_ISSUER",
+                "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123",
+            ),
+            ("JWT_AUDIENCE", "4b7c2d9e1f3a5g6h8i0j2k4l6m"),
+            ("JWT_JWKS_URL", &rsa.url()),
+        ],
+        0,
+        &[
+            "WARN  preset",
+            "Cognito access tokens have no `aud`",
+            "COGNITO_USER_POOL_ID and COGNITO_CLIENT_ID",
+        ],
+    );
+
+    // Firebase: named with its project's issuer and audience.
+    doctor_says(
+        &[
+            ("FIREBASE_PROJECT_ID", "gatehouse-demo-4f2a1"),
+            ("JWT_JWKS_URL", &rsa.url()),
+        ],
+        0,
+        &[
+            "Firebase Auth (`firebase`, from FIREBASE_PROJECT_ID): iss https://securetoken.google.com/gatehouse-demo-4f2a1; aud gatehouse-demo-4f2a1",
+        ],
+    );
+}

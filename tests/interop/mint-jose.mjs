@@ -13,10 +13,17 @@
 //   "claims": {"sub": "...", "exp": 1234567890, ...}
 // }
 // Claims are signed as given: nothing (iat, exp) is added.
+//
+// Or an encrypted token (compact JWE, `alg: dir`), as providers hand out
+// tokens that are not for the API (Auth0's access token requested without an
+// audience: {"alg":"dir","enc":"A256GCM","iss":"https://<domain>/"}):
+// { "encrypt": {"enc": "A256GCM"}, "header": {"iss": "..."}, "claims": {...} }
+// with a fresh random key: only its header is meant to be read.
 
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 
-import { SignJWT, importJWK, importPKCS8 } from "jose";
+import { CompactEncrypt, SignJWT, importJWK, importPKCS8 } from "jose";
 
 async function keyFor(spec) {
   const key = spec.key ?? {};
@@ -27,7 +34,17 @@ async function keyFor(spec) {
   throw new Error("spec.key needs one of secret, pem, pem_file, jwk");
 }
 
+async function encrypt(spec) {
+  const enc = spec.encrypt.enc ?? "A256GCM";
+  const bytes = { A128GCM: 16, A192GCM: 24, A256GCM: 32 }[enc];
+  if (!bytes) throw new Error(`spec.encrypt.enc ${enc} is not an AES-GCM encryption`);
+  const header = { ...(spec.header ?? {}), alg: "dir", enc };
+  const plaintext = new TextEncoder().encode(JSON.stringify(spec.claims ?? {}));
+  return new CompactEncrypt(plaintext).setProtectedHeader(header).encrypt(randomBytes(bytes));
+}
+
 async function mint(spec) {
+  if (spec.encrypt) return encrypt(spec);
   if (typeof spec.alg !== "string") throw new Error("spec.alg is missing");
   const header = { ...(spec.header ?? {}), alg: spec.alg };
   return new SignJWT(spec.claims ?? {}).setProtectedHeader(header).sign(await keyFor(spec));

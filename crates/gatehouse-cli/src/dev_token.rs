@@ -20,7 +20,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gatehouse::auth::jwt::keys;
 use gatehouse::auth::pattern::PatternList;
-use gatehouse::auth::settings::{IssuerSettings, KeySource};
+use gatehouse::auth::settings::{IssuerSettings, IssuerVariables, KeySource};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value, json};
 
@@ -80,6 +80,16 @@ impl DevKey {
             authorized_parties: PatternList::default(),
             keys: KeySource::Static(vec![std::sync::Arc::new(key)]),
             algorithms: vec![Algorithm::EdDSA],
+            provider: None,
+            leeway: None,
+            secret: None,
+            variables: IssuerVariables {
+                issuer: "`gatehouse token`'s issuer",
+                audience_fix: "mint the token with `gatehouse token`",
+                authorized_parties: "nothing",
+                keys: "the development key in .gatehouse/",
+                algorithms: None,
+            },
         })
     }
 

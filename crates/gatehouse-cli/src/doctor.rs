@@ -5,6 +5,7 @@
 //! disagree with production.
 
 mod consistency;
+mod presets;
 mod report;
 
 pub use report::Report;
@@ -56,12 +57,13 @@ pub async fn examine(env: &Env, inputs: &Inputs) -> Report {
         report.problem(Level::Warn, warning);
     }
     credential_kinds(&config, &mut report);
+    presets::presets(&config, env, &mut report);
     if !config.auth.can_verify() {
         report.push(
             "configuration",
             Level::Warn,
             "no credential can be verified: the auth routes answer `misconfigured`",
-            Some("set BETTER_AUTH_URL, JWT_JWKS_URL (with JWT_ISSUER and JWT_AUDIENCE), JWT_SECRET, BETTER_AUTH_SECRET with DATABASE_URL, AUTH_SERVER_URL or AUTH_SECRET"),
+            Some("set BETTER_AUTH_URL, a provider preset (CLERK_PUBLISHABLE_KEY, SUPABASE_URL, AUTH0_DOMAIN, COGNITO_USER_POOL_ID, FIREBASE_PROJECT_ID), JWT_JWKS_URL (with JWT_ISSUER and JWT_AUDIENCE), JWT_SECRET, BETTER_AUTH_SECRET with DATABASE_URL, AUTH_SERVER_URL or AUTH_SECRET"),
         );
     }
     database(&config, &mut report).await;
@@ -99,8 +101,13 @@ fn credential_kinds(config: &Config, report: &mut Report) {
             KeySource::Jwks { url } => format!("keys from {}", display_url(url)),
             KeySource::Static(keys) => format!("{} pinned key(s)", keys.len()),
         };
+        let preset = issuer
+            .provider
+            .as_ref()
+            .map(|rules| format!("{} preset, ", rules.provider().title()))
+            .unwrap_or_default();
         kinds.push(format!(
-            "JWTs of issuer `{}` ({}, {keys})",
+            "JWTs of issuer `{}` ({preset}{}, {keys})",
             issuer.label,
             issuer.issuer.describe()
         ));
@@ -257,7 +264,20 @@ async fn jwks(config: &Config, report: &mut Report) {
             settings.clone(),
             Outbound::shared(),
         ));
-        match cache.keys().await {
+        let result = cache.keys().await;
+        let preset = presets::jwks_finding(issuer, url, result.as_ref().map(|keys| keys.len()));
+        if let Some(finding) = &preset {
+            report.push(
+                "jwks",
+                finding.level,
+                finding.message.clone(),
+                finding.fix.clone(),
+            );
+            if finding.replaces {
+                continue;
+            }
+        }
+        match result {
             Ok(_) => {
                 let snapshot = cache.snapshot();
                 report.pass(
@@ -288,7 +308,10 @@ async fn jwks(config: &Config, report: &mut Report) {
                 "jwks",
                 Level::Fail,
                 format!("{} ({}): {err}", display_url(url), issuer.label),
-                Some("check JWT_JWKS_URL / BETTER_AUTH_URL: it must answer the issuer's JWKS JSON over https"),
+                Some(format!(
+                    "check {}: it must answer the issuer's JWKS JSON over https",
+                    issuer.variables.keys
+                )),
             ),
         }
     }

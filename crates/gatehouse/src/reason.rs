@@ -22,6 +22,7 @@ pub enum Reason {
     IssuerMismatch,
     AudienceMismatch,
     ClaimMissing,
+    TokenTypeMismatch,
     TokenVersionStale,
     TokenRevoked,
     TokenDecryptionFailed,
@@ -73,6 +74,7 @@ impl Reason {
         Reason::IssuerMismatch,
         Reason::AudienceMismatch,
         Reason::ClaimMissing,
+        Reason::TokenTypeMismatch,
         Reason::TokenVersionStale,
         Reason::TokenRevoked,
         Reason::TokenDecryptionFailed,
@@ -153,6 +155,11 @@ impl Reason {
                 "claim_missing",
                 S::UNAUTHORIZED,
                 "The token lacks a required claim",
+            ),
+            Reason::TokenTypeMismatch => (
+                "token_type_mismatch",
+                S::UNAUTHORIZED,
+                "The token is not the kind of token this API accepts",
             ),
             Reason::TokenVersionStale => (
                 "token_version_stale",
@@ -381,6 +388,11 @@ impl Reason {
                 meaning: "`exp`, `sub`, `iss` or a required `aud`/`azp` is absent.",
                 usual_cause: "An issuer configured without those claims.",
                 fix: "Configure the issuer to include them.",
+            },
+            Reason::TokenTypeMismatch => ReasonDoc {
+                meaning: "A genuine token of a trusted provider, minted for another use than identifying a user: a Supabase `anon` or `service_role` API key, a Cognito ID token where access tokens are configured (or the reverse).",
+                usual_cause: "The frontend sends the project's API key, or the other one of the tokens its SDK holds.",
+                fix: "Send the signed-in user's token (Supabase: `session.access_token`; Cognito: the one `COGNITO_TOKEN_USE` names); the hint says which.",
             },
             Reason::TokenVersionStale => ReasonDoc {
                 meaning: "The token's `token_version` is below `TOKEN_VERSION`.",

@@ -14,6 +14,7 @@ mod cors;
 mod debug_session;
 mod jwks_fetching;
 mod logs;
+mod presets;
 mod refusals;
 mod remote_sessions;
 mod revocation_mirror;

@@ -102,6 +102,13 @@ pub fn pyjwt(specs: &[Value]) -> Vec<String> {
     run_minter(&venv_python(), &script, specs, 3)
 }
 
+/// One compact JWE per `encrypt` spec with `jose` (see
+/// `tests/interop/mint-jose.mjs`).
+pub fn jose_encrypted(specs: &[Value]) -> Vec<String> {
+    let script = interop_dir().join("mint-jose.mjs");
+    run_minter(&node(), &script, specs, 5)
+}
+
 pub fn jose_one(spec: Value) -> String {
     jose(&[spec]).remove(0)
 }

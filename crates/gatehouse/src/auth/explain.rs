@@ -207,6 +207,7 @@ fn failing_check(names: &[&str], reason: Reason) -> usize {
         R::KeyNotFound | R::JwksUnavailable => "key",
         R::SignatureInvalid | R::CookieSignatureInvalid => "signature",
         R::AudienceMismatch => "audience",
+        R::TokenTypeMismatch => "token type",
         R::TokenExpired | R::TokenNotYetValid => "expiry and clock",
         R::SessionExpired => "expiry",
         R::ClaimMissing => "required claims",

@@ -7,8 +7,9 @@
 //! Namespaces are stable names: the `name` of a `JWT_TRUSTED_ISSUERS` entry,
 //! `better-auth` for Better Auth (its JWTs and its sessions name the same
 //! user ids), `jwt` for `JWT_JWKS_URL`/`JWT_PUBLIC_KEYS`, `shared-secret`
-//! for `JWT_SECRET`, `authjs`, and `api-key`. A session of this API keeps
-//! the namespace of the credential it was exchanged for.
+//! for `JWT_SECRET`, `authjs`, `api-key`, and each provider preset's own
+//! name (`clerk`, `supabase`, `auth0`, `cognito`, `firebase`). A session of
+//! this API keeps the namespace of the credential it was exchanged for.
 
 use std::fmt;
 
@@ -17,13 +18,32 @@ pub const JWT: &str = "jwt";
 pub const SHARED_SECRET: &str = "shared-secret";
 pub const AUTHJS: &str = "authjs";
 pub const API_KEY: &str = "api-key";
+/// The provider presets' issuers ([`crate::auth::providers`]).
+pub const CLERK: &str = "clerk";
+pub const SUPABASE: &str = "supabase";
+pub const AUTH0: &str = "auth0";
+pub const COGNITO: &str = "cognito";
+pub const FIREBASE: &str = "firebase";
 /// Rows stored before identities had namespaces, when the migration could
 /// not tell whose they were (see migration 4).
 pub const LEGACY: &str = "legacy";
 
 /// The names Gatehouse gives its own namespaces: a `JWT_TRUSTED_ISSUERS`
-/// entry may not take one.
-pub const RESERVED: [&str; 6] = [BETTER_AUTH, JWT, SHARED_SECRET, AUTHJS, API_KEY, LEGACY];
+/// entry may not take one, so a preset turned on later can never share its
+/// users' namespace with an issuer of another name.
+pub const RESERVED: [&str; 11] = [
+    BETTER_AUTH,
+    JWT,
+    SHARED_SECRET,
+    AUTHJS,
+    API_KEY,
+    LEGACY,
+    CLERK,
+    SUPABASE,
+    AUTH0,
+    COGNITO,
+    FIREBASE,
+];
 
 /// Whether `name` can be a namespace: 1 to 63 characters of `a-z`, `0-9`,
 /// `-` and `_`, starting with a letter or digit. Never `:`, the separator.

@@ -19,6 +19,7 @@ pub mod identity;
 pub mod jwt;
 pub mod pattern;
 pub mod principal;
+pub mod providers;
 pub mod refusal;
 pub mod revocation;
 pub(crate) mod revocation_mirror;
@@ -293,6 +294,16 @@ impl Authenticator {
         let kind = classify(credential.token.expose());
         let route = self.route(&kind, &credential.source);
         facts.token_kind = route.token_kind();
+        // An encrypted token a provider preset's issuer names in its header
+        // (Auth0's access token requested without an audience) is that
+        // provider's, whoever else reads JWEs here: named as what it is.
+        if let TokenKind::Jwe(_) = &kind
+            && let Some(refusal) = self
+                .jwt
+                .recognise_encrypted(credential.token.expose(), facts)
+        {
+            return Err(refusal);
+        }
         let attempt = Attempt {
             credential,
             kind: &kind,

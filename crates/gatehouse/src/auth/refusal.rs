@@ -216,6 +216,10 @@ fn generic_texts(reason: Reason) -> (&'static str, &'static str) {
             "the token was issued for another audience",
             "set JWT_AUDIENCE (or JWT_AUTHORIZED_PARTIES) for this environment, or mint tokens for this API; the log event for this request id has the expected and received audience",
         ),
+        Reason::TokenTypeMismatch => (
+            "the token is not the kind of token this API accepts as a user's",
+            "send the signed-in user's token (an access token, not an API key or another token of the provider); the log event for this request id names what was sent and what is expected",
+        ),
         Reason::TokenVersionStale => (
             "the token's version is older than the server's",
             "sign in again to get a token of the current version",

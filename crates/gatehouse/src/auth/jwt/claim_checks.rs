@@ -7,17 +7,19 @@ use std::borrow::Cow;
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
-use super::claims::{Claims, WrongType};
+use super::claims::{Claims, WrongType, claim_missing, malformed};
 use crate::auth::pattern::PatternList;
 use crate::auth::principal::{Method, Principal, algorithm_name};
 use crate::auth::refusal::{Facts, Refusal};
-use crate::auth::settings::{TOKEN_VERSION_CLAIM, TokenVersion};
+use crate::auth::settings::{IssuerVariables, TOKEN_VERSION_CLAIM, TokenVersion};
 use crate::clock::{numeric_date_secs, rfc3339};
 use crate::reason::Reason;
 
 /// What a JWT's claims must satisfy once its signature verified.
 #[derive(Debug)]
 pub(super) struct ClaimRules {
+    /// `JWT_LEEWAY_SECS`; an issuer may have its own (see
+    /// [`crate::auth::settings::IssuerSettings::leeway`]).
     pub(super) leeway: i64,
     pub(super) token_version: Option<TokenVersion>,
     /// Claims copied into [`Verified::claims`], for the principal.
@@ -27,15 +29,16 @@ pub(super) struct ClaimRules {
 }
 
 impl ClaimRules {
+    /// The claims against `now`, allowing `leeway` seconds of clock skew.
     pub(super) fn check(
         &self,
         claims: &Claims<'_>,
         now: i64,
+        leeway: i64,
         algorithm: Algorithm,
         used: &KeyUsed,
         facts: &mut Facts,
     ) -> Result<Verified, Refusal> {
-        let leeway = self.leeway;
         facts.server_time = Some(now);
         facts.leeway_secs = Some(leeway.unsigned_abs());
         let exp = match numeric_date(claims, "exp")? {
@@ -257,9 +260,11 @@ pub(super) fn check_issuer(
     }
 }
 
+/// `aud` holds one of `expected`; `fix` says what to change when not.
 pub(super) fn check_audience(
     claims: &Claims<'_>,
     expected: &PatternList,
+    fix: &str,
     facts: &mut Facts,
 ) -> Result<(), Refusal> {
     let audiences = claims.strings("aud");
@@ -284,21 +289,24 @@ pub(super) fn check_audience(
             audiences.join(", ")
         ),
         format!(
-            "the token's audience is {} but this deployment expects {}: set JWT_AUDIENCE (or BETTER_AUTH_URL) to this environment's value, or have the issuer mint tokens for this API",
+            "the token's audience is {} but this deployment expects {}: {fix}",
             audiences.join(", "),
             expected.describe()
         ),
     ))
 }
 
+/// The issuer's audience rule (`aud`, `azp`, or both), whose hints name
+/// the `variables` that set it.
 pub(super) fn check_audience_or_party(
     claims: &Claims<'_>,
     audiences: &PatternList,
     authorized_parties: &PatternList,
+    variables: &IssuerVariables,
     facts: &mut Facts,
 ) -> Result<(), Refusal> {
     if !audiences.is_empty() {
-        check_audience(claims, audiences, facts)?;
+        check_audience(claims, audiences, variables.audience_fix, facts)?;
     }
     if authorized_parties.is_empty() {
         return Ok(());
@@ -309,7 +317,8 @@ pub(super) fn check_audience_or_party(
             Reason::AudienceMismatch,
             format!("the token's authorized party (azp) is {azp}, which is not allowed"),
             format!(
-                "add {azp} to JWT_AUTHORIZED_PARTIES if that frontend may call this API (allowed: {})",
+                "add {azp} to {} if that frontend may call this API (allowed: {})",
+                variables.authorized_parties,
                 authorized_parties.describe()
             ),
         )),
@@ -321,22 +330,6 @@ pub(super) fn check_audience_or_party(
             "the token names no authorized party (azp), which this deployment requires",
         )),
     }
-}
-
-pub(super) fn malformed(detail: &str) -> Refusal {
-    Refusal::new(
-        Reason::TokenMalformed,
-        detail.to_owned(),
-        "the token was not produced by a standard JWT library, or it was altered in transit",
-    )
-}
-
-pub(super) fn claim_missing(claim: &str, detail: &str) -> Refusal {
-    Refusal::new(
-        Reason::ClaimMissing,
-        format!("{detail} (claim `{claim}`)"),
-        format!("configure the issuer to include the `{claim}` claim in its tokens"),
-    )
 }
 
 #[cfg(test)]

@@ -14,6 +14,9 @@ use serde::de::{self, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::auth::refusal::Refusal;
+use crate::reason::Reason;
+
 /// Claim name to raw JSON, in payload order. Tokens carry a dozen claims at
 /// most, so a linear scan beats hashing.
 #[derive(Debug)]
@@ -217,6 +220,25 @@ impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
 
         deserializer.deserialize_str(KeyVisitor(std::marker::PhantomData))
     }
+}
+
+/// A claim that cannot be read (a wrong type, a payload that is not a
+/// JSON object): the token's own fault.
+pub fn malformed(detail: &str) -> Refusal {
+    Refusal::new(
+        Reason::TokenMalformed,
+        detail.to_owned(),
+        "the token was not produced by a standard JWT library, or it was altered in transit",
+    )
+}
+
+/// A claim the rules require is absent: the issuer's configuration lacks it.
+pub fn claim_missing(claim: &str, detail: &str) -> Refusal {
+    Refusal::new(
+        Reason::ClaimMissing,
+        format!("{detail} (claim `{claim}`)"),
+        format!("configure the issuer to include the `{claim}` claim in its tokens"),
+    )
 }
 
 #[cfg(test)]

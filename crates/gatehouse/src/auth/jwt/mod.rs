@@ -6,10 +6,13 @@
 //! 1. recognise the token (an opaque session token is named as such);
 //! 2. take the algorithm from the *key*, never from the token: the header's
 //!    `alg` only selects among algorithms configuration allows, and HS tokens
-//!    are only ever checked against `JWT_SECRET`;
+//!    are only ever checked against `JWT_SECRET`, or against the one issuer's
+//!    own secret (Supabase's legacy `SUPABASE_JWT_SECRET`) when they name it;
 //! 3. pick the issuer by the unverified `iss` (to know whose keys to use);
 //! 4. verify the signature;
-//! 5. only then trust and check the claims.
+//! 5. only then trust and check the claims: the issuer's provider rules
+//!    (what kind of token it is, [`crate::auth::providers`]), its audience,
+//!    then the dates with the issuer's leeway, the subject and the version.
 
 mod claim_checks;
 pub mod claims;
@@ -22,14 +25,16 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey};
 
-use crate::auth::jwt::claims::Claims;
+use crate::auth::identity::SHARED_SECRET;
+use crate::auth::jwt::claims::{Claims, claim_missing, malformed};
 use crate::auth::jwt::jwks::{JwksCache, JwksError, JwksSettings};
 use crate::auth::jwt::keys::VerifyingKey;
 use crate::auth::pattern::PatternList;
 use crate::auth::principal::Method;
+use crate::auth::providers::ProviderRules;
 use crate::auth::refusal::{Facts, Refusal};
 use crate::auth::revocation;
-use crate::auth::settings::{ASYMMETRIC, AuthSettings, KeySource, SYMMETRIC};
+use crate::auth::settings::{ASYMMETRIC, AuthSettings, IssuerVariables, KeySource, SYMMETRIC};
 use crate::auth::token_kind::{JoseHeader, TokenKind, jose_header};
 use crate::auth::verify::{Accepted, Attempt, Verify};
 use crate::error::Reason;
@@ -37,9 +42,12 @@ use crate::outbound::Outbound;
 use crate::secret::Secret;
 pub use claim_checks::Verified;
 use claim_checks::{
-    ClaimRules, KeyUsed, check_audience, check_audience_or_party, check_issuer, claim_missing,
-    malformed, record_claims,
+    ClaimRules, KeyUsed, check_audience, check_audience_or_party, check_issuer, record_claims,
 };
+
+/// The audience fix of shared-secret tokens, whose audience is
+/// `JWT_AUDIENCE` or `JWT_SECRET_AUDIENCE`.
+const SHARED_AUDIENCE_FIX: &str = "set JWT_AUDIENCE (or BETTER_AUTH_URL) to this environment's value, or have the issuer mint tokens for this API";
 
 #[derive(Debug)]
 struct TrustedIssuer {
@@ -49,6 +57,65 @@ struct TrustedIssuer {
     authorized_parties: PatternList,
     algorithms: Vec<Algorithm>,
     keys: Keys,
+    /// A provider preset's own checks.
+    provider: Option<ProviderRules>,
+    /// This issuer's own clock leeway, when it has one.
+    leeway: Option<i64>,
+    /// This issuer's own HMAC secret (Supabase's legacy one).
+    secret: Option<IssuerSecret>,
+    variables: IssuerVariables,
+}
+
+impl TrustedIssuer {
+    /// The checks after the signature that belong to this issuer: its
+    /// provider's rules first (what kind of token this is), then its
+    /// audience rule.
+    fn check_claims(
+        &self,
+        claims: &Claims<'_>,
+        kid: Option<&str>,
+        now: i64,
+        leeway: i64,
+        facts: &mut Facts,
+    ) -> Result<(), Refusal> {
+        if let Some(rules) = &self.provider {
+            rules.check(claims, kid, now, leeway, facts)?;
+        }
+        check_audience_or_party(
+            claims,
+            &self.audiences,
+            &self.authorized_parties,
+            &self.variables,
+            facts,
+        )
+    }
+
+    /// Whether HS tokens naming this issuer are its own business: a preset's
+    /// issuer never lets `JWT_SECRET` verify tokens in its name.
+    fn owns_hmac_tokens(&self) -> bool {
+        self.secret.is_some() || self.provider.is_some()
+    }
+
+    /// The provider's name, or the issuer's label.
+    fn title(&self) -> &str {
+        self.provider
+            .as_ref()
+            .map_or(self.label.as_str(), |rules| rules.provider().title())
+    }
+}
+
+/// An issuer's own HMAC secret; only HS256, as Supabase signs with it.
+struct IssuerSecret {
+    key: DecodingKey,
+    fingerprint: String,
+}
+
+impl std::fmt::Debug for IssuerSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuerSecret")
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -91,6 +158,9 @@ impl JwtVerifier {
             fetch_timeout: settings.jwks_fetch_timeout,
             ..JwksSettings::default()
         };
+        let secret_key =
+            |secret: &Secret| DecodingKey::from_secret(secret.expose().as_bytes()).ok();
+        let leeway = |duration: std::time::Duration| i64::try_from(duration.as_secs()).ok();
         let issuers = settings
             .issuers
             .iter()
@@ -108,10 +178,17 @@ impl JwtVerifier {
                     ))),
                     KeySource::Static(keys) => Keys::Static(keys.clone()),
                 },
+                provider: issuer.provider.clone(),
+                leeway: issuer.leeway.and_then(leeway),
+                secret: issuer.secret.as_ref().and_then(|secret| {
+                    Some(IssuerSecret {
+                        key: secret_key(secret)?,
+                        fingerprint: secret.fingerprint(),
+                    })
+                }),
+                variables: issuer.variables,
             })
             .collect();
-        let secret_key =
-            |secret: &Secret| DecodingKey::from_secret(secret.expose().as_bytes()).ok();
         let shared = settings.shared_secret.as_ref().and_then(|shared| {
             Some(SharedSecret {
                 current: secret_key(&shared.current)?,
@@ -174,7 +251,13 @@ impl JwtVerifier {
         };
         record_claims(&claims, facts);
         let iss = claims.string("iss").ok().flatten().unwrap_or_default();
-        let issuer = self.issuers.iter().find(|i| i.issuer.matches(&iss));
+        let issuer = self
+            .issuers
+            .iter()
+            .filter(|i| !symmetric || i.owns_hmac_tokens())
+            .find(|i| i.issuer.matches(&iss));
+        // HS tokens of no issuer of their own are JWT_SECRET's.
+        let symmetric = symmetric && issuer.is_none();
         if facts.iss_expected.is_none() {
             facts.iss_expected = if symmetric {
                 self.shared
@@ -202,6 +285,24 @@ impl JwtVerifier {
                     .map(|issuer| issuer.audiences.describe())
             };
         }
+    }
+
+    /// An encrypted token (JWE) whose protected header names a preset's
+    /// issuer: a token its provider issued for another use than this API
+    /// (Auth0 encrypts the access tokens it issues without an audience),
+    /// refused as such. `None` for every other JWE, an Auth.js cookie's
+    /// included.
+    pub(crate) fn recognise_encrypted(&self, token: &str, facts: &mut Facts) -> Option<Refusal> {
+        let header = token.split('.').next()?;
+        let bytes = URL_SAFE_NO_PAD.decode(header).ok()?;
+        let header = Claims::parse(&bytes).ok()?;
+        let iss = header.string("iss").ok().flatten()?;
+        let issuer = self.issuers.iter().find(|i| i.issuer.matches(&iss))?;
+        let refusal = issuer.provider.as_ref()?.recognise_encrypted()?;
+        facts.token_kind = Some("jwe");
+        facts.iss_received = Some(iss.into_owned());
+        facts.iss_expected = Some(issuer.issuer.describe());
+        Some(refusal)
     }
 
     fn all_issuers(&self) -> String {
@@ -238,32 +339,147 @@ impl JwtVerifier {
             ));
         };
 
-        let used = if SYMMETRIC.contains(&alg) {
-            self.verify_shared(alg, signing_input, signature, &claims, facts)?
+        let kid = header.kid.as_deref();
+        let (used, issuer) = if SYMMETRIC.contains(&alg) {
+            match self.hmac_issuer(&claims) {
+                Some(issuer) => (
+                    self.verify_issuer_secret(issuer, alg, signing_input, signature, facts)?,
+                    Some(issuer),
+                ),
+                None => {
+                    self.recognise_foreign(&claims)?;
+                    let used = self.verify_shared(alg, signing_input, signature, &claims, facts)?;
+                    (used, None)
+                }
+            }
         } else {
-            self.verify_issuer(
-                alg,
-                header.kid.as_deref(),
-                signing_input,
-                signature,
-                &claims,
-                facts,
-            )
-            .await?
+            let (used, issuer) = self
+                .verify_issuer(alg, kid, signing_input, signature, &claims, facts)
+                .await?;
+            (used, Some(issuer))
         };
-        self.rules
-            .check(&claims, now, alg, &used, facts)
-            .inspect_err(|_| {
-                // The signature verified: the facts name the key that did.
-                facts.keys_tried.push(match (&used.key_id, used.method) {
-                    (Some(kid), _) => kid.clone(),
-                    (None, Method::JwtSharedSecret) if used.previous_secret => {
-                        "previous_shared_secret".to_owned()
-                    }
-                    (None, Method::JwtSharedSecret) => "shared_secret".to_owned(),
-                    (None, _) => format!("{alg:?} key without kid"),
-                });
-            })
+        let leeway = issuer
+            .and_then(|issuer| issuer.leeway)
+            .unwrap_or(self.rules.leeway);
+        match issuer {
+            Some(issuer) => issuer.check_claims(&claims, kid, now, leeway, facts),
+            None => Ok(()),
+        }
+        .and_then(|()| self.rules.check(&claims, now, leeway, alg, &used, facts))
+        .map(|mut verified| {
+            if let Some(rules) = issuer.and_then(|issuer| issuer.provider.as_ref()) {
+                rules.principal_claims(&claims, &mut verified.claims);
+            }
+            verified
+        })
+        .inspect_err(|_| {
+            // The signature verified: the facts name the key that did.
+            facts.keys_tried.push(match (&used.key_id, used.method) {
+                (Some(kid), _) => kid.clone(),
+                (None, Method::JwtSharedSecret) if used.previous_secret => {
+                    "previous_shared_secret".to_owned()
+                }
+                (None, Method::JwtSharedSecret) if used.namespace != SHARED_SECRET => {
+                    format!("{}_secret", used.namespace)
+                }
+                (None, Method::JwtSharedSecret) => "shared_secret".to_owned(),
+                (None, _) => format!("{alg:?} key without kid"),
+            });
+        })
+    }
+
+    /// The issuer an HS token names, when that issuer verifies its own HS
+    /// tokens (with its own secret, or not at all): such a token is never
+    /// checked against `JWT_SECRET`.
+    fn hmac_issuer(&self, claims: &Claims<'_>) -> Option<&TrustedIssuer> {
+        let iss = claims.string("iss").ok().flatten()?;
+        self.issuers
+            .iter()
+            .find(|issuer| issuer.owns_hmac_tokens() && issuer.issuer.matches(&iss))
+    }
+
+    /// A token no trusted issuer claims that a preset's provider recognises
+    /// as one of its non-user tokens (Supabase's API keys): refused as such.
+    fn recognise_foreign(&self, claims: &Claims<'_>) -> Result<(), Refusal> {
+        match self
+            .issuers
+            .iter()
+            .filter_map(|issuer| issuer.provider.as_ref())
+            .find_map(|rules| rules.recognise_foreign(claims))
+        {
+            Some(refusal) => Err(refusal),
+            None => Ok(()),
+        }
+    }
+
+    /// An HS token naming `issuer`, against that issuer's own secret.
+    fn verify_issuer_secret(
+        &self,
+        issuer: &TrustedIssuer,
+        alg: Algorithm,
+        signing_input: &str,
+        signature: &str,
+        facts: &mut Facts,
+    ) -> Result<KeyUsed, Refusal> {
+        let source = issuer
+            .provider
+            .as_ref()
+            .and_then(ProviderRules::secret_source);
+        let Some(secret) = &issuer.secret else {
+            let hint = match source {
+                Some((variable, place)) => format!(
+                    "set {variable} to the secret {} signs these tokens with ({place}), or have it sign with its asymmetric keys (the JWKS)",
+                    issuer.title()
+                ),
+                None => format!(
+                    "{} signs with its public keys only: this token was not made by it, or its header was altered",
+                    issuer.title()
+                ),
+            };
+            return Err(Refusal::revealing(
+                Reason::AlgorithmNotAllowed,
+                format!(
+                    "the token names the issuer of {} but is signed with {alg:?}, a shared-secret algorithm, and {} has no secret here",
+                    issuer.label, issuer.label
+                ),
+                hint,
+            ));
+        };
+        if alg != Algorithm::HS256 {
+            return Err(Refusal::revealing(
+                Reason::AlgorithmNotAllowed,
+                format!(
+                    "the token names the issuer of {} but is signed with {alg:?}; its secret verifies HS256 only",
+                    issuer.label
+                ),
+                format!(
+                    "{} signs with HS256: this token was not made by it, or its header was altered",
+                    issuer.title()
+                ),
+            ));
+        }
+        if !signature_ok(signature, signing_input, &secret.key, alg) {
+            facts.keys_tried.push(format!("{}_secret", issuer.label));
+            let (variable, place) = source.unwrap_or(("the issuer's secret", "its settings"));
+            return Err(Refusal::revealing(
+                Reason::SignatureInvalid,
+                format!(
+                    "the token names the issuer of {} but its signature does not verify with {variable}",
+                    issuer.label
+                ),
+                format!(
+                    "{variable} differs from the secret {} signs with: copy it again from {place}; this deployment's is sha256:{}",
+                    issuer.title(),
+                    secret.fingerprint
+                ),
+            ));
+        }
+        Ok(KeyUsed {
+            method: Method::JwtSharedSecret,
+            key_id: None,
+            previous_secret: false,
+            namespace: issuer.label.clone(),
+        })
     }
 
     fn verify_shared(
@@ -310,7 +526,7 @@ impl JwtVerifier {
             None => Ok(()),
         }
         .and_then(|()| match &shared.audiences {
-            Some(audiences) => check_audience(claims, audiences, facts),
+            Some(audiences) => check_audience(claims, audiences, SHARED_AUDIENCE_FIX, facts),
             None => Ok(()),
         });
         if let Err(refusal) = checked {
@@ -332,6 +548,8 @@ impl JwtVerifier {
         })
     }
 
+    /// The signature of an asymmetric token against the keys of the issuer
+    /// it names; that issuer's claim checks are left to the caller.
     async fn verify_issuer(
         &self,
         alg: Algorithm,
@@ -340,7 +558,7 @@ impl JwtVerifier {
         signature: &str,
         claims: &Claims<'_>,
         facts: &mut Facts,
-    ) -> Result<KeyUsed, Refusal> {
+    ) -> Result<(KeyUsed, &TrustedIssuer), Refusal> {
         if !ASYMMETRIC.contains(&alg) {
             return Err(Refusal::revealing(
                 Reason::AlgorithmNotAllowed,
@@ -372,23 +590,32 @@ impl JwtVerifier {
             .iter()
             .find(|issuer| issuer.issuer.matches(&iss))
         else {
-            let expected = self.all_issuers();
-            return Err(Refusal::revealing(
-                Reason::IssuerMismatch,
-                format!("the token's issuer is {iss}, which this deployment does not trust"),
-                format!(
-                    "the token's issuer is {iss} but this deployment expects {expected}: set JWT_ISSUER or BETTER_AUTH_URL to match the auth server of this environment (preview deployments have their own URL: a pattern such as https://myapp-*-team.vercel.app covers them)"
-                ),
-            ));
+            self.recognise_foreign(claims)?;
+            return Err(self.untrusted_issuer(&iss));
         };
         if !issuer.algorithms.contains(&alg) {
+            let hint = match issuer.variables.algorithms {
+                Some(variable) => {
+                    format!("add the algorithm to {variable} if the issuer really signs with it")
+                }
+                None => format!(
+                    "{} signs with {}: this token was not made by it, or its header was altered",
+                    issuer.title(),
+                    issuer
+                        .algorithms
+                        .iter()
+                        .map(|alg| format!("{alg:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
             return Err(Refusal::revealing(
                 Reason::AlgorithmNotAllowed,
                 format!(
                     "the token is signed with {alg:?}, which issuer {} is not allowed to use",
                     issuer.label
                 ),
-                "add the algorithm to JWT_ALGORITHMS if the issuer really signs with it",
+                hint,
             ));
         }
 
@@ -426,28 +653,70 @@ impl JwtVerifier {
                 Reason::SignatureInvalid,
                 "the token's signature does not verify with the issuer's key",
                 format!(
-                    "the token was altered, or it was signed by a key that is not in the JWKS of {}: check that the JWKS URL belongs to the same auth server that minted the token",
-                    issuer.label
+                    "the token was altered, or it was signed by a key that is not among those of {}: check that the JWKS URL or keys ({}) belong to the same auth server that minted the token",
+                    issuer.label, issuer.variables.keys
                 ),
             ));
         };
-        if let Err(refusal) =
-            check_audience_or_party(claims, &issuer.audiences, &issuer.authorized_parties, facts)
-        {
-            // The signature verified: the facts name the key that did.
-            facts.keys_tried.push(
-                kid_used
-                    .clone()
-                    .unwrap_or_else(|| format!("{alg:?} key without kid")),
-            );
-            return Err(refusal);
-        }
-        Ok(KeyUsed {
-            method,
-            key_id: kid_used,
-            previous_secret: false,
-            namespace: issuer.label.clone(),
-        })
+        Ok((
+            KeyUsed {
+                method,
+                key_id: kid_used,
+                previous_secret: false,
+                namespace: issuer.label.clone(),
+            },
+            issuer,
+        ))
+    }
+
+    /// The refusal of an `iss` no trusted issuer has, with the fix: an
+    /// issuer that differs from a trusted one only by its trailing slash
+    /// (Auth0's `https://<domain>/`, the most common Auth0 401) is named as
+    /// such.
+    fn untrusted_issuer(&self, iss: &str) -> Refusal {
+        let expected = self.all_issuers();
+        let slash = self.issuers.iter().find_map(|issuer| {
+            issuer
+                .issuer
+                .0
+                .iter()
+                .find(|p| {
+                    p.is_exact()
+                        && p.as_str() != iss
+                        && p.as_str().trim_end_matches('/') == iss.trim_end_matches('/')
+                })
+                .map(|p| (issuer, p.as_str()))
+        });
+        let hint = match slash {
+            Some((issuer, configured)) if iss.ends_with('/') => format!(
+                "the token's issuer is {iss}, with a trailing slash, but {} is {configured}, without it: Auth0 (and other OpenID providers) put https://<domain>/ with the trailing slash in `iss`. Set {} to {iss} exactly; for Auth0, set AUTH0_DOMAIN instead, which adds it",
+                issuer.variables.issuer, issuer.variables.issuer
+            ),
+            Some((issuer, configured)) if issuer.provider.is_some() => format!(
+                "the token's issuer is {iss}, without a trailing slash, but tokens {} issues for {} carry {configured}, with one: this token was not minted by it (check the frontend signs in against the domain in {})",
+                issuer.title(),
+                issuer.variables.issuer,
+                issuer.variables.issuer
+            ),
+            Some((issuer, configured)) => format!(
+                "the token's issuer is {iss}, without a trailing slash, but {} is {configured}, with one: set {} to {iss} exactly, as the tokens carry it",
+                issuer.variables.issuer, issuer.variables.issuer
+            ),
+            None => {
+                let mut variables: Vec<&str> =
+                    self.issuers.iter().map(|i| i.variables.issuer).collect();
+                variables.dedup();
+                format!(
+                    "the token's issuer is {iss} but this deployment expects {expected}: set {} to match the auth server of this environment (preview deployments have their own URL: a pattern such as https://myapp-*-team.vercel.app covers them)",
+                    variables.join(" / ")
+                )
+            }
+        };
+        Refusal::revealing(
+            Reason::IssuerMismatch,
+            format!("the token's issuer is {iss}, which this deployment does not trust"),
+            hint,
+        )
     }
 
     async fn candidate_keys(
@@ -471,14 +740,20 @@ impl JwtVerifier {
                         issuer.label
                     ),
                 },
-                "the token was signed by another auth server or an old key: check the JWKS URL (JWT_JWKS_URL / BETTER_AUTH_URL) belongs to the issuer that minted the token",
+                format!(
+                    "the token was signed by another auth server or an old key: check that the JWKS URL or keys ({}) belong to the issuer that minted the token",
+                    issuer.variables.keys
+                ),
             )
         };
         match &issuer.keys {
             Keys::Static(keys) => {
+                // A key without a kid (a PEM, such as CLERK_JWT_KEY) has
+                // nothing to compare: it is tried whatever the token's kid,
+                // and its signature decides.
                 let matching: Vec<_> = keys
                     .iter()
-                    .filter(|key| kid.is_none() || key.kid.as_deref() == kid)
+                    .filter(|key| kid.is_none() || key.kid.is_none() || key.kid.as_deref() == kid)
                     .cloned()
                     .collect();
                 if matching.is_empty() {
@@ -541,6 +816,7 @@ impl Verify for JwtVerifier {
         "issuer",
         "key",
         "signature",
+        "token type",
         "audience",
         "expiry and clock",
         "required claims",

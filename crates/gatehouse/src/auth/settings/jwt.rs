@@ -1,6 +1,8 @@
 //! JWT issuers (Better Auth's plugin, `JWT_JWKS_URL`/`JWT_PUBLIC_KEYS`,
 //! `JWT_TRUSTED_ISSUERS`) and shared secrets (`JWT_SECRET`).
 
+use std::time::Duration;
+
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
@@ -8,6 +10,7 @@ use super::values::*;
 use crate::auth::identity;
 use crate::auth::jwt::keys::{self, VerifyingKey};
 use crate::auth::pattern::{Pattern, PatternList};
+use crate::auth::providers::ProviderRules;
 use crate::config::env::{Environment, Reader};
 use crate::secret::Secret;
 
@@ -30,16 +33,74 @@ pub const SYMMETRIC: &[Algorithm] = &[Algorithm::HS256, Algorithm::HS384, Algori
 /// One trusted asymmetric issuer.
 #[derive(Debug, Clone)]
 pub struct IssuerSettings {
-    /// `better-auth`, `jwt` or the JSON entry's `name`: the identity
-    /// namespace of its users ([`crate::auth::identity`]), and for logs.
+    /// `better-auth`, `jwt`, a preset's name (`clerk`, ...) or the JSON
+    /// entry's `name`: the identity namespace of its users
+    /// ([`crate::auth::identity`]), and for logs.
     pub label: String,
     pub issuer: PatternList,
     /// Empty only when `authorized_parties` is set (Clerk-style tokens
-    /// carry no `aud` but an `azp`).
+    /// carry no `aud` but an `azp`), or when a preset's rules bind the
+    /// token to this API another way (Cognito's `client_id`).
     pub audiences: PatternList,
     pub authorized_parties: PatternList,
     pub keys: KeySource,
     pub algorithms: Vec<Algorithm>,
+    /// A provider preset's own rules ([`ProviderRules`]); `None` for plain
+    /// JWT rules.
+    pub provider: Option<ProviderRules>,
+    /// This issuer's clock leeway when it differs from `JWT_LEEWAY_SECS`
+    /// (Clerk's 5 s, as `@clerk/backend` allows).
+    pub leeway: Option<Duration>,
+    /// An HMAC secret for this issuer's HS256 tokens only (Supabase's legacy
+    /// `SUPABASE_JWT_SECRET`): never mixed with `JWT_SECRET`.
+    pub secret: Option<Secret>,
+    /// The variables that set this issuer, named by its refusals' hints.
+    pub variables: IssuerVariables,
+}
+
+/// The variables that set an issuer's values: a refusal's hint names the one
+/// to change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IssuerVariables {
+    /// Where the accepted `iss` comes from.
+    pub issuer: &'static str,
+    /// What to do when the audience does not match: a whole sentence, since
+    /// presets fix their audience rather than read it from a variable.
+    pub audience_fix: &'static str,
+    /// Where the accepted `azp` values come from.
+    pub authorized_parties: &'static str,
+    /// Where the keys come from.
+    pub keys: &'static str,
+    /// Where the allowed algorithms come from; `None` when a preset fixes
+    /// them to those its provider signs with.
+    pub algorithms: Option<&'static str>,
+}
+
+impl IssuerVariables {
+    /// `JWT_JWKS_URL`/`JWT_PUBLIC_KEYS` with `JWT_ISSUER` and `JWT_AUDIENCE`.
+    pub const GENERIC: IssuerVariables = IssuerVariables {
+        issuer: "JWT_ISSUER",
+        audience_fix: "set JWT_AUDIENCE to this environment's value, or have the issuer mint tokens for this API",
+        authorized_parties: "JWT_AUTHORIZED_PARTIES",
+        keys: "JWT_JWKS_URL / JWT_PUBLIC_KEYS",
+        algorithms: Some("JWT_ALGORITHMS"),
+    };
+    /// `BETTER_AUTH_URL`, refined by `JWT_*`.
+    pub const BETTER_AUTH: IssuerVariables = IssuerVariables {
+        issuer: "JWT_ISSUER or BETTER_AUTH_URL",
+        audience_fix: "set JWT_AUDIENCE (or BETTER_AUTH_URL) to this environment's value, or have the issuer mint tokens for this API",
+        authorized_parties: "JWT_AUTHORIZED_PARTIES",
+        keys: "JWT_JWKS_URL / BETTER_AUTH_URL",
+        algorithms: Some("JWT_ALGORITHMS"),
+    };
+    /// An entry of `JWT_TRUSTED_ISSUERS`.
+    pub const TRUSTED_ISSUERS: IssuerVariables = IssuerVariables {
+        issuer: "the issuer of its JWT_TRUSTED_ISSUERS entry",
+        audience_fix: "fix the audiences of its JWT_TRUSTED_ISSUERS entry, or have the issuer mint tokens for this API",
+        authorized_parties: "the authorized_parties of its JWT_TRUSTED_ISSUERS entry",
+        keys: "the jwks_url or public_keys of its JWT_TRUSTED_ISSUERS entry",
+        algorithms: Some("the algorithms of its JWT_TRUSTED_ISSUERS entry"),
+    };
 }
 
 #[derive(Debug, Clone)]
@@ -145,7 +206,27 @@ pub(super) fn read_better_auth(
         authorized_parties,
         keys: KeySource::Jwks { url: jwks_url },
         algorithms,
+        provider: None,
+        leeway: None,
+        secret: None,
+        variables: IssuerVariables::BETTER_AUTH,
     });
+}
+
+/// A preset's keys: its provider's JWKS at `derived` (https by
+/// construction), or `JWT_JWKS_URL` when it replaces it.
+pub(super) fn preset_jwks(
+    r: &mut Reader<'_>,
+    environment: Environment,
+    derived: String,
+    jwks_override: Option<String>,
+) -> Option<KeySource> {
+    match jwks_override {
+        Some(url) => {
+            key_url(r, "JWT_JWKS_URL", &url, environment).then_some(KeySource::Jwks { url })
+        }
+        None => Some(KeySource::Jwks { url: derived }),
+    }
 }
 
 pub(super) fn exact(value: &str) -> PatternList {
@@ -222,6 +303,10 @@ pub(super) fn read_generic_issuer(
         authorized_parties,
         keys,
         algorithms,
+        provider: None,
+        leeway: None,
+        secret: None,
+        variables: IssuerVariables::GENERIC,
     });
 }
 
@@ -352,6 +437,10 @@ pub(super) fn read_issuer_json(
             authorized_parties,
             keys,
             algorithms,
+            provider: None,
+            leeway: None,
+            secret: None,
+            variables: IssuerVariables::TRUSTED_ISSUERS,
         });
     }
 }

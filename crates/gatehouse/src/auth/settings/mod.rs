@@ -4,7 +4,10 @@
 //! - `BETTER_AUTH_URL`: Better Auth's JWT plugin. JWKS at
 //!   `<url>/api/auth/jwks`; issuer and audience default to the URL's origin.
 //! - `JWT_JWKS_URL` (or inline `JWT_PUBLIC_KEYS`) with `JWT_ISSUER` and
-//!   `JWT_AUDIENCE`: any other provider (Clerk, Auth0, Supabase, Cognito...).
+//!   `JWT_AUDIENCE`: any other provider.
+//! - A provider preset, by the provider's own variables (`CLERK_*`,
+//!   `SUPABASE_*`, `AUTH0_*`, `COGNITO_*`, `FIREBASE_PROJECT_ID`), in
+//!   `presets/`, with their providers' rules in [`crate::auth::providers`].
 //! - `JWT_TRUSTED_ISSUERS`: a JSON array for several issuers at once.
 //!
 //! And shared-secret (HS256/384/512) tokens with `JWT_SECRET`, plus
@@ -27,14 +30,15 @@ use crate::secret::Secret;
 
 mod cors;
 mod jwt;
+mod presets;
 mod sessions;
 mod values;
 
 use cors::*;
 use jwt::*;
 pub use jwt::{
-    ASYMMETRIC, IssuerSettings, KeySource, SYMMETRIC, SharedSecretSettings, TOKEN_VERSION_CLAIM,
-    TokenVersion,
+    ASYMMETRIC, IssuerSettings, IssuerVariables, KeySource, SYMMETRIC, SharedSecretSettings,
+    TOKEN_VERSION_CLAIM, TokenVersion,
 };
 #[cfg(test)]
 pub(crate) use sessions::DEFAULT_USER_CACHE_TTL;
@@ -162,7 +166,10 @@ pub(crate) fn read(r: &mut Reader<'_>, environment: Environment) -> AuthSettings
 
     let mut issuers = Vec::new();
     read_better_auth(r, environment, &mut issuers);
-    read_generic_issuer(r, environment, &mut issuers);
+    let any_preset = presets::read(r, environment, &mut issuers);
+    if !any_preset {
+        read_generic_issuer(r, environment, &mut issuers);
+    }
     read_issuer_json(r, environment, &mut issuers);
     let shared_secret = read_shared_secret(r, &issuers);
 

@@ -16,6 +16,33 @@ pub(super) fn names(r: &mut Reader<'_>, variable: &'static str, defaults: &[&str
     }
 }
 
+/// A comma-separated list of plain values (client ids, domains), trimmed,
+/// blanks dropped.
+pub(super) fn list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether `host` is a DNS name (`a-z`, `0-9`, `-`, `.`, at least one dot),
+/// with an optional port: what a provider's domain must be before it is put
+/// into an issuer and a URL.
+pub(super) fn is_host(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    (3..=253).contains(&name.len())
+        && name.contains('.')
+        && !name.starts_with(['.', '-'])
+        && !name.ends_with(['.', '-'])
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+}
+
 pub(super) fn patterns(r: &mut Reader<'_>, variable: &'static str) -> Option<PatternList> {
     let raw = r.get(variable)?;
     match PatternList::parse(&raw) {
