@@ -58,13 +58,18 @@ impl App {
         }
     }
 
-    /// Starts [`State::prepare`] for `needs` on the current runtime, so a
-    /// cold start's first connection overlaps with the host's start-up and
-    /// the platform's first request. Call from inside the runtime.
-    pub fn prepare(&self, needs: Needs) {
+    /// Starts [`State::prepare`] for `needs` on `runtime`, so a cold
+    /// start's first connection overlaps with the host's start-up and the
+    /// platform's first request. Called outside any async block with the
+    /// route's constant `needs`, so that a binary whose route needs neither
+    /// (`health`) has this folded away and links no database code.
+    pub fn prepare(&self, runtime: &tokio::runtime::Runtime, needs: Needs) {
+        if !(needs.auth || needs.database) {
+            return;
+        }
         if let Ok(state) = &self.state {
             let state = state.clone();
-            tokio::spawn(async move { state.prepare(needs).await });
+            runtime.spawn(async move { state.prepare(needs).await });
         }
     }
 

@@ -43,8 +43,8 @@ pub fn run(app: App, route: &'static Route, env: &Env) -> Result<(), StartupErro
     .enable_all()
     .build()
     .map_err(StartupError::Runtime)?;
+    app.prepare(&runtime, route.needs);
     runtime.block_on(async move {
-        app.prepare(route.needs);
         let handler = lambda_http::service_fn(move |event: lambda_http::Request| {
             let app = app.clone();
             async move { Ok::<_, std::convert::Infallible>(handle(&app, route, event).await) }

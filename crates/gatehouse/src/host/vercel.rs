@@ -16,8 +16,8 @@ pub fn run(app: App, route: &'static Route) -> Result<(), StartupError> {
         .build()
         .map_err(StartupError::Runtime)?;
     let app = Arc::new(app);
+    app.prepare(&runtime, route.needs);
     runtime.block_on(async move {
-        app.prepare(route.needs);
         let service = vercel_runtime::service_fn(move |request: vercel_runtime::Request| {
             let app = app.clone();
             async move {
