@@ -127,6 +127,7 @@ fn migrate_applies_once_then_reports_up_to_date() {
         ("gatehouse", 2),
         ("gatehouse", 5),
         ("gatehouse", 6),
+        ("gatehouse", 7),
         ("app", 1),
     ]
     .into_iter()

@@ -123,6 +123,9 @@ pub struct SignedIn {
     pub cookie: String,
     /// The whole `Set-Cookie` header of the session cookie.
     pub set_cookie: String,
+    /// The cookie cache (`better-auth.session_data`, or its chunks) as a
+    /// `Cookie` header fragment, when the server has `session.cookieCache`.
+    pub cache_cookie: Option<String>,
 }
 
 pub fn sign_up_and_in(server: &BetterAuth, email: &str) -> SignedIn {
@@ -170,7 +173,21 @@ fn signed_in(user_id: String, response: &Response) -> SignedIn {
         session_token,
         cookie,
         set_cookie: set_cookie.to_owned(),
+        cache_cookie: cache_cookie(response),
     }
+}
+
+/// The `better-auth.session_data` cookie (or its `.0`, `.1`, … chunks) a
+/// response sets, as a `Cookie` header fragment; `None` without one.
+pub fn cache_cookie(response: &Response) -> Option<String> {
+    let pairs: Vec<&str> = response
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, value)| value.split(';').next().unwrap_or_default())
+        .filter(|pair| pair.starts_with("better-auth.session_data") && !pair.ends_with('='))
+        .collect();
+    (!pairs.is_empty()).then(|| pairs.join("; "))
 }
 
 #[test]

@@ -107,6 +107,12 @@ pub const RUNTIME: Component = Component {
             sql: include_str!("../../migrations/0006_revocation_changes.sql"),
             upgrade_only: false,
         },
+        Migration {
+            version: 7,
+            name: "better_auth_session_lookup",
+            sql: include_str!("../../migrations/0007_better_auth_session_lookup.sql"),
+            upgrade_only: false,
+        },
     ],
 };
 

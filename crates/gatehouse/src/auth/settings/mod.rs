@@ -19,6 +19,7 @@
 
 use std::time::Duration;
 
+use crate::auth::better_auth::cookie_cache::CookieCacheSettings;
 use crate::auth::better_auth::remote::RemoteSettings;
 use crate::auth::identity;
 use crate::auth::pattern::PatternList;
@@ -68,6 +69,9 @@ pub struct AuthSettings {
     pub better_auth_secrets: Vec<(String, Secret)>,
     /// `AUTH_SERVER_URL`: sessions validated by the auth server instead.
     pub remote_sessions: Option<RemoteSettings>,
+    /// `BETTER_AUTH_COOKIE_CACHE`: read Better Auth's cookie cache before
+    /// the database, as Better Auth's `get-session` does.
+    pub better_auth_cookie_cache: Option<CookieCacheSettings>,
     /// `AUTH_SECRET` / `NEXTAUTH_SECRET`, for Auth.js session cookies.
     pub authjs_secrets: Vec<Secret>,
     pub user_service: Option<UserServiceSettings>,
@@ -182,6 +186,7 @@ pub(crate) fn read(r: &mut Reader<'_>, environment: Environment) -> AuthSettings
     let cors_origins = read_cors_origins(r, environment);
     let better_auth_secrets = read_better_auth_secrets(r);
     let remote_sessions = read_remote_sessions(r, environment);
+    let better_auth_cookie_cache = read_better_auth_cookie_cache(r);
     let authjs_secrets = read_authjs_secrets(r);
     let user_service = read_user_service(r, environment);
     let revocation = r.get("TOKEN_REVOCATION").is_none() || r.bool("TOKEN_REVOCATION");
@@ -214,6 +219,7 @@ pub(crate) fn read(r: &mut Reader<'_>, environment: Environment) -> AuthSettings
         cors_origins,
         better_auth_secrets,
         remote_sessions,
+        better_auth_cookie_cache,
         authjs_secrets,
         user_service,
         revocation,
@@ -254,6 +260,24 @@ pub(crate) fn check_with_database(r: &mut Reader<'_>, auth: &mut AuthSettings, h
             "is set, but sessions can be neither looked up (DATABASE_URL is not set) nor asked of the auth server (AUTH_SERVER_URL is not set)",
             "set DATABASE_URL to the database Better Auth uses, or AUTH_SERVER_URL to the Better Auth server's URL",
         );
+    }
+    if let Some(cache) = &auth.better_auth_cookie_cache {
+        if auth.better_auth_secrets.is_empty() {
+            r.error(
+                "BETTER_AUTH_COOKIE_CACHE",
+                format!(
+                    "is {}, but no BETTER_AUTH_SECRET (or BETTER_AUTH_SECRETS) is set to check the cache with",
+                    cache.strategy.as_str()
+                ),
+                "set BETTER_AUTH_SECRET to the Better Auth server's secret, or unset BETTER_AUTH_COOKIE_CACHE",
+            );
+        } else if auth.remote_sessions.is_some() {
+            r.warn(
+                "BETTER_AUTH_COOKIE_CACHE",
+                "is read only where sessions are looked up in the database; with AUTH_SERVER_URL the auth server's answers are cached instead (AUTH_SERVER_CACHE_TTL_SECS)",
+                "unset BETTER_AUTH_COOKIE_CACHE, or unset AUTH_SERVER_URL to look sessions up in DATABASE_URL",
+            );
+        }
     }
     if auth.remote_sessions.is_some() && auth.better_auth_secrets.is_empty() {
         r.warn(
