@@ -280,3 +280,53 @@ fn a_preview_issuer_pattern_accepts_better_auth_tokens_and_others_do_not() {
     );
     assert_eq!(body["facts"]["iss_expected"], "http://localhost:*");
 }
+
+#[test]
+fn sessions_are_looked_up_before_and_after_gatehouses_migrations() {
+    // Better Auth's tables only (this API's migrations not applied, so no
+    // revocation): the inline statement answers, and the log says once how
+    // to get the lookup whose plan each connection keeps.
+    let server = BetterAuth::start();
+    let user = sign_up_and_in(&server, "unmigrated@example.com");
+    let env = [
+        ("DATABASE_URL", server.db.url.as_str()),
+        ("BETTER_AUTH_SECRET", server.secret.as_str()),
+        ("TOKEN_REVOCATION", "off"),
+    ];
+    let lookups = |function: &mut crate::support::function::VercelFunction| {
+        for _ in 0..3 {
+            let response = get(function.addr(), SESSION, &[("cookie", &user.cookie)]);
+            assert_eq!(assert_accepted(&response)["subject"], user.user_id.as_str());
+        }
+        // A refusal logged after them: everything before it is in the log.
+        let response = session_with(function, "forged.AAAA");
+        wait_logged(function, &response);
+        crate::support::function::json_logs(function)
+            .into_iter()
+            .filter(|event| event["event"] == "better_auth_lookup_inline")
+            .collect::<Vec<_>>()
+    };
+    let mut function = start(AUTH_SESSION, &env);
+    let inline = lookups(&mut function);
+    assert_eq!(inline.len(), 1, "{}", function.process.report());
+    assert!(
+        inline[0]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("gatehouse migrate")),
+        "{}",
+        inline[0]
+    );
+    block_on(server.db.migrate());
+    let mut function = start(AUTH_SESSION, &env);
+    assert!(
+        lookups(&mut function).is_empty(),
+        "{}",
+        function.process.report()
+    );
+    let functions = block_on(
+        server
+            .db
+            .count("SELECT count(*) FROM pg_proc WHERE proname = 'gatehouse_better_auth_session'"),
+    );
+    assert_eq!(functions, 1);
+}

@@ -560,14 +560,11 @@ fn payload_session(payload: &Map<String, Value>) -> Result<PayloadSession, Cache
 /// writes); `None` for anything else.
 fn iso_millis(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
-    let shape = |index: usize, digit: bool| {
-        bytes
-            .get(index)
-            .is_some_and(|b| if digit { b.is_ascii_digit() } else { true })
-    };
     let digits_at = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
     if bytes.len() < 20
-        || !digits_at.iter().all(|&i| shape(i, true))
+        || !digits_at
+            .iter()
+            .all(|&i| bytes.get(i).is_some_and(u8::is_ascii_digit))
         || bytes[10] != b'T'
         || bytes.last() != Some(&b'Z')
     {

@@ -291,6 +291,70 @@ pub(crate) fn check_with_database(r: &mut Reader<'_>, auth: &mut AuthSettings, h
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::better_auth::cookie_cache::Strategy;
+    use crate::config::{Config, ConfigErrors, Env, Needs};
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+        Config::load(&Env::from_pairs(pairs.iter().copied()), Needs::NONE)
+    }
+
+    #[test]
+    fn the_cookie_cache_is_read_only_when_named_and_with_a_secret() {
+        let secret = (
+            "BETTER_AUTH_SECRET",
+            "better-auth-secret-0123456789abcdefghij",
+        );
+        let database = ("DATABASE_URL", "postgres://postgres@127.0.0.1/app");
+        let config = load(&[secret, database]).unwrap();
+        assert_eq!(config.auth.better_auth_cookie_cache, None);
+        let config = load(&[secret, database, ("BETTER_AUTH_COOKIE_CACHE", "off")]).unwrap();
+        assert_eq!(config.auth.better_auth_cookie_cache, None);
+        let config = load(&[secret, database, ("BETTER_AUTH_COOKIE_CACHE", "JWE")]).unwrap();
+        let cache = config.auth.better_auth_cookie_cache.unwrap();
+        assert_eq!(cache.strategy, Strategy::Jwe);
+        assert_eq!(cache.version, "1");
+        let config = load(&[
+            secret,
+            database,
+            ("BETTER_AUTH_COOKIE_CACHE", "compact"),
+            ("BETTER_AUTH_COOKIE_CACHE_VERSION", "v2"),
+        ])
+        .unwrap();
+        assert_eq!(config.auth.better_auth_cookie_cache.unwrap().version, "v2");
+        for (pairs, fix) in [
+            (
+                vec![secret, database, ("BETTER_AUTH_COOKIE_CACHE", "on")],
+                "session.cookieCache.strategy",
+            ),
+            (
+                vec![database, ("BETTER_AUTH_COOKIE_CACHE", "jwt")],
+                "set BETTER_AUTH_SECRET",
+            ),
+        ] {
+            let errors = load(&pairs).unwrap_err();
+            let problem = errors
+                .problems
+                .iter()
+                .find(|p| p.variable == "BETTER_AUTH_COOKIE_CACHE")
+                .unwrap_or_else(|| panic!("{errors:?}"));
+            assert!(problem.fix.contains(fix), "{problem:?}");
+        }
+        // With the auth server deciding, the cache is not read: said once.
+        let config = load(&[
+            secret,
+            ("AUTH_SERVER_URL", "http://127.0.0.1:3000"),
+            ("BETTER_AUTH_COOKIE_CACHE", "compact"),
+        ])
+        .unwrap();
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w.variable == "BETTER_AUTH_COOKIE_CACHE"),
+            "{:?}",
+            config.warnings
+        );
+    }
 
     #[test]
     fn origins_are_normalised() {
