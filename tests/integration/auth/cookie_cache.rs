@@ -108,7 +108,7 @@ fn tampered(strategy: &str, cache: &str) -> String {
 
 /// The whole story in one strategy, asking Better Auth at the same moments.
 fn the_cache_is_read_as_better_auth_reads_it(strategy: &str) {
-    const MAX_AGE: u64 = 5;
+    const MAX_AGE: u64 = 8;
     let server = better_auth(strategy, &MAX_AGE.to_string(), &[]);
     let mut function = gatehouse(
         &server,
