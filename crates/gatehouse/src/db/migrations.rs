@@ -420,6 +420,11 @@ mod tests {
             "revocation_changes",
             "31523493ec521c3ca39f6e62ca17ec048241b634240561361499c0536bf560e6",
         ),
+        (
+            7,
+            "better_auth_session_lookup",
+            "6a7a2165394d18f8a08bd5b306ed0c390c3769712cfb3b8b88a5a27f685f7615",
+        ),
     ];
 
     fn sha256_hex(text: &str) -> String {
