@@ -7,6 +7,7 @@
 
 mod support;
 
+mod all_routes;
 mod api_keys_cli;
 mod auth;
 mod bad_input;
@@ -29,6 +30,7 @@ mod probe_cli;
 mod readme_example;
 mod revocation_rule;
 mod route_table;
+mod sam_template;
 mod scenarios;
 mod schema_outdated;
 mod security;

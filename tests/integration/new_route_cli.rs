@@ -248,6 +248,7 @@ fn new_route_writes_every_part_then_refuses_to_write_it_twice() {
         "created  tests/integration/routes/orders_id.rs",
         "cargo build --bins",
         "cargo run -q -p gatehouse-cli -- dev",
+        "cargo run -q -p gatehouse-cli -- sam-template --write",
         "cargo test --test integration routes::orders_id",
     ] {
         assert!(
