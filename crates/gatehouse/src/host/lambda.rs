@@ -14,7 +14,7 @@
 use lambda_http::request::RequestContext;
 use lambda_http::{Body as LambdaBody, RequestExt};
 
-use super::Served;
+use super::served::Served;
 use crate::App;
 use crate::config::Env;
 use crate::error::{RequestError, StartupError};

@@ -6,7 +6,8 @@
 
 use std::sync::Arc;
 
-use super::{Served, incoming};
+use super::incoming;
+use super::served::Served;
 use crate::App;
 use crate::error::{RequestError, StartupError};
 use crate::http::request::RequestId;
