@@ -7,7 +7,6 @@
 
 mod support;
 
-mod all_routes;
 mod api_keys_cli;
 mod auth;
 mod bad_input;
@@ -34,6 +33,7 @@ mod sam_template;
 mod scenarios;
 mod schema_outdated;
 mod security;
+mod single_function;
 mod tasks;
 mod tasks_reliability;
 mod vercel_host;

@@ -1,4 +1,5 @@
-//! The one function for all routes (`lambda/all-routes.rs`): one warm
+//! The one function for all routes (`lambda/all-routes.rs`; the module is
+//! not named `all_routes`, which `cargo test routes::` would also run): one warm
 //! process answers every route of the table by the request's path, through
 //! the same pipeline as the functions per route (auth, refusals, request
 //! ids, the misconfiguration guard per route), under the Lambda Runtime API
