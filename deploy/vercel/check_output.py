@@ -2,7 +2,9 @@
 the project: one function per `[[bin]]` under api/ (the route table; the
 integration test route_table.rs keeps Cargo.toml, api/ and ROUTES equal),
 each an `executable` runtime pointing at the binary Vercel's builder
-compiled, none for test-only binaries, and every binary within the budget.
+compiled, with the memory, maxDuration and regions vercel.json gives it (the
+first `functions` entry whose pattern matches its file, as Vercel applies
+them), none for test-only binaries, and every binary within the budget.
 
     python3 deploy/vercel/check_output.py   (from the repository root)
 """
@@ -41,6 +43,34 @@ def built_functions() -> dict[str, dict]:
     return found
 
 
+def glob_regex(pattern: str) -> re.Pattern:
+    """A vercel.json `functions` pattern (minimatch: `**/`, `*`, `?`, `[...]`)
+    as a regular expression over a source path."""
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        elif pattern[i] == "[" and "]" in pattern[i + 2 :]:
+            end = pattern.index("]", i + 2)
+            out, i = out + pattern[i : end + 1], end + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return re.compile(out + r"\Z")
+
+
+def configured(source: str, functions: dict) -> dict:
+    """The options Vercel applies to `source`: the first entry that is its
+    path or whose pattern matches it (entries are not merged)."""
+    for pattern, options in functions.items():
+        if source == pattern or glob_regex(pattern).match(source):
+            return options
+    return {}
+
+
 def main() -> int:
     problems = []
     bins = function_bins()
@@ -51,6 +81,8 @@ def main() -> int:
     for extra in sorted(set(built) - set(expected)):
         problems.append(f"{OUTPUT} has a function no [[bin]] under api/ declares: {extra}")
 
+    with open("vercel.json") as vercel_json:
+        vercel_functions = json.load(vercel_json).get("functions", {})
     pairs = []
     for function, name in sorted(expected.items()):
         config = built.get(function)
@@ -62,6 +94,10 @@ def main() -> int:
         if os.path.basename(binary) != name:
             problems.append(f"{function}: serves {binary!r}, not the [[bin]] {name!r}")
         pairs.append(f"{name}={binary}")
+        wanted = configured(f"{function}.rs", vercel_functions)
+        for key in ("memory", "maxDuration", "regions"):
+            if key in wanted and config.get(key) != wanted[key]:
+                problems.append(f"{function}: .vc-config.json has {key} {config.get(key)!r}, vercel.json gives {wanted[key]!r}")
 
     with open(os.path.join(OUTPUT, "config.json")) as config:
         routes = json.load(config).get("routes", [])

@@ -38,7 +38,7 @@ use serde_json::{Value, json};
 use crate::auth::{now, unique_secret};
 use crate::support::chromium::{Sites, browse, chromium, names, requests, step};
 use crate::support::db::TestDb;
-use crate::support::function::{Process, block_on, start_dev};
+use crate::support::function::{Process, block_on, free_port, start_dev, start_dev_on};
 use crate::support::mint::{jose_one, secret_spec};
 
 const COOKIE: &str = "__Host-gatehouse_session";
@@ -421,6 +421,128 @@ fn chromium_enforces_the_cookie_cors_and_session_flow() {
         "browser test: {product}; servers ready after {servers_ready:?}; browser script {} ; whole test {:?}",
         result["timings"],
         started.elapsed()
+    );
+    drop(evidence);
+}
+
+/// docs/deploying.md's preview recipe, one project: a Vercel preview is
+/// reached at two hosts, the deployment's own (`VERCEL_URL`, where the page
+/// was opened) and the branch's (`VERCEL_BRANCH_URL`, where the frontend
+/// calls the API). Two loopback origins stand in for them, the API
+/// configured as Vercel configures a preview (`VERCEL_ENV`, the system
+/// variables, no `ENVIRONMENT`) with
+/// `CORS_ORIGINS=http://{VERCEL_BRANCH_URL},http://{VERCEL_URL}`. Chromium
+/// as shipped: the page's exchange and bearer calls pass their preflights,
+/// the cross-site cookie is not kept, and a third origin (another project's
+/// preview) is refused at the preflight.
+#[test]
+fn a_preview_page_and_api_on_their_two_hosts_work_with_bearer_tokens() {
+    let chromium = chromium();
+    let db = block_on(TestDb::create());
+    block_on(db.migrate());
+    let secret = unique_secret("browser-preview");
+    let pages = Sites::pages(2);
+    let deployment_host = format!("127.0.0.1:{}", pages.ports[0]);
+    let page = format!("http://{deployment_host}");
+    let foreign = format!("http://127.0.0.1:{}", pages.ports[1]);
+    let api_port = free_port();
+    let branch_host = format!("localhost:{api_port}");
+    let (mut api, addr) = start_dev_on(
+        api_port,
+        &[
+            ("LOG_FORMAT", "json"),
+            ("DATABASE_URL", &db.url),
+            ("JWT_SECRET", &secret),
+            ("VERCEL_ENV", "preview"),
+            ("VERCEL_GIT_COMMIT_REF", "feature-x"),
+            ("VERCEL_URL", &deployment_host),
+            ("VERCEL_BRANCH_URL", &branch_host),
+            (
+                "CORS_ORIGINS",
+                "http://{VERCEL_BRANCH_URL},http://{VERCEL_URL}",
+            ),
+        ],
+    );
+    assert_eq!(addr.port(), api_port);
+    let api_url = format!("http://{branch_host}");
+    let jwt = jose_one(secret_spec(
+        "HS256",
+        &secret,
+        &json!({ "sub": SUBJECT, "exp": now() + 600 }),
+    ));
+
+    let chromium = chromium.to_string_lossy();
+    let (result, evidence) = browse(&[
+        ("BROWSER_LEGS", "preview"),
+        ("BROWSER_API_URL", &api_url),
+        ("BROWSER_PAGE_ORIGIN", &page),
+        ("BROWSER_FOREIGN_ORIGIN", &foreign),
+        ("BROWSER_JWT", &jwt),
+        ("CHROMIUM_PATH", &chromium),
+    ]);
+    api.assert_running();
+    for text in [&evidence.stdout, &evidence.stderr] {
+        assert!(
+            !text.contains(&jwt) && !text.contains(&secret) && !holds_session_token(text),
+            "the browser script printed a secret"
+        );
+    }
+
+    let leg = "preview";
+    assert_eq!(step(&result, leg, "page")["origin"], page.as_str());
+    // {VERCEL_URL} let the page in: the preflight echoes its origin.
+    let exchange = step(&result, leg, "exchange");
+    assert_answered(exchange, 201);
+    assert_preflight_passed(exchange, &page);
+    assert_eq!(exchange["body"]["token_present"], true, "{exchange}");
+    // Two vercel.app hosts are two sites: the session cookie is not kept
+    // (Lax, the default, and third-party besides), so the frontend sends
+    // the token.
+    assert_eq!(step(&result, leg, "jar_after_exchange"), &json!([]));
+    assert_reason(
+        step(&result, leg, "session_cookie_only"),
+        "credentials_missing",
+    );
+    let bearer = step(&result, leg, "session_bearer");
+    assert_principal(bearer, "authorization_header");
+    assert_preflight_passed(bearer, &page);
+    let logout = step(&result, leg, "logout_bearer");
+    assert_answered(logout, 200);
+    assert_preflight_passed(logout, &page);
+    assert_reason(
+        step(&result, leg, "session_bearer_after_logout"),
+        "session_not_found",
+    );
+
+    // Another origin is not one of this deployment's hosts.
+    assert_eq!(
+        step(&result, leg, "foreign_page")["origin"],
+        foreign.as_str()
+    );
+    let refused = step(&result, leg, "foreign_session_preflighted");
+    assert_blocked_by_browser(refused);
+    let (preflight, actual) = requests(refused);
+    let preflight = preflight.unwrap_or_else(|| panic!("no preflight in {refused}"));
+    assert_eq!(preflight["status"], 403, "{refused}");
+    assert!(actual["status"].is_null(), "sent anyway: {refused}");
+
+    // The API ran as a preview, its placeholders expanded without a problem.
+    let logs = json_lines(&api.stderr());
+    assert!(
+        !logs
+            .iter()
+            .any(|event| event["target"] == "gatehouse::config"
+                && event["level"] != "INFO"
+                && event.to_string().contains("CORS_ORIGINS")),
+        "CORS_ORIGINS was reported: {logs:?}"
+    );
+    assert!(
+        refusals(&logs, "origin_not_allowed")
+            .iter()
+            .all(|event| event["error"]
+                .as_str()
+                .is_some_and(|e| e.contains(foreign.as_str()))),
+        "only the foreign origin was refused"
     );
     drop(evidence);
 }

@@ -94,7 +94,7 @@ fn migrate_applies_once_then_reports_up_to_date() {
     let first = run();
     assert_eq!(
         first.lines().next().unwrap_or_default(),
-        "gatehouse: applied migration(s) gatehouse 1, gatehouse 2, gatehouse 5, gatehouse 6, app 1; database is at gatehouse 6, app 1"
+        "gatehouse: applied migration(s) gatehouse 1, gatehouse 2, gatehouse 5, gatehouse 6, gatehouse 7, app 1; database is at gatehouse 7, app 1"
     );
     // Nothing was stored before namespaces: nothing to say about them.
     assert!(
@@ -103,7 +103,7 @@ fn migrate_applies_once_then_reports_up_to_date() {
     );
     assert_eq!(
         run().trim(),
-        "gatehouse: database is up to date (gatehouse 6, app 1)"
+        "gatehouse: database is up to date (gatehouse 7, app 1)"
     );
 
     let ledger: Vec<(String, i32)> = block_on(async {
@@ -127,6 +127,7 @@ fn migrate_applies_once_then_reports_up_to_date() {
         ("gatehouse", 2),
         ("gatehouse", 5),
         ("gatehouse", 6),
+        ("gatehouse", 7),
         ("app", 1),
     ]
     .into_iter()

@@ -80,6 +80,7 @@ async fn a_fresh_database_takes_the_runtime_then_the_app_once() {
             ("gatehouse", 2),
             ("gatehouse", 5),
             ("gatehouse", 6),
+            ("gatehouse", 7),
             ("app", 1)
         ])
     );
@@ -97,7 +98,7 @@ async fn a_fresh_database_takes_the_runtime_then_the_app_once() {
         test_db
             .count("SELECT count(*) FROM gatehouse_schema_migrations")
             .await,
-        5
+        6
     );
 }
 
@@ -148,7 +149,7 @@ async fn concurrent_migrations_serialize_instead_of_racing() {
         migrations::apply(&b, &[&APP])
     );
     let (ra, rb) = (ra.expect("a"), rb.expect("b"));
-    assert_eq!(ra.applied.len() + rb.applied.len(), 5, "{ra:?} {rb:?}");
+    assert_eq!(ra.applied.len() + rb.applied.len(), 6, "{ra:?} {rb:?}");
 }
 
 #[tokio::test]

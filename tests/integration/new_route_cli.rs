@@ -248,6 +248,7 @@ fn new_route_writes_every_part_then_refuses_to_write_it_twice() {
         "created  tests/integration/routes/orders_id.rs",
         "cargo build --bins",
         "cargo run -q -p gatehouse-cli -- dev",
+        "cargo run -q -p gatehouse-cli -- sam-template --write",
         "cargo test --test integration routes::orders_id",
     ] {
         assert!(
@@ -394,7 +395,7 @@ fn new_route_writes_every_part_then_refuses_to_write_it_twice() {
     // The test, declared where the integration tests are.
     let main = read(root, "tests/integration/main.rs");
     assert!(
-        main.contains("mod route_table;\nmod routes;\nmod scenarios;\n"),
+        main.contains("mod route_table;\nmod routes;\nmod sam_template;\n"),
         "{main}"
     );
     assert!(read(root, "tests/integration/routes/mod.rs").ends_with("\nmod orders_id;\n"));

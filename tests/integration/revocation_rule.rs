@@ -1,7 +1,8 @@
 //! One revocation rule in two languages: `RevocationState::verdict` in Rust
 //! and `gatehouse_is_revoked` / `gatehouse_revocation_state` in SQL (the tasks
-//! statements and the Better Auth lookup check revocation inside their own
-//! statement). Compared value by value on a real Postgres.
+//! statements check revocation inside their own statement; everything else,
+//! Better Auth sessions included, in Rust from each process's copy).
+//! Compared value by value on a real Postgres.
 
 use gatehouse::auth::revocation::RevocationState;
 use tokio_postgres::NoTls;

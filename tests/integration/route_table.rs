@@ -1,6 +1,7 @@
 //! `api/`, the root `Cargo.toml` `[[bin]]` list and `gatehouse_app::routes::ROUTES`
 //! must describe the same functions: Vercel builds every `api/**/*.rs`, Cargo
 //! needs a `[[bin]]` per file, and the dev server and tests use the table.
+//! The one binary for all routes (`lambda/all-routes.rs`) serves that table.
 
 use std::collections::BTreeSet;
 
@@ -68,18 +69,29 @@ fn cargo_bins() -> Vec<Bin> {
     bins
 }
 
-/// Binaries outside `api/` are test-only: Vercel never builds them (it
-/// builds `api/**`), and cargo-lambda skips them unless their feature is on.
+/// The one function for all routes: built by default (cargo-lambda builds
+/// it with the others), never by Vercel (it is outside `api/`).
+const ALL_ROUTES: (&str, &str) = ("all-routes", "lambda/all-routes.rs");
+
+/// Binaries outside `api/` are test-only, but for the one function for all
+/// routes: Vercel never builds them (it builds `api/**`), and cargo-lambda
+/// skips them unless their feature is on.
 #[test]
 fn only_api_binaries_build_without_a_feature() {
     let bins = cargo_bins();
     for bin in &bins {
+        let all_routes = (bin.name.as_str(), bin.path.as_str()) == ALL_ROUTES;
         assert_eq!(
-            bin.path.starts_with("api/"),
+            bin.path.starts_with("api/") || all_routes,
             !bin.required_features,
-            "{bin:?}: a [[bin]] outside api/ must be test-only (required-features), and a function under api/ must build by default"
+            "{bin:?}: a [[bin]] outside api/ must be test-only (required-features), but for {ALL_ROUTES:?}, and a function under api/ must build by default"
         );
     }
+    assert!(
+        bins.iter()
+            .any(|bin| (bin.name.as_str(), bin.path.as_str()) == ALL_ROUTES),
+        "the one function for all routes {ALL_ROUTES:?} is missing from Cargo.toml: {bins:?}"
+    );
     assert!(
         bins.iter()
             .any(|bin| bin.name == "panic-probe" && bin.required_features),
@@ -110,7 +122,10 @@ fn api_files_bins_and_routes_agree() {
         .iter()
         .map(|route| (route.binary_name(), route.source_file()))
         .collect();
-    let functions: Vec<&Bin> = bins.iter().filter(|bin| !bin.required_features).collect();
+    let functions: Vec<&Bin> = bins
+        .iter()
+        .filter(|bin| !bin.required_features && bin.path.starts_with("api/"))
+        .collect();
     let actual: BTreeSet<(String, String)> = functions
         .iter()
         .map(|bin| (bin.name.clone(), bin.path.clone()))
@@ -151,4 +166,20 @@ fn each_api_file_serves_its_own_route() {
             "{file} starts with a //! line saying what it serves"
         );
     }
+}
+
+#[test]
+fn the_function_for_all_routes_serves_the_whole_table() {
+    let file = ALL_ROUTES.1;
+    let source =
+        std::fs::read_to_string(root().join(file)).unwrap_or_else(|err| panic!("{file}: {err}"));
+    let compact: String = source.split_whitespace().collect();
+    assert!(
+        compact.contains("gatehouse::host::serve_routes(gatehouse_app::routes::ROUTES)"),
+        "{file} must call `gatehouse::host::serve_routes(gatehouse_app::routes::ROUTES)`: the table `gatehouse dev` serves"
+    );
+    assert!(
+        source.starts_with("//!"),
+        "{file} starts with a //! line saying what it serves"
+    );
 }

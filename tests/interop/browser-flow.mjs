@@ -36,6 +36,9 @@
 //   same_site                   page and API on one site (localhost, two ports)
 //   auth_cookie                 third-party cookies allowed: an auth server's
 //                               SameSite=None cookie without Secure, then with it
+//   preview                     Chromium as shipped, a Vercel preview's two hosts:
+//                               the page at the deployment URL (PAGE), the API at
+//                               the branch URL (API), then FOREIGN's preflight
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -69,15 +72,15 @@ function fail(message) {
 const LEGS = (env('BROWSER_LEGS', false) ?? 'cross_site_default,cross_site_cookies_allowed,same_site')
   .split(',')
   .map((leg) => leg.trim());
-const KNOWN_LEGS = ['cross_site_default', 'cross_site_cookies_allowed', 'same_site', 'auth_cookie'];
+const KNOWN_LEGS = ['cross_site_default', 'cross_site_cookies_allowed', 'same_site', 'auth_cookie', 'preview'];
 for (const leg of LEGS) if (!KNOWN_LEGS.includes(leg)) fail(`unknown leg ${leg} in BROWSER_LEGS`);
 const needs = (...legs) => LEGS.some((leg) => legs.includes(leg));
 const API = env('BROWSER_API_URL');
 const PAGE = env('BROWSER_PAGE_ORIGIN');
-const FOREIGN = env('BROWSER_FOREIGN_ORIGIN', needs('cross_site_cookies_allowed'));
+const FOREIGN = env('BROWSER_FOREIGN_ORIGIN', needs('cross_site_cookies_allowed', 'preview'));
 const LAX_API = env('BROWSER_SAME_SITE_API_URL', false);
 const LAX_PAGE = env('BROWSER_SAME_SITE_PAGE_ORIGIN', false);
-const JWT = env('BROWSER_JWT', needs('cross_site_default', 'cross_site_cookies_allowed', 'same_site'));
+const JWT = env('BROWSER_JWT', needs('cross_site_default', 'cross_site_cookies_allowed', 'same_site', 'preview'));
 const AUTH = env('BROWSER_AUTH_URL', needs('auth_cookie'));
 const CHROMIUM = env('CHROMIUM_PATH', false) ?? '/usr/bin/chromium';
 const SECRETS = [JWT, ...(env('BROWSER_SECRETS', false) ?? '').split('\n')].filter(Boolean);
@@ -344,6 +347,34 @@ const bearer = (token) => ({ authorization: `Bearer ${token}` });
 async function crossSiteDefault(context) {
   const steps = {};
   const { page, net } = await open(context, PAGE);
+  await bearerFlow(steps, context, page, net);
+  return steps;
+}
+
+/// A Vercel preview's two hosts, Chromium as shipped: the page loaded from
+/// the deployment's own URL (`VERCEL_URL`) calls the API on the branch URL
+/// (`VERCEL_BRANCH_URL`), which allows both hosts by placeholder. The bearer
+/// flow works; then a page of another origin (another project's preview)
+/// is refused at the preflight, so its request is never sent.
+async function preview(context) {
+  const steps = {};
+  const { page, net } = await open(context, PAGE);
+  await bearerFlow(steps, context, page, net);
+  const foreign = await open(context, FOREIGN);
+  steps.foreign_page = await pageFacts(foreign.page);
+  steps.foreign_session_preflighted = (
+    await call(foreign.page, foreign.net, 'foreign_session_preflighted', `${API}/api/auth/session`, {
+      credentials: 'include',
+      headers: bearer(JWT),
+    })
+  ).record;
+  await foreign.page.close();
+  return steps;
+}
+
+/// Exchange, the cookie's fate, then the session token as a bearer token
+/// until logout, from `page`.
+async function bearerFlow(steps, context, page, net) {
   steps.page = await pageFacts(page);
   const exchange = await call(page, net, 'exchange', `${API}/api/auth/exchange`, {
     method: 'POST',
@@ -379,7 +410,6 @@ async function crossSiteDefault(context) {
     ).record;
   }
   steps.jar_at_end = await jar(context, API);
-  return steps;
 }
 
 /// A user who allows third-party cookies: the cookie flow itself, and a
@@ -555,6 +585,9 @@ async function main() {
   }
   if (needs('auth_cookie')) {
     result.legs.auth_cookie = await withProfile('auth_cookie', cookiesAllowed, versioned(authCookie));
+  }
+  if (needs('preview')) {
+    result.legs.preview = await withProfile('preview', null, versioned(preview));
   }
   timings.total_ms = Date.now() - started;
   result.timings = timings;

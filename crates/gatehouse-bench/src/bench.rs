@@ -128,6 +128,9 @@ pub fn run(opts: &Options) -> Result<Results, String> {
     let cargo_toml = std::fs::read_to_string(&cargo_toml_path)
         .map_err(|err| format!("read {}: {err}", cargo_toml_path.display()))?;
     let bins = system::function_bins(&cargo_toml);
+    // The one function for all routes, measured on the same paths.
+    let tables = system::table_bins(&cargo_toml, "/api/health");
+    let tables_detailed = system::table_bins(&cargo_toml, "/api/health/detailed");
     if bins.is_empty() {
         return Err(format!(
             "no [[bin]] with a path under api/ in {}",
@@ -141,7 +144,7 @@ pub fn run(opts: &Options) -> Result<Results, String> {
             .map_err(|err| format!("current directory: {err}"))?
             .join(&opts.bin_dir)
     };
-    for bin in &bins {
+    for bin in bins.iter().chain(&tables) {
         if !bin_dir.join(&bin.name).is_file() {
             return Err(format!(
                 "{} is missing: build first with `cargo build --release --workspace`",
@@ -149,7 +152,8 @@ pub fn run(opts: &Options) -> Result<Results, String> {
             ));
         }
     }
-    let warnings = stale_binaries(&cargo_toml_path, &bin_dir, &bins);
+    let measured: Vec<FunctionBin> = bins.iter().chain(&tables).cloned().collect();
+    let warnings = stale_binaries(&cargo_toml_path, &bin_dir, &measured);
     let health = find(&bins, "health")?;
     let detailed = if opts.use_db {
         Some(find(&bins, "health-detailed")?)
@@ -168,7 +172,7 @@ pub fn run(opts: &Options) -> Result<Results, String> {
     };
 
     progress("binary sizes");
-    let sizes = sizes(&ctx, &bins)?;
+    let sizes = sizes(&ctx, &bins, &tables)?;
 
     let mut database_ssl = None;
     let database = match &detailed {
@@ -191,9 +195,15 @@ pub fn run(opts: &Options) -> Result<Results, String> {
     };
 
     let mut cold = vec![cold_starts(&ctx, health, Series::plain(), &ctx.env)?];
+    for table in &tables {
+        cold.push(cold_starts(&ctx, table, Series::plain(), &ctx.env)?);
+    }
     let mut psql = None;
     if let (Some(detailed), Some(url)) = (detailed, &database) {
         cold.push(cold_starts(&ctx, detailed, Series::plain(), &ctx.env)?);
+        for table in &tables_detailed {
+            cold.push(cold_starts(&ctx, table, Series::plain(), &ctx.env)?);
+        }
         if database_ssl.as_deref() == Some("on") && !url.contains("sslmode") {
             // Diagnostic: the same without the TLS handshake, to show its share.
             let env = with_var(&ctx.env, "DATABASE_URL", &format!("{url}?sslmode=disable"));
@@ -271,7 +281,7 @@ fn progress(message: &str) {
     eprintln!("[gatehouse-bench] {message}");
 }
 
-fn sizes(ctx: &Ctx<'_>, bins: &[FunctionBin]) -> Result<Vec<Size>, String> {
+fn sizes(ctx: &Ctx<'_>, bins: &[FunctionBin], tables: &[FunctionBin]) -> Result<Vec<Size>, String> {
     let size_of = |name: &str| {
         let path = ctx.bin_dir.join(name);
         std::fs::metadata(&path)
@@ -284,6 +294,13 @@ fn sizes(ctx: &Ctx<'_>, bins: &[FunctionBin]) -> Result<Vec<Size>, String> {
             name: bin.name.clone(),
             route: Some(bin.route.clone()),
             bytes: size_of(&bin.name)?,
+        });
+    }
+    for table in tables {
+        sizes.push(Size {
+            name: table.name.clone(),
+            route: Some("every route".to_owned()),
+            bytes: size_of(&table.name)?,
         });
     }
     if let Ok(bytes) = size_of("gatehouse") {

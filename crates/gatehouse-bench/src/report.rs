@@ -320,7 +320,7 @@ pub fn markdown(results: &Results, checks: &[Check]) -> String {
 
     out.push_str(
         "\n## 3. Release binary sizes\n\n\
-         Every `[[bin]]` of the root Cargo.toml whose path is under `api/`, plus the `gatehouse` CLI for \
+         Every `[[bin]]` of the root Cargo.toml whose path is under `api/`, the one function for all routes (under `lambda/`), plus the `gatehouse` CLI for \
          information. Sizes of the files in `target/release` (stripped per `[profile.release]`); the sizes as Vercel's builder and cargo-lambda build them, zipped too, come from `deploy/vercel/check` and `deploy/aws/check`.\n\n\
          | Binary | Source route | Size | Target | Met |\n|---|---|---|---|---|\n",
     );

@@ -164,6 +164,43 @@ pub fn function_bins(cargo_toml: &str) -> Vec<FunctionBin> {
     bins
 }
 
+/// The binaries serving the whole route table in one function (the one
+/// Lambda for all routes): the `[[bin]]` entries whose `path` is under
+/// `lambda/`, each measured on `route` (`/api/health`) beside the function
+/// per route.
+pub fn table_bins(cargo_toml: &str, route: &str) -> Vec<FunctionBin> {
+    let mut bins = Vec::new();
+    let (mut in_bin, mut name, mut path) = (false, None::<String>, None::<String>);
+    let mut flush = |name: &mut Option<String>, path: &mut Option<String>| {
+        if let (Some(name), Some(path)) = (name.take(), path.take())
+            && path.starts_with("lambda/")
+        {
+            bins.push(FunctionBin {
+                name,
+                route: route.to_owned(),
+            });
+        }
+    };
+    for line in cargo_toml.lines() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.starts_with('[') {
+            flush(&mut name, &mut path);
+            in_bin = line == "[[bin]]";
+            continue;
+        }
+        if let (true, Some((key, value))) = (in_bin, line.split_once('=')) {
+            let value = value.trim().trim_matches('"').to_owned();
+            match key.trim() {
+                "name" => name = Some(value),
+                "path" => path = Some(value),
+                _ => {}
+            }
+        }
+    }
+    flush(&mut name, &mut path);
+    bins
+}
+
 /// `[profile.release]` as one line: `opt-level = 3, lto = "thin", ...`.
 fn release_profile(cargo_toml: &str) -> String {
     let mut inside = false;
@@ -230,6 +267,10 @@ name = "health-detailed"
 name = "tool"
 path = "src/bin/tool.rs"
 
+[[bin]]
+name = "all-routes"
+path = "lambda/all-routes.rs"
+
 [dependencies]
 gatehouse.workspace = true
 
@@ -255,6 +296,13 @@ lto = "thin" # comment
             ]
         );
         assert!(function_bins("[package]\nname = \"x\"\n").is_empty());
+        assert_eq!(
+            table_bins(CARGO_TOML, "/api/health"),
+            [FunctionBin {
+                name: "all-routes".to_owned(),
+                route: "/api/health".to_owned()
+            }]
+        );
     }
 
     #[test]

@@ -136,6 +136,26 @@ pub enum Command {
         #[command(flatten)]
         options: Options,
     },
+    /// Print the AWS SAM template of the functions, from the route table.
+    ///
+    /// A function per route (deploy/aws/template.yaml), or with --single one
+    /// function for all routes (deploy/aws/template-single.yaml): HTTP API
+    /// routes, provided.al2023 on arm64 built by cargo-lambda, the
+    /// variables as parameters, secrets from Secrets Manager, log groups
+    /// with a retention. --write writes both files instead.
+    SamTemplate {
+        /// The template of one function for all routes.
+        #[arg(long)]
+        single: bool,
+        /// Write deploy/aws/template.yaml and template-single.yaml.
+        #[arg(long, conflicts_with = "single")]
+        write: bool,
+        /// The project, for --write (the folder of its root Cargo.toml);
+        /// default: the nearest folder, from the current one up, holding
+        /// Cargo.toml and deploy/aws/.
+        #[arg(long, value_name = "DIR", requires = "write")]
+        root: Option<PathBuf>,
+    },
     /// Add something to the project, as its own parts are written.
     #[command(subcommand)]
     New(NewCommand),
@@ -290,6 +310,17 @@ mod tests {
             parse("explain - --json").unwrap(),
             Command::Explain { credential, json: true, .. } if credential == "-"
         ));
+        assert_eq!(
+            parse("sam-template --single").unwrap(),
+            Command::SamTemplate {
+                single: true,
+                write: false,
+                root: None
+            }
+        );
+        // --write writes both; --root only with it.
+        assert!(parse("sam-template --single --write").is_err());
+        assert!(parse("sam-template --root .").is_err());
     }
 
     #[test]

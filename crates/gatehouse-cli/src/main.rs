@@ -16,6 +16,8 @@
 //! - `gatehouse new route /api/orders/[id] --methods GET,PATCH --needs
 //!   auth,database`: adds a route to the project, from its handlers to its
 //!   test (see [`new_route`]).
+//! - `gatehouse sam-template [--single] [--write]`: the AWS SAM templates of
+//!   `deploy/aws/`, from the route table (see [`sam_template`]).
 //!
 //! The diagnostics live here, not in the runtime crate, and use only its
 //! public API: a function binary carries none of them.
@@ -36,6 +38,7 @@ mod explain;
 mod level;
 mod new_route;
 mod probe;
+mod sam_template;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -66,6 +69,14 @@ fn main() -> ExitCode {
             needs,
             root,
         });
+    }
+    if let Command::SamTemplate {
+        single,
+        write,
+        root,
+    } = command
+    {
+        return sam_template::run(single, write, root.as_deref(), ROUTES);
     }
     if let Command::Completions { shell } = command {
         clap_complete::generate(
@@ -115,7 +126,9 @@ fn main() -> ExitCode {
             expires_in,
             options,
         } => token(&options, &sub, claims.unwrap_or_default(), expires_in),
-        Command::Completions { .. } | Command::New(_) => ExitCode::SUCCESS,
+        Command::Completions { .. } | Command::New(_) | Command::SamTemplate { .. } => {
+            ExitCode::SUCCESS
+        }
     }
 }
 

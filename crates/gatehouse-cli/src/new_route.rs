@@ -482,6 +482,9 @@ fn report(root: &Path, route: &NewRoute, changes: &[Change]) {
     println!(
         "  cargo run -q -p gatehouse-cli -- dev               # serves it with the others on http://127.0.0.1:3000"
     );
+    println!(
+        "  cargo run -q -p gatehouse-cli -- sam-template --write   # its function in deploy/aws's SAM templates"
+    );
     if route.needs.auth {
         println!(
             "  curl -H \"Authorization: Bearer $(cargo run -q -p gatehouse-cli -- token --sub alice)\" http://127.0.0.1:3000{sample}"

@@ -410,7 +410,7 @@ impl Reason {
                 fix: "Set the same `AUTH_SECRET` in both.",
             },
             Reason::CookieSignatureInvalid => ReasonDoc {
-                meaning: "A Better Auth session token's HMAC does not verify, or it has no signature.",
+                meaning: "A Better Auth session token's HMAC does not verify, or it has no signature; or, with `BETTER_AUTH_COOKIE_CACHE`, its cookie cache (`session_data`) is well formed but signed with none of the secrets.",
                 usual_cause: "`BETTER_AUTH_SECRET` differs between the auth server and this API (or changed on redeploy); `session.token` sent instead of the signed value.",
                 fix: "Set the same `BETTER_AUTH_SECRET` everywhere (`BETTER_AUTH_SECRETS` during a rotation); send the cookie or the `set-auth-token` value.",
             },

@@ -138,6 +138,19 @@ impl Route {
     }
 }
 
+/// The route of `routes` that serves `path`, for a process that serves a
+/// whole table (`gatehouse dev`, one function for all routes): the whole
+/// path matches the route's pattern, as Vercel routes its functions, and
+/// when two patterns match, the one with fewer dynamic segments wins
+/// (`/api/tasks/export` before `/api/tasks/[id]`). `None` is a 404.
+pub fn find_route(routes: &'static [&'static Route], path: &str) -> Option<&'static Route> {
+    routes
+        .iter()
+        .filter_map(|route| route.match_path(path).map(|params| (*route, params.len())))
+        .min_by_key(|(_, dynamic)| *dynamic)
+        .map(|(route, _)| route)
+}
+
 fn dynamic_name(segment: &'static str) -> Option<&'static str> {
     segment.strip_prefix('[')?.strip_suffix(']')
 }
@@ -349,6 +362,31 @@ mod tests {
         assert_eq!(DYNAMIC.match_path("/api/tasks/42/x"), None);
         assert_eq!(PLAIN.match_path("/api/health"), Some(vec![]));
         assert_eq!(PLAIN.match_path("/api/healthz"), None);
+    }
+
+    static EXPORT: Route = get("/api/tasks/export");
+    static TABLE: &[&Route] = &[&PLAIN, &DYNAMIC, &NESTED, &EXPORT, &DOTTED];
+
+    #[test]
+    fn a_table_finds_the_route_a_path_names() {
+        let found = |path: &str| find_route(TABLE, path).map(|route| route.pattern);
+        assert_eq!(found("/api/health"), Some("/api/health"));
+        assert_eq!(found("/api/health/"), Some("/api/health"));
+        assert_eq!(found("/api/health/detailed"), Some("/api/health/detailed"));
+        assert_eq!(found("/api/tasks/42"), Some("/api/tasks/[id]"));
+        // A static segment wins over a dynamic one, whatever the order.
+        assert_eq!(found("/api/tasks/export"), Some("/api/tasks/export"));
+        assert_eq!(found("/api/openapi.json"), Some("/api/openapi.json"));
+        for unknown in [
+            "/",
+            "/api",
+            "/api/nope",
+            "/api/tasks",
+            "/api/tasks/1/x",
+            "/prod/api/health",
+        ] {
+            assert_eq!(found(unknown), None, "{unknown}");
+        }
     }
 
     #[test]

@@ -8,6 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use gatehouse::auth::authjs;
+use gatehouse::auth::better_auth::cookie_cache::{
+    CookieCache, CookieCacheSettings, Strategy as CacheStrategy,
+};
 use gatehouse::auth::better_auth::database::{SessionSecrets, verify_signed};
 use gatehouse::auth::credential;
 use gatehouse::auth::jwt::claims::Claims;
@@ -109,6 +112,27 @@ proptest! {
         altered[0] ^= 1;
         let forged = format!("{token}.{}", base64_standard(&altered));
         prop_assert!(verify_signed(&forged, &secrets).is_err());
+    }
+
+    #[test]
+    fn better_auth_cookie_caches_never_panic_and_nothing_unsigned_passes(
+        value in tokenish(),
+        json in prop_oneof![
+            any::<String>(),
+            "\\{\"session\":\\{[a-zA-Z\":,0-9{}]{0,120}\\},\"expiresAt\":[0-9e.+-]{0,16},\"signature\":\"[A-Za-z0-9_-]{0,44}\"\\}",
+        ],
+        now in 0i64..4_000_000_000,
+    ) {
+        let secrets = [("1".to_owned(), Secret::new(SECRET))];
+        let encoded = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, json.as_bytes());
+        for strategy in [CacheStrategy::Compact, CacheStrategy::Jwt, CacheStrategy::Jwe] {
+            let cache = CookieCache::new(
+                &CookieCacheSettings { strategy, version: "1".to_owned() },
+                &secrets,
+            );
+            prop_assert!(cache.read(&value, "token", now).is_err());
+            prop_assert!(cache.read(&encoded, "token", now).is_err());
+        }
     }
 
     #[test]

@@ -123,6 +123,9 @@ pub struct SignedIn {
     pub cookie: String,
     /// The whole `Set-Cookie` header of the session cookie.
     pub set_cookie: String,
+    /// The cookie cache (`better-auth.session_data`, or its chunks) as a
+    /// `Cookie` header fragment, when the server has `session.cookieCache`.
+    pub cache_cookie: Option<String>,
 }
 
 pub fn sign_up_and_in(server: &BetterAuth, email: &str) -> SignedIn {
@@ -170,7 +173,21 @@ fn signed_in(user_id: String, response: &Response) -> SignedIn {
         session_token,
         cookie,
         set_cookie: set_cookie.to_owned(),
+        cache_cookie: cache_cookie(response),
     }
+}
+
+/// The `better-auth.session_data` cookie (or its `.0`, `.1`, … chunks) a
+/// response sets, as a `Cookie` header fragment; `None` without one.
+pub fn cache_cookie(response: &Response) -> Option<String> {
+    let pairs: Vec<&str> = response
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, value)| value.split(';').next().unwrap_or_default())
+        .filter(|pair| pair.starts_with("better-auth.session_data") && !pair.ends_with('='))
+        .collect();
+    (!pairs.is_empty()).then(|| pairs.join("; "))
 }
 
 #[test]
@@ -262,4 +279,54 @@ fn a_preview_issuer_pattern_accepts_better_auth_tokens_and_others_do_not() {
         &[&server.base_url, "http://localhost:*"],
     );
     assert_eq!(body["facts"]["iss_expected"], "http://localhost:*");
+}
+
+#[test]
+fn sessions_are_looked_up_before_and_after_gatehouses_migrations() {
+    // Better Auth's tables only (this API's migrations not applied, so no
+    // revocation): the inline statement answers, and the log says once how
+    // to get the lookup whose plan each connection keeps.
+    let server = BetterAuth::start();
+    let user = sign_up_and_in(&server, "unmigrated@example.com");
+    let env = [
+        ("DATABASE_URL", server.db.url.as_str()),
+        ("BETTER_AUTH_SECRET", server.secret.as_str()),
+        ("TOKEN_REVOCATION", "off"),
+    ];
+    let lookups = |function: &mut crate::support::function::VercelFunction| {
+        for _ in 0..3 {
+            let response = get(function.addr(), SESSION, &[("cookie", &user.cookie)]);
+            assert_eq!(assert_accepted(&response)["subject"], user.user_id.as_str());
+        }
+        // A refusal logged after them: everything before it is in the log.
+        let response = session_with(function, "forged.AAAA");
+        wait_logged(function, &response);
+        crate::support::function::json_logs(function)
+            .into_iter()
+            .filter(|event| event["event"] == "better_auth_lookup_inline")
+            .collect::<Vec<_>>()
+    };
+    let mut function = start(AUTH_SESSION, &env);
+    let inline = lookups(&mut function);
+    assert_eq!(inline.len(), 1, "{}", function.process.report());
+    assert!(
+        inline[0]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("gatehouse migrate")),
+        "{}",
+        inline[0]
+    );
+    block_on(server.db.migrate());
+    let mut function = start(AUTH_SESSION, &env);
+    assert!(
+        lookups(&mut function).is_empty(),
+        "{}",
+        function.process.report()
+    );
+    let functions = block_on(
+        server
+            .db
+            .count("SELECT count(*) FROM pg_proc WHERE proname = 'gatehouse_better_auth_session'"),
+    );
+    assert_eq!(functions, 1);
 }

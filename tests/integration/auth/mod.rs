@@ -10,6 +10,7 @@ mod authjs_sessions;
 pub mod better_auth;
 mod claims_rules;
 mod contract;
+mod cookie_cache;
 mod cors;
 mod debug_session;
 mod jwks_fetching;

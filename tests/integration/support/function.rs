@@ -118,6 +118,19 @@ pub fn start_dev(env: &[(&str, &str)]) -> (Process, SocketAddr) {
     dev_ready(dev)
 }
 
+/// As [`start_dev`] on a chosen `port`, for a test that must name the
+/// address in the server's own environment (a `VERCEL_BRANCH_URL`).
+#[track_caller]
+pub fn start_dev_on(port: u16, env: &[(&str, &str)]) -> (Process, SocketAddr) {
+    let port = port.to_string();
+    let dev = Process::spawn(
+        &gatehouse_cli().to_string_lossy(),
+        &["dev", "--port", &port],
+        env,
+    );
+    dev_ready(dev)
+}
+
 /// As [`start_dev`], in `dir` (kept by the caller).
 #[track_caller]
 pub fn start_dev_at(dir: &Path, env: &[(&str, &str)]) -> (Process, SocketAddr) {

@@ -7,18 +7,14 @@
 //! empty salt. The algorithm is fixed by the cookie name's generation, never
 //! chosen by the token alone.
 
-use aws_lc_rs::iv::FixedLength;
-use aws_lc_rs::{aead, cipher, constant_time, hkdf, hmac};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use crate::auth::identity;
+use crate::auth::jwe::{Enc, Jwe, JweError, hkdf_sha256};
 use crate::auth::principal::{Method, Principal};
 use crate::auth::refusal::Refusal;
 use crate::auth::revocation;
 use crate::auth::settings::AuthSettings;
-use crate::auth::token_kind::MAX_TOKEN_BYTES;
 use crate::auth::verify::{Accepted, Attempt, Verify, select_claims};
 use crate::clock::numeric_date_secs;
 use crate::clock::rfc3339;
@@ -33,17 +29,6 @@ const V5_DEFAULT_SALTS: [&str; 2] = ["__Secure-authjs.session-token", "authjs.se
 const V4_PREFIXES: [&str; 3] = ["next-auth.", "__Secure-next-auth.", "__Host-next-auth."];
 
 const V4_INFO: &[u8] = b"NextAuth.js Generated Encryption Key";
-
-/// A256CBC-HS512 (RFC 7518 §5.2.5): 128-bit IV, tag = half an HMAC-SHA-512.
-const CBC_IV_LEN: usize = 16;
-const CBC_TAG_LEN: usize = 32;
-/// A256GCM (RFC 7518 §5.3): 96-bit IV, 128-bit tag.
-const GCM_IV_LEN: usize = 12;
-const GCM_TAG_LEN: usize = 16;
-
-/// Longest `alg`/`enc` kept in an [`AuthJsError::Unsupported`]: they come from
-/// an untrusted header, and a log line must not grow with the attacker's input.
-const MAX_ALGORITHM_NAME: usize = 32;
 
 /// Which Auth.js generation a cookie name belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,11 +89,14 @@ pub fn decrypt(
     token: &str,
 ) -> Result<Map<String, Value>, AuthJsError> {
     let jwe = Jwe::parse(token)?;
-    let generation = jwe.generation;
+    let generation = match jwe.enc() {
+        Enc::A256CbcHs512 => Generation::V5,
+        Enc::A256Gcm => Generation::V4,
+    };
     if let Some(name) = cookie_name
         && self::generation(name) != generation
     {
-        return Err(jwe.unsupported());
+        return Err(jwe.unsupported().into());
     }
     let salts: &[&str] = match cookie_name {
         Some(name) => &[name],
@@ -119,9 +107,11 @@ pub fn decrypt(
         let plaintext = match generation {
             Generation::V5 => salts
                 .iter()
-                .find_map(|salt| jwe.open_cbc_hs512(ikm, salt).transpose())
+                .find_map(|salt| open_v5(&jwe, ikm, salt).transpose())
                 .transpose()?,
-            Generation::V4 => jwe.open_gcm(ikm),
+            Generation::V4 => {
+                hkdf_sha256::<32>(ikm, &[], V4_INFO).and_then(|key| jwe.open_gcm(&key))
+            }
         };
         if let Some(plaintext) = plaintext {
             return serde_json::from_slice(&plaintext)
@@ -133,207 +123,23 @@ pub fn decrypt(
     })
 }
 
-/// A JWE whose shape has been checked; nothing in it is authenticated yet.
-struct Jwe<'a> {
-    /// The protected header exactly as received: it is the AAD, so it must
-    /// not be re-encoded.
-    protected: &'a str,
-    alg: String,
-    enc: String,
-    generation: Generation,
-    iv: Vec<u8>,
-    ciphertext: Vec<u8>,
-    tag: Vec<u8>,
+/// Opens a v5 token with the key Auth.js derives for `salt` (its cookie
+/// name). `Ok(None)`: the tag did not verify (another secret or salt).
+fn open_v5(jwe: &Jwe<'_>, ikm: &[u8], salt: &str) -> Result<Option<Vec<u8>>, AuthJsError> {
+    let info = format!("Auth.js Generated Encryption Key ({salt})");
+    let Some(key) = hkdf_sha256::<64>(ikm, salt.as_bytes(), info.as_bytes()) else {
+        return Ok(None);
+    };
+    Ok(jwe.open_cbc_hs512(&key)?)
 }
 
-impl<'a> Jwe<'a> {
-    fn parse(token: &'a str) -> Result<Self, AuthJsError> {
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(AuthJsError::Malformed("token is longer than 16 KiB"));
+impl From<JweError> for AuthJsError {
+    fn from(err: JweError) -> Self {
+        match err {
+            JweError::Malformed(what) => AuthJsError::Malformed(what),
+            JweError::Unsupported { alg, enc } => AuthJsError::Unsupported { alg, enc },
         }
-        let mut segments = token.split('.');
-        let (Some(protected), Some(encrypted_key), Some(iv), Some(ciphertext), Some(tag), None) = (
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-        ) else {
-            return Err(AuthJsError::Malformed(
-                "not a JWE compact token (five dot-separated segments)",
-            ));
-        };
-
-        let header: Map<String, Value> = URL_SAFE_NO_PAD
-            .decode(protected)
-            .ok()
-            .and_then(|json| serde_json::from_slice(&json).ok())
-            .ok_or(AuthJsError::Malformed(
-                "protected header is not a base64url-encoded JSON object",
-            ))?;
-        let (Some(alg), Some(enc)) = (
-            header.get("alg").and_then(Value::as_str),
-            header.get("enc").and_then(Value::as_str),
-        ) else {
-            return Err(AuthJsError::Malformed(
-                "protected header lacks a string `alg` or `enc`",
-            ));
-        };
-        // Neither library sets these; honouring them would mean inflating
-        // attacker-chosen data or ignoring extensions RFC 7516 says to obey.
-        if header.contains_key("zip") {
-            return Err(AuthJsError::Malformed(
-                "compressed (`zip`) payloads are not supported",
-            ));
-        }
-        if header.contains_key("crit") {
-            return Err(AuthJsError::Malformed(
-                "header lists critical (`crit`) extensions",
-            ));
-        }
-        let generation = match (alg, enc) {
-            ("dir", "A256CBC-HS512") => Generation::V5,
-            ("dir", "A256GCM") => Generation::V4,
-            _ => return Err(unsupported(alg, enc)),
-        };
-        if !encrypted_key.is_empty() {
-            return Err(AuthJsError::Malformed(
-                "encrypted-key segment must be empty for alg `dir`",
-            ));
-        }
-
-        let decode = |segment: &str, what: &'static str| {
-            URL_SAFE_NO_PAD
-                .decode(segment)
-                .map_err(|_| AuthJsError::Malformed(what))
-        };
-        let iv = decode(iv, "IV segment is not base64url")?;
-        let ciphertext = decode(ciphertext, "ciphertext segment is not base64url")?;
-        let tag = decode(tag, "tag segment is not base64url")?;
-        let (iv_len, tag_len) = match generation {
-            Generation::V5 => (CBC_IV_LEN, CBC_TAG_LEN),
-            Generation::V4 => (GCM_IV_LEN, GCM_TAG_LEN),
-        };
-        if iv.len() != iv_len {
-            return Err(AuthJsError::Malformed("IV has the wrong length for `enc`"));
-        }
-        if tag.len() != tag_len {
-            return Err(AuthJsError::Malformed(
-                "authentication tag has the wrong length for `enc`",
-            ));
-        }
-        if generation == Generation::V5
-            && (ciphertext.is_empty() || ciphertext.len() % CBC_IV_LEN != 0)
-        {
-            return Err(AuthJsError::Malformed(
-                "ciphertext is not a whole number of AES blocks",
-            ));
-        }
-        Ok(Self {
-            protected,
-            alg: alg.to_owned(),
-            enc: enc.to_owned(),
-            generation,
-            iv,
-            ciphertext,
-            tag,
-        })
     }
-
-    fn unsupported(&self) -> AuthJsError {
-        unsupported(&self.alg, &self.enc)
-    }
-
-    /// A256CBC-HS512 per RFC 7518 §5.2.2, keyed the Auth.js v5 way. `Ok(None)`
-    /// means the tag did not verify (wrong secret or salt: try the next one).
-    /// The tag is checked before any decryption so that nothing about the
-    /// padding of an unauthenticated ciphertext can leak.
-    fn open_cbc_hs512(&self, ikm: &[u8], salt: &str) -> Result<Option<Vec<u8>>, AuthJsError> {
-        let info = format!("Auth.js Generated Encryption Key ({salt})");
-        let Some(key) = hkdf_sha256::<64>(ikm, salt.as_bytes(), info.as_bytes()) else {
-            return Ok(None);
-        };
-        let (mac_key, enc_key) = key.split_at(32);
-
-        let aad = self.protected.as_bytes();
-        // AL: the AAD length in bits, as a 64-bit big-endian integer.
-        let aad_bits = u64::try_from(aad.len())
-            .unwrap_or(u64::MAX)
-            .saturating_mul(8);
-        let mut mac = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA512, mac_key));
-        for part in [aad, &self.iv, &self.ciphertext, &aad_bits.to_be_bytes()] {
-            mac.update(part);
-        }
-        let full = mac.sign();
-        let authentic = full.as_ref().get(..CBC_TAG_LEN).is_some_and(|expected| {
-            constant_time::verify_slices_are_equal(expected, &self.tag).is_ok()
-        });
-        if !authentic {
-            return Ok(None);
-        }
-
-        // Authentic from here on: a failure is the issuer's fault, not a
-        // wrong key, so it ends the search instead of trying other secrets.
-        let broken = AuthJsError::Malformed("authenticated ciphertext does not decrypt");
-        let iv: [u8; CBC_IV_LEN] = self.iv.as_slice().try_into().map_err(|_| broken.clone())?;
-        let aes = cipher::UnboundCipherKey::new(&cipher::AES_256, enc_key)
-            .and_then(cipher::PaddedBlockDecryptingKey::cbc_pkcs7)
-            .map_err(|_| broken.clone())?;
-        let mut buffer = self.ciphertext.clone();
-        let plaintext = aes
-            .decrypt(
-                &mut buffer,
-                cipher::DecryptionContext::Iv128(FixedLength::from(iv)),
-            )
-            .map_err(|_| broken)?;
-        Ok(Some(plaintext.to_vec()))
-    }
-
-    /// A256GCM keyed the NextAuth v4 way; `None` if the tag did not verify.
-    fn open_gcm(&self, ikm: &[u8]) -> Option<Vec<u8>> {
-        let key = hkdf_sha256::<32>(ikm, &[], V4_INFO)?;
-        let key = aead::LessSafeKey::new(aead::UnboundKey::new(&aead::AES_256_GCM, &key).ok()?);
-        let nonce = aead::Nonce::try_assume_unique_for_key(&self.iv).ok()?;
-        // A failed open may scribble on the buffer, so each attempt gets a copy.
-        let mut buffer = self.ciphertext.clone();
-        let plaintext = key
-            .open_in_place_separate_tag(
-                nonce,
-                aead::Aad::from(self.protected.as_bytes()),
-                &self.tag,
-                &mut buffer,
-            )
-            .ok()?;
-        Some(plaintext.to_vec())
-    }
-}
-
-fn unsupported(alg: &str, enc: &str) -> AuthJsError {
-    let clip = |name: &str| name.chars().take(MAX_ALGORITHM_NAME).collect();
-    AuthJsError::Unsupported {
-        alg: clip(alg),
-        enc: clip(enc),
-    }
-}
-
-/// HKDF output length for aws-lc-rs, which takes it as a trait object.
-struct OkmLen(usize);
-
-impl hkdf::KeyType for OkmLen {
-    fn len(&self) -> usize {
-        self.0
-    }
-}
-
-/// HKDF-SHA256 into `N` bytes. An empty `salt` is RFC 5869's "HashLen
-/// zeros", which is what the JavaScript libraries do for v4. `None` only if
-/// `N` exceeded HKDF's limit, which the fixed sizes used here never do.
-fn hkdf_sha256<const N: usize>(ikm: &[u8], salt: &[u8], info: &[u8]) -> Option<[u8; N]> {
-    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(ikm);
-    let mut out = [0u8; N];
-    prk.expand(&[info], OkmLen(N)).ok()?.fill(&mut out).ok()?;
-    Some(out)
 }
 
 /// Auth.js (or NextAuth v4) encrypted session cookies, decrypted with
@@ -467,6 +273,14 @@ impl Verify for AuthjsVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::token_kind::MAX_TOKEN_BYTES;
+    use aws_lc_rs::aead;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    /// A256GCM's IV length, and the longest algorithm name an error keeps.
+    const GCM_IV_LEN: usize = 12;
+    const MAX_ALGORITHM_NAME: usize = 32;
 
     const SECRET: &str = "authjs-test-secret-0123456789abcdef";
     const OTHER_SECRET: &str = "another-secret-fedcba9876543210-xyz";

@@ -85,6 +85,11 @@ impl fmt::Display for Source {
 pub struct Credential {
     pub source: Source,
     pub token: Token,
+    /// Beside a Better Auth session cookie (`<prefix>.session_token`), its
+    /// cookie cache (`<prefix>.session_data`, chunks joined), when the
+    /// request carries one: a signed copy of the session that
+    /// `BETTER_AUTH_COOKIE_CACHE` reads instead of the database.
+    pub cookie_cache: Option<Token>,
 }
 
 /// Why no usable credential could be taken from the request.
@@ -125,9 +130,13 @@ pub fn extract(headers: &HeaderMap, cookie_names: &[String]) -> Result<Credentia
     let cookies = parse_cookies(headers);
     for wanted in cookie_names {
         if let Some(value) = cookie_value(&cookies, wanted) {
+            let cookie_cache = cookie_cache_name(wanted)
+                .and_then(|name| cookie_value(&cookies, &name))
+                .map(Token::new);
             return Ok(Credential {
                 source: Source::Cookie(wanted.clone()),
                 token: Token::new(value),
+                cookie_cache,
             });
         }
     }
@@ -148,7 +157,17 @@ fn usable(source: Source, carrier: &str, value: &str) -> Result<Credential, Extr
     Ok(Credential {
         source,
         token: Token::new(value),
+        cookie_cache: None,
     })
+}
+
+/// The name of Better Auth's cookie cache beside the session cookie
+/// `session_cookie`: `[__Secure-]<prefix>.session_data` for
+/// `[__Secure-]<prefix>.session_token` (Better Auth's `getCookies`); none
+/// for other cookies.
+pub fn cookie_cache_name(session_cookie: &str) -> Option<String> {
+    let prefix = session_cookie.strip_suffix(".session_token")?;
+    Some(format!("{prefix}.session_data"))
 }
 
 /// The cookie's value, or its `.0`, `.1`, … chunks joined in order.
@@ -307,6 +326,49 @@ mod tests {
         );
         // .2 is missing, so .3 is not part of the value.
         assert_eq!(credential.token.expose(), "AAABBB");
+    }
+
+    #[test]
+    fn better_auths_cookie_cache_comes_with_its_session_cookie() {
+        let h = headers(&[(
+            "cookie",
+            "better-auth.session_data.1=BBB; better-auth.session_token=tok.sig; better-auth.session_data.0=AAA",
+        )]);
+        let credential = extract(&h, &names()).unwrap();
+        assert_eq!(credential.token.expose(), "tok.sig");
+        assert_eq!(
+            credential.cookie_cache.as_ref().map(Token::expose),
+            Some("AAABBB")
+        );
+        // The __Secure- session cookie goes with the __Secure- cache only.
+        let h = headers(&[(
+            "cookie",
+            "__Secure-better-auth.session_token=tok.sig; better-auth.session_data=plain",
+        )]);
+        assert!(extract(&h, &names()).unwrap().cookie_cache.is_none());
+        let h = headers(&[(
+            "cookie",
+            "__Secure-better-auth.session_token=tok.sig; __Secure-better-auth.session_data=secure",
+        )]);
+        assert_eq!(
+            extract(&h, &names())
+                .unwrap()
+                .cookie_cache
+                .as_ref()
+                .map(Token::expose),
+            Some("secure")
+        );
+        // Never beside a header credential, nor another kind's cookie.
+        let h = headers(&[
+            ("authorization", "Bearer tok.sig"),
+            ("cookie", "better-auth.session_data=x"),
+        ]);
+        assert!(extract(&h, &names()).unwrap().cookie_cache.is_none());
+        assert_eq!(cookie_cache_name("authjs.session-token"), None);
+        assert_eq!(
+            cookie_cache_name("my-app.session_token").as_deref(),
+            Some("my-app.session_data")
+        );
     }
 
     #[test]

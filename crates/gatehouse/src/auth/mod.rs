@@ -16,6 +16,7 @@ pub mod better_auth;
 pub mod credential;
 pub mod explain;
 pub mod identity;
+pub mod jwe;
 pub mod jwt;
 pub mod pattern;
 pub mod principal;
@@ -59,8 +60,7 @@ use crate::outbound::Outbound;
 enum RevocationCheck {
     /// By the authenticator, one statement of its own.
     Now,
-    /// By the route's own statement (Better Auth database sessions are
-    /// checked inside their lookup either way).
+    /// By the route's own statement.
     InRouteStatement,
 }
 

@@ -10,9 +10,8 @@
 //!
 //! The authenticator checks a credential against each process's copy of
 //! these tables (`auth/revocation_mirror.rs`, read again by change at most
-//! once per `REVOCATION_SYNC_MS`), not with a statement per request; for
-//! Better Auth sessions the check rides along with the session lookup
-//! itself, and routes that defer it fold it into their own statement.
+//! once per `REVOCATION_SYNC_MS`), not with a statement per request; routes
+//! that defer it fold it into their own statement.
 //! Every path applies [`RevocationState::verdict`].
 
 use sha2::{Digest, Sha256};

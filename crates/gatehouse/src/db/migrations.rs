@@ -107,6 +107,12 @@ pub const RUNTIME: Component = Component {
             sql: include_str!("../../migrations/0006_revocation_changes.sql"),
             upgrade_only: false,
         },
+        Migration {
+            version: 7,
+            name: "better_auth_session_lookup",
+            sql: include_str!("../../migrations/0007_better_auth_session_lookup.sql"),
+            upgrade_only: false,
+        },
     ],
 };
 
@@ -413,6 +419,11 @@ mod tests {
             6,
             "revocation_changes",
             "31523493ec521c3ca39f6e62ca17ec048241b634240561361499c0536bf560e6",
+        ),
+        (
+            7,
+            "better_auth_session_lookup",
+            "6a7a2165394d18f8a08bd5b306ed0c390c3769712cfb3b8b88a5a27f685f7615",
         ),
     ];
 

@@ -16,7 +16,7 @@ use crate::App;
 use crate::error::{RequestError, StartupError};
 use crate::http::Response;
 use crate::http::request::RequestId;
-use crate::route::Route;
+use crate::route::{Route, find_route};
 
 /// Serves `routes` on `listener` until `shutdown` completes, then lets
 /// in-flight connections finish.
@@ -76,9 +76,8 @@ async fn route(
     let request_id = RequestId::generate();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let Some((route, params)) = routes
-        .iter()
-        .find_map(|route| route.match_path(&path).map(|params| (*route, params)))
+    let Some((route, params)) = find_route(routes, &path)
+        .and_then(|route| route.match_path(&path).map(|params| (route, params)))
     else {
         let err = RequestError::RouteNotFound { path };
         return app.refuse_early(&err, &request_id, &method, None);

@@ -6,15 +6,20 @@
 //! `AWS_LAMBDA_MAX_CONCURRENCY` above 1 and send that many at once: then a
 //! multi-threaded runtime polls with as many loops (`run_concurrent`, feature
 //! `concurrency-tokio`). The state is shared safely either way, as on Vercel.
+//!
+//! A function serving a route table routes by the event's path, without the
+//! stage prefix `lambda_http` adds for a named API Gateway stage (`/prod`):
+//! the route table is the same behind any stage.
 
+use lambda_http::request::RequestContext;
 use lambda_http::{Body as LambdaBody, RequestExt};
 
+use super::served::Served;
 use crate::App;
 use crate::config::Env;
 use crate::error::{RequestError, StartupError};
 use crate::http::request::{MAX_BODY_BYTES, RequestId};
 use crate::http::{Body, Request, Response};
-use crate::route::Route;
 
 /// Set by Lambda itself; `lambda_runtime` panics without them, so check first.
 const REQUIRED: [&str; 4] = [
@@ -24,7 +29,7 @@ const REQUIRED: [&str; 4] = [
     "AWS_LAMBDA_FUNCTION_VERSION",
 ];
 
-pub fn run(app: App, route: &'static Route, env: &Env) -> Result<(), StartupError> {
+pub fn run(app: App, served: Served, env: &Env) -> Result<(), StartupError> {
     if let Some(variable) = REQUIRED
         .into_iter()
         .find(|variable| env.get(variable).is_none())
@@ -47,7 +52,7 @@ pub fn run(app: App, route: &'static Route, env: &Env) -> Result<(), StartupErro
     runtime.block_on(async move {
         let handler = lambda_http::service_fn(move |event: lambda_http::Request| {
             let app = app.clone();
-            async move { Ok::<_, std::convert::Infallible>(handle(&app, route, event).await) }
+            async move { Ok::<_, std::convert::Infallible>(handle(&app, served, event).await) }
         });
         // Sequential when the variable is unset or 1 (classic Lambda).
         lambda_http::run_concurrent(handler)
@@ -61,7 +66,7 @@ pub fn run(app: App, route: &'static Route, env: &Env) -> Result<(), StartupErro
 
 async fn handle(
     app: &App,
-    route: &'static Route,
+    served: Served,
     event: lambda_http::Request,
 ) -> http::Response<LambdaBody> {
     let request_id = RequestId::from_platform(
@@ -69,6 +74,11 @@ async fn handle(
             .lambda_context_ref()
             .map(|context| context.request_id.as_str()),
     );
+    let Some(route) = served.route_for(routed_path(&event)) else {
+        let path = event.uri().path().to_owned();
+        let err = RequestError::RouteNotFound { path };
+        return to_lambda(app.refuse_early(&err, &request_id, event.method(), None));
+    };
     let (parts, body) = event.into_parts();
     let bytes = match body {
         LambdaBody::Empty => Body::new(),
@@ -86,6 +96,22 @@ async fn handle(
             .await
     };
     to_lambda(response)
+}
+
+/// The path a route table is matched against: the request's path without
+/// the `/<stage>` prefix of a named API Gateway stage (`$default` has none).
+fn routed_path(event: &lambda_http::Request) -> &str {
+    let path = event.uri().path();
+    let stage = match event.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.stage.as_deref(),
+        Some(RequestContext::ApiGatewayV2(context)) => context.stage.as_deref(),
+        _ => None,
+    };
+    stage
+        .filter(|stage| *stage != "$default")
+        .and_then(|stage| path.strip_prefix('/')?.strip_prefix(stage))
+        .filter(|rest| rest.starts_with('/'))
+        .unwrap_or(path)
 }
 
 /// Text bodies stay text; anything else is sent as binary (base64 on the wire).

@@ -1,8 +1,11 @@
 //! Better Auth sessions: the signed session token (cookie or the bearer
 //! plugin's `set-auth-token`), verified with `BETTER_AUTH_SECRET`, then
-//! looked up in Better Auth's own tables ([`database`]) or asked of its
-//! server's `get-session` ([`remote`], `AUTH_SERVER_URL`).
+//! read from Better Auth's cookie cache where it allows it
+//! ([`cookie_cache`], `BETTER_AUTH_COOKIE_CACHE`), else looked up in
+//! Better Auth's own tables ([`database`]) or asked of its server's
+//! `get-session` ([`remote`], `AUTH_SERVER_URL`).
 
+pub mod cookie_cache;
 pub mod database;
 pub mod remote;
 
@@ -12,20 +15,24 @@ use crate::auth::credential::{Credential, Source};
 use crate::auth::identity;
 use crate::auth::principal::{Method, Principal};
 use crate::auth::refusal::{Facts, Refusal, store_unavailable};
-use crate::auth::revocation::{self, RevocationError};
+use crate::auth::revocation;
 use crate::auth::settings::AuthSettings;
 use crate::auth::verify::{Accepted, Attempt, Verify, database, select_claims};
 use crate::clock::rfc3339;
 use crate::db::{Database, LazyDatabase};
 use crate::outbound::Outbound;
 use crate::reason::Reason;
-use database::{LookupError, SessionSecrets, SignedTokenError};
+use cookie_cache::{CacheError, CookieCache};
+use database::{LookupError, SessionLookup, SessionSecrets, SignedTokenError};
 use remote::{RemoteCredential, RemoteError, RemoteSessions};
 
 /// Better Auth's sessions, from its database or its server.
 #[derive(Debug)]
 pub(crate) struct BetterAuthVerifier {
     secrets: SessionSecrets,
+    /// `BETTER_AUTH_COOKIE_CACHE`, in database mode only.
+    cookie_cache: Option<CookieCache>,
+    lookup: SessionLookup,
     remote: Option<RemoteSessions>,
     in_database: bool,
     checks_revocation: bool,
@@ -39,13 +46,20 @@ impl BetterAuthVerifier {
         outbound: &Outbound,
         database: Arc<LazyDatabase>,
     ) -> Self {
+        let in_database = settings.sessions_in_database();
         BetterAuthVerifier {
             secrets: SessionSecrets::new(&settings.better_auth_secrets),
+            cookie_cache: settings
+                .better_auth_cookie_cache
+                .as_ref()
+                .filter(|_| in_database)
+                .map(|cache| CookieCache::new(cache, &settings.better_auth_secrets)),
+            lookup: SessionLookup::default(),
             remote: settings
                 .remote_sessions
                 .clone()
                 .map(|remote| RemoteSessions::new(remote, outbound.clone())),
-            in_database: settings.sessions_in_database(),
+            in_database,
             checks_revocation: settings.checks_revocation(),
             principal_claims: settings.principal_claims.clone(),
             database,
@@ -87,43 +101,68 @@ impl Verify for BetterAuthVerifier {
             select_claims(&mut principal, &self.principal_claims);
             return Ok(Accepted::pending(principal));
         }
-        let db = database(&self.database)?;
-        let mut principal = database_session(
-            &db,
-            &self.secrets,
-            credential,
-            source,
-            self.checks_revocation,
-            now,
-            facts,
-        )
-        .await?;
+        let signed = database::verify_signed(credential.token.expose(), &self.secrets)
+            .map_err(|err| signature_refusal(err, &credential.source))?;
+        let mut principal = match self.cached_session(credential, &signed.token, now)? {
+            Some(session) => {
+                let principal = session_principal(
+                    session.session_id,
+                    session.user_id,
+                    session.expires_at,
+                    Some(session.created_at),
+                    session.user,
+                    source,
+                );
+                facts.exp = principal.expires_at;
+                principal
+            }
+            None => {
+                let db = database(&self.database)?;
+                database_session(&db, &self.lookup, &signed.token, source, now, facts).await?
+            }
+        };
+        if self.checks_revocation {
+            principal.revocation_id = Some(revocation::token_id(None, &signed.token));
+        }
         select_claims(&mut principal, &self.principal_claims);
-        // Its lookup checked revocation in the same statement.
-        Ok(Accepted {
-            principal,
-            revocation_checked: true,
-        })
+        // Revocation: the authenticator's in-memory copy, as for every
+        // other credential kind.
+        Ok(Accepted::pending(principal))
     }
 }
 
-/// A Better Auth session: signature first (a forgery never reaches the
-/// database), then the row, its expiry and its revocation, in one query.
+impl BetterAuthVerifier {
+    /// The session from Better Auth's cookie cache, when configured, sent
+    /// and valid; `None` sends the request to the database, as Better Auth
+    /// does. A forged cache is refused.
+    fn cached_session(
+        &self,
+        credential: &Credential,
+        token: &str,
+        now: i64,
+    ) -> Result<Option<cookie_cache::CachedSession>, Refusal> {
+        let (Some(cache), Some(value)) = (&self.cookie_cache, &credential.cookie_cache) else {
+            return Ok(None);
+        };
+        match cache.read(value.expose(), token, now) {
+            Ok(session) => Ok(Some(session)),
+            Err(err) if err.falls_back() => Ok(None),
+            Err(err) => Err(cache_refusal(&err, cache, &credential.source)),
+        }
+    }
+}
+
+/// A Better Auth session looked up by its (verified) token: the row and
+/// its expiry, in one statement.
 async fn database_session(
     db: &Database,
-    secrets: &SessionSecrets,
-    credential: &Credential,
+    lookup: &SessionLookup,
+    token: &str,
     source: String,
-    check_revocation: bool,
     now: i64,
     facts: &mut Facts,
 ) -> Result<Principal, Refusal> {
-    let signed = database::verify_signed(credential.token.expose(), secrets)
-        .map_err(|err| signature_refusal(err, &credential.source))?;
-    let revocation_id = check_revocation.then(|| revocation::token_id(None, &signed.token));
-    let row = database::lookup(db, &signed.token, revocation_id.as_deref())
-        .await
-        .map_err(lookup_refusal)?;
+    let row = lookup.lookup(db, token).await.map_err(lookup_refusal)?;
     facts.exp = Some(row.expires_at);
     if row.expires_at <= now {
         return Err(Refusal::revealing(
@@ -136,21 +175,53 @@ async fn database_session(
             "sign in again; Better Auth extends a session only while it is used (session.updateAge)",
         ));
     }
-    if let Some(revoked) = row.revocation.verdict(row.created_at) {
-        return Err(crate::auth::revocation::revoked(revoked));
-    }
+    Ok(session_principal(
+        row.session_id,
+        row.user_id,
+        row.expires_at,
+        row.created_at,
+        row.user,
+        source,
+    ))
+}
+
+/// The principal of a Better Auth session, the same whether it was read
+/// from the database or from the cookie cache.
+fn session_principal(
+    session_id: String,
+    user_id: String,
+    expires_at: i64,
+    created_at: Option<f64>,
+    user: serde_json::Map<String, serde_json::Value>,
+    source: String,
+) -> Principal {
     let mut principal = Principal::new(
         identity::BETTER_AUTH,
-        row.user_id,
+        user_id,
         Method::BetterAuthSession,
         source,
     );
-    principal.expires_at = Some(row.expires_at);
-    principal.session_id = Some(row.session_id);
-    principal.claims = row.user;
-    principal.issued_at = row.created_at;
-    principal.revocation_id = revocation_id;
-    Ok(principal)
+    principal.expires_at = Some(expires_at);
+    principal.session_id = Some(session_id);
+    principal.claims = user;
+    principal.issued_at = created_at;
+    principal
+}
+
+/// A cookie cache that is well formed but not signed with any configured
+/// secret: altered, or written with another secret.
+fn cache_refusal(err: &CacheError, cache: &CookieCache, source: &Source) -> Refusal {
+    let session_cookie = source.cookie_name().unwrap_or("better-auth.session_token");
+    let name = crate::auth::credential::cookie_cache_name(session_cookie)
+        .unwrap_or_else(|| "better-auth.session_data".to_owned());
+    Refusal::revealing(
+        Reason::CookieSignatureInvalid,
+        format!(
+            "Better Auth's cookie cache ({name}, strategy {}) came with a valid session cookie, but {err}: it was altered, or written with another secret",
+            cache.strategy().as_str()
+        ),
+        "sign in again; if fresh sessions are refused too, BETTER_AUTH_SECRET here differs from the auth server's: set the same secret(s) in both (during a rotation, every live one in BETTER_AUTH_SECRETS, newest first)",
+    )
 }
 
 fn signature_refusal(err: SignedTokenError, source: &Source) -> Refusal {
@@ -191,9 +262,6 @@ fn lookup_refusal(err: LookupError) -> Refusal {
             "Better Auth's \"session\" and \"user\" tables are not in the database DATABASE_URL names",
             "point DATABASE_URL at the database Better Auth uses (its migrations create those tables)",
         ),
-        LookupError::RevocationTableMissing => {
-            revocation::revocation_unavailable(RevocationError::TablesMissing)
-        }
         LookupError::Store(err) => store_unavailable(&err),
     }
 }

@@ -22,6 +22,7 @@
 
 use std::time::Duration;
 
+use crate::auth::better_auth::cookie_cache::CookieCacheSettings;
 use crate::auth::better_auth::remote::RemoteSettings;
 use crate::auth::identity;
 use crate::auth::pattern::PatternList;
@@ -72,6 +73,9 @@ pub struct AuthSettings {
     pub better_auth_secrets: Vec<(String, Secret)>,
     /// `AUTH_SERVER_URL`: sessions validated by the auth server instead.
     pub remote_sessions: Option<RemoteSettings>,
+    /// `BETTER_AUTH_COOKIE_CACHE`: read Better Auth's cookie cache before
+    /// the database, as Better Auth's `get-session` does.
+    pub better_auth_cookie_cache: Option<CookieCacheSettings>,
     /// `AUTH_SECRET` / `NEXTAUTH_SECRET`, for Auth.js session cookies.
     pub authjs_secrets: Vec<Secret>,
     pub user_service: Option<UserServiceSettings>,
@@ -189,6 +193,7 @@ pub(crate) fn read(r: &mut Reader<'_>, environment: Environment) -> AuthSettings
     let cors_origins = read_cors_origins(r, environment);
     let better_auth_secrets = read_better_auth_secrets(r);
     let remote_sessions = read_remote_sessions(r, environment);
+    let better_auth_cookie_cache = read_better_auth_cookie_cache(r);
     let authjs_secrets = read_authjs_secrets(r);
     let user_service = read_user_service(r, environment);
     let revocation = r.get("TOKEN_REVOCATION").is_none() || r.bool("TOKEN_REVOCATION");
@@ -221,6 +226,7 @@ pub(crate) fn read(r: &mut Reader<'_>, environment: Environment) -> AuthSettings
         cors_origins,
         better_auth_secrets,
         remote_sessions,
+        better_auth_cookie_cache,
         authjs_secrets,
         user_service,
         revocation,
@@ -262,6 +268,24 @@ pub(crate) fn check_with_database(r: &mut Reader<'_>, auth: &mut AuthSettings, h
             "set DATABASE_URL to the database Better Auth uses, or AUTH_SERVER_URL to the Better Auth server's URL",
         );
     }
+    if let Some(cache) = &auth.better_auth_cookie_cache {
+        if auth.better_auth_secrets.is_empty() {
+            r.error(
+                "BETTER_AUTH_COOKIE_CACHE",
+                format!(
+                    "is {}, but no BETTER_AUTH_SECRET (or BETTER_AUTH_SECRETS) is set to check the cache with",
+                    cache.strategy.as_str()
+                ),
+                "set BETTER_AUTH_SECRET to the Better Auth server's secret, or unset BETTER_AUTH_COOKIE_CACHE",
+            );
+        } else if auth.remote_sessions.is_some() {
+            r.warn(
+                "BETTER_AUTH_COOKIE_CACHE",
+                "is read only where sessions are looked up in the database; with AUTH_SERVER_URL the auth server's answers are cached instead (AUTH_SERVER_CACHE_TTL_SECS)",
+                "unset BETTER_AUTH_COOKIE_CACHE, or unset AUTH_SERVER_URL to look sessions up in DATABASE_URL",
+            );
+        }
+    }
     if auth.remote_sessions.is_some() && auth.better_auth_secrets.is_empty() {
         r.warn(
             "BETTER_AUTH_SECRET",
@@ -274,6 +298,70 @@ pub(crate) fn check_with_database(r: &mut Reader<'_>, auth: &mut AuthSettings, h
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::better_auth::cookie_cache::Strategy;
+    use crate::config::{Config, ConfigErrors, Env, Needs};
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+        Config::load(&Env::from_pairs(pairs.iter().copied()), Needs::NONE)
+    }
+
+    #[test]
+    fn the_cookie_cache_is_read_only_when_named_and_with_a_secret() {
+        let secret = (
+            "BETTER_AUTH_SECRET",
+            "better-auth-secret-0123456789abcdefghij",
+        );
+        let database = ("DATABASE_URL", "postgres://postgres@127.0.0.1/app");
+        let config = load(&[secret, database]).unwrap();
+        assert_eq!(config.auth.better_auth_cookie_cache, None);
+        let config = load(&[secret, database, ("BETTER_AUTH_COOKIE_CACHE", "off")]).unwrap();
+        assert_eq!(config.auth.better_auth_cookie_cache, None);
+        let config = load(&[secret, database, ("BETTER_AUTH_COOKIE_CACHE", "JWE")]).unwrap();
+        let cache = config.auth.better_auth_cookie_cache.unwrap();
+        assert_eq!(cache.strategy, Strategy::Jwe);
+        assert_eq!(cache.version, "1");
+        let config = load(&[
+            secret,
+            database,
+            ("BETTER_AUTH_COOKIE_CACHE", "compact"),
+            ("BETTER_AUTH_COOKIE_CACHE_VERSION", "v2"),
+        ])
+        .unwrap();
+        assert_eq!(config.auth.better_auth_cookie_cache.unwrap().version, "v2");
+        for (pairs, fix) in [
+            (
+                vec![secret, database, ("BETTER_AUTH_COOKIE_CACHE", "on")],
+                "session.cookieCache.strategy",
+            ),
+            (
+                vec![database, ("BETTER_AUTH_COOKIE_CACHE", "jwt")],
+                "set BETTER_AUTH_SECRET",
+            ),
+        ] {
+            let errors = load(&pairs).unwrap_err();
+            let problem = errors
+                .problems
+                .iter()
+                .find(|p| p.variable == "BETTER_AUTH_COOKIE_CACHE")
+                .unwrap_or_else(|| panic!("{errors:?}"));
+            assert!(problem.fix.contains(fix), "{problem:?}");
+        }
+        // With the auth server deciding, the cache is not read: said once.
+        let config = load(&[
+            secret,
+            ("AUTH_SERVER_URL", "http://127.0.0.1:3000"),
+            ("BETTER_AUTH_COOKIE_CACHE", "compact"),
+        ])
+        .unwrap();
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w.variable == "BETTER_AUTH_COOKIE_CACHE"),
+            "{:?}",
+            config.warnings
+        );
+    }
 
     #[test]
     fn origins_are_normalised() {

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::values::*;
+use crate::auth::better_auth::cookie_cache::{CookieCacheSettings, Strategy};
 use crate::auth::better_auth::remote::RemoteSettings;
 use crate::config::env::{Environment, MIN_SECRET_BYTES, Reader};
 use crate::http::same_site::SameSite;
@@ -52,6 +53,30 @@ pub(super) fn read_better_auth_secrets(r: &mut Reader<'_>) -> Vec<(String, Secre
     r.secret("BETTER_AUTH_SECRET")
         .map(|secret| vec![("current".to_owned(), secret)])
         .unwrap_or_default()
+}
+
+/// `BETTER_AUTH_COOKIE_CACHE` (Better Auth's `session.cookieCache.strategy`)
+/// and `BETTER_AUTH_COOKIE_CACHE_VERSION`. Unset or `off`: the cache is
+/// never read, every session is looked up.
+pub(super) fn read_better_auth_cookie_cache(r: &mut Reader<'_>) -> Option<CookieCacheSettings> {
+    let version = r.get("BETTER_AUTH_COOKIE_CACHE_VERSION");
+    let raw = r.get("BETTER_AUTH_COOKIE_CACHE")?;
+    if raw.is_empty() || raw.eq_ignore_ascii_case("off") {
+        return None;
+    }
+    let Some(strategy) = Strategy::parse(&raw) else {
+        r.error(
+            "BETTER_AUTH_COOKIE_CACHE",
+            format!("is \"{raw}\", not compact, jwt, jwe or off"),
+            "set it to the session.cookieCache.strategy of your Better Auth configuration (compact when it sets none) if cookieCache is enabled there, or unset it",
+        );
+        return None;
+    };
+    let version = match version {
+        Some(version) if !version.is_empty() => version,
+        _ => "1".to_owned(),
+    };
+    Some(CookieCacheSettings { strategy, version })
 }
 
 pub(super) fn read_remote_sessions(
