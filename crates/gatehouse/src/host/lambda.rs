@@ -16,7 +16,7 @@ use lambda_http::{Body as LambdaBody, RequestExt};
 
 use super::served::Served;
 use crate::App;
-use crate::config::Env;
+use crate::config::{Env, Needs};
 use crate::error::{RequestError, StartupError};
 use crate::http::request::{MAX_BODY_BYTES, RequestId};
 use crate::http::{Body, Request, Response};
@@ -29,7 +29,9 @@ const REQUIRED: [&str; 4] = [
     "AWS_LAMBDA_FUNCTION_VERSION",
 ];
 
-pub fn run(app: App, served: Served, env: &Env) -> Result<(), StartupError> {
+/// `prepare`: what the cold start prepares for, decided by the caller from
+/// the binary's constant route ([`App::prepare`]).
+pub fn run(app: App, served: Served, prepare: Needs, env: &Env) -> Result<(), StartupError> {
     if let Some(variable) = REQUIRED
         .into_iter()
         .find(|variable| env.get(variable).is_none())
@@ -48,7 +50,7 @@ pub fn run(app: App, served: Served, env: &Env) -> Result<(), StartupError> {
     .enable_all()
     .build()
     .map_err(StartupError::Runtime)?;
-    app.prepare(&runtime, route.needs);
+    app.prepare(&runtime, prepare);
     runtime.block_on(async move {
         let handler = lambda_http::service_fn(move |event: lambda_http::Request| {
             let app = app.clone();

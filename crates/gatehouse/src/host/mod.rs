@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 pub use served::Served;
 
-use crate::config::{Config, Env};
+use crate::config::{Config, Env, Needs};
 use crate::route::Route;
 use crate::{App, observability};
 
@@ -30,7 +30,9 @@ use crate::{App, observability};
 /// Bad configuration does not stop the process: it serves `misconfigured`
 /// problems, so the platform does not crash-loop and callers see why.
 pub fn serve(route: &'static Route) -> ExitCode {
-    run(Served::Route(route))
+    // The route's needs are read here, where the route is the binary's
+    // constant: a route needing nothing then links no database code.
+    run(Served::Route(route), route.needs)
 }
 
 /// The whole `main` of one function serving every route of `routes` (one
@@ -40,10 +42,12 @@ pub fn serve(route: &'static Route) -> ExitCode {
 /// route_not_found`. What a route needs and the configuration lacks is
 /// logged at cold start and refused on that route only.
 pub fn serve_routes(routes: &'static [&'static Route]) -> ExitCode {
-    run(Served::Table(routes))
+    let served = Served::Table(routes);
+    run(served, served.prepares())
 }
 
-fn run(served: Served) -> ExitCode {
+/// `prepare`: what the cold start prepares for ([`App::prepare`]).
+fn run(served: Served, prepare: Needs) -> ExitCode {
     let env = Env::from_process();
     let config = Config::load(&env, served.needs());
     observability::init(observability::settings(&config));
@@ -52,9 +56,9 @@ fn run(served: Served) -> ExitCode {
         log_incomplete_routes(&app, routes);
     }
     let result = if env.get("AWS_LAMBDA_RUNTIME_API").is_some() {
-        lambda::run(app, served, &env)
+        lambda::run(app, served, prepare, &env)
     } else {
-        vercel::run(app, served)
+        vercel::run(app, served, prepare)
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -24,6 +24,17 @@ impl Served {
         }
     }
 
+    /// What a cold start prepares for ([`crate::App::prepare`]): what any
+    /// route served may use first.
+    pub(super) fn prepares(self) -> Needs {
+        match self {
+            Served::Route(route) => route.needs,
+            Served::Table(routes) => routes
+                .iter()
+                .fold(Needs::NONE, |needs, route| needs.union(route.needs)),
+        }
+    }
+
     /// What the configuration must hold for the process to serve at all. A
     /// table needs nothing of its own: each route is refused only for what
     /// it needs, so `/api/health` answers while the database is unset.

@@ -9,16 +9,19 @@ use std::sync::Arc;
 use super::incoming;
 use super::served::Served;
 use crate::App;
+use crate::config::Needs;
 use crate::error::{RequestError, StartupError};
 use crate::http::request::RequestId;
 
-pub fn run(app: App, served: Served) -> Result<(), StartupError> {
+/// `prepare`: what the cold start prepares for, decided by the caller from
+/// the binary's constant route ([`App::prepare`]).
+pub fn run(app: App, served: Served, prepare: Needs) -> Result<(), StartupError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(StartupError::Runtime)?;
     let app = Arc::new(app);
-    app.prepare(&runtime, route.needs);
+    app.prepare(&runtime, prepare);
     runtime.block_on(async move {
         let service = vercel_runtime::service_fn(move |request: vercel_runtime::Request| {
             let app = app.clone();
