@@ -22,6 +22,9 @@ use crate::auth::settings::jwt::{IssuerSettings, IssuerVariables, preset_jwks};
 use crate::auth::settings::values::list;
 use crate::config::env::{Environment, Reader};
 
+/// `aws-jwt-verify`'s default `graceSeconds`: no clock skew unless `JWT_LEEWAY_SECS` says otherwise.
+const CLOCK_SKEW: std::time::Duration = std::time::Duration::ZERO;
+
 const ALGORITHMS: [Algorithm; 1] = [Algorithm::RS256];
 
 const VARIABLES: IssuerVariables = IssuerVariables {
@@ -38,6 +41,7 @@ pub(super) fn read(
     r: &mut Reader<'_>,
     environment: Environment,
     jwks_override: Option<String>,
+    leeway_set: bool,
 ) -> Option<IssuerSettings> {
     let pool = r.get("COGNITO_USER_POOL_ID");
     let region = r.get("COGNITO_REGION");
@@ -129,7 +133,7 @@ pub(super) fn read(
             token_use,
             client_ids,
         })),
-        leeway: None,
+        leeway: (!leeway_set).then_some(CLOCK_SKEW),
         secret: None,
         variables: VARIABLES,
     })
@@ -183,6 +187,20 @@ mod tests {
     }
 
     #[test]
+    fn an_explicit_leeway_wins() {
+        let (auth, problems, _) = settings(
+            &[
+                ("COGNITO_USER_POOL_ID", "eu-west-1_AbCdEf123"),
+                ("COGNITO_CLIENT_ID", "1example23456789"),
+                ("JWT_LEEWAY_SECS", "10"),
+            ],
+            Environment::Production,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(auth.issuers[0].leeway, None, "JWT_LEEWAY_SECS applies");
+    }
+
+    #[test]
     fn the_pool_gives_issuers_and_jwks_and_the_client_id_is_required() {
         let (auth, problems, _) = settings(
             &[
@@ -193,6 +211,11 @@ mod tests {
         );
         assert!(problems.is_empty(), "{problems:?}");
         let issuer = &auth.issuers[0];
+        assert_eq!(
+            issuer.leeway,
+            Some(std::time::Duration::ZERO),
+            "no skew, as aws-jwt-verify"
+        );
         assert!(
             issuer
                 .issuer

@@ -16,6 +16,9 @@ use crate::auth::providers::ProviderRules;
 use crate::auth::settings::jwt::{IssuerSettings, IssuerVariables, exact, preset_jwks};
 use crate::config::env::{Environment, Reader};
 
+/// The Admin SDK's `verifyIdToken` allows no clock skew: neither does the preset, unless `JWT_LEEWAY_SECS` says otherwise.
+const CLOCK_SKEW: std::time::Duration = std::time::Duration::ZERO;
+
 /// Google's public keys for Firebase ID tokens, as a JWKS.
 const JWKS_URL: &str =
     "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com";
@@ -34,6 +37,7 @@ pub(super) fn read(
     r: &mut Reader<'_>,
     environment: Environment,
     jwks_override: Option<String>,
+    leeway_set: bool,
 ) -> Option<IssuerSettings> {
     let project = r.get("FIREBASE_PROJECT_ID")?;
     if !is_project_id(&project) {
@@ -53,7 +57,7 @@ pub(super) fn read(
         keys,
         algorithms: ALGORITHMS.to_vec(),
         provider: Some(ProviderRules::Firebase),
-        leeway: None,
+        leeway: (!leeway_set).then_some(CLOCK_SKEW),
         secret: None,
         variables: VARIABLES,
     })
@@ -84,6 +88,11 @@ mod tests {
         );
         assert!(problems.is_empty(), "{problems:?}");
         let issuer = &auth.issuers[0];
+        assert_eq!(
+            issuer.leeway,
+            Some(std::time::Duration::ZERO),
+            "no skew, as the Admin SDK"
+        );
         assert!(
             issuer
                 .issuer

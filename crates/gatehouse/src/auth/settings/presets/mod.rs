@@ -74,8 +74,8 @@ pub(super) fn read(
             Provider::Clerk => clerk::read(r, environment, override_url, leeway_set),
             Provider::Supabase => supabase::read(r, environment, override_url),
             Provider::Auth0 => auth0::read(r, environment, override_url),
-            Provider::Cognito => cognito::read(r, environment, override_url),
-            Provider::Firebase => firebase::read(r, environment, override_url),
+            Provider::Cognito => cognito::read(r, environment, override_url, leeway_set),
+            Provider::Firebase => firebase::read(r, environment, override_url, leeway_set),
         };
         issuers.extend(issuer);
     }
