@@ -22,6 +22,10 @@ use crate::config::env::{Environment, Reader};
 
 const ALGORITHMS: [Algorithm; 2] = [Algorithm::RS256, Algorithm::PS256];
 
+/// Auth0's own API middleware, `express-oauth2-jwt-bearer`, defaults
+/// `clockTolerance` to 5 s.
+const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(5);
+
 const VARIABLES: IssuerVariables = IssuerVariables {
     issuer: "AUTH0_DOMAIN",
     audience_fix: "request access tokens with `audience` set to this API's identifier (AUTH0_AUDIENCE), e.g. getAccessTokenSilently({ authorizationParams: { audience } }): an ID token's aud is the application's client id, and a token requested without an audience is not for this API",
@@ -93,7 +97,7 @@ pub(super) fn read(
         keys,
         algorithms: ALGORITHMS.to_vec(),
         provider: Some(ProviderRules::Auth0),
-        leeway: None,
+        leeway: Some(CLOCK_SKEW),
         secret: None,
         variables: VARIABLES,
     })
@@ -132,6 +136,11 @@ mod tests {
             let issuer = &auth.issuers[0];
             assert!(issuer.issuer.matches("https://my-tenant.eu.auth0.com/"));
             assert!(!issuer.issuer.matches("https://my-tenant.eu.auth0.com"));
+            assert_eq!(
+                issuer.leeway,
+                Some(CLOCK_SKEW),
+                "5 s, as Auth0's middleware"
+            );
             assert!(
                 matches!(&issuer.keys, KeySource::Jwks { url } if url == "https://my-tenant.eu.auth0.com/.well-known/jwks.json")
             );

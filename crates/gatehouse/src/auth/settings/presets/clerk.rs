@@ -45,7 +45,6 @@ pub(super) fn read(
     r: &mut Reader<'_>,
     environment: Environment,
     jwks_override: Option<String>,
-    leeway_set: bool,
 ) -> Option<IssuerSettings> {
     let publishable = r.get("CLERK_PUBLISHABLE_KEY");
     let jwt_key = r.get("CLERK_JWT_KEY");
@@ -108,8 +107,7 @@ pub(super) fn read(
         keys,
         algorithms: ALGORITHMS.to_vec(),
         provider: Some(ProviderRules::Clerk),
-        // An explicit JWT_LEEWAY_SECS is the deployer's choice for every issuer.
-        leeway: (!leeway_set).then_some(CLOCK_SKEW),
+        leeway: Some(CLOCK_SKEW),
         secret: None,
         variables: VARIABLES,
     })

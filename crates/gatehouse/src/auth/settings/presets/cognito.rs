@@ -41,7 +41,6 @@ pub(super) fn read(
     r: &mut Reader<'_>,
     environment: Environment,
     jwks_override: Option<String>,
-    leeway_set: bool,
 ) -> Option<IssuerSettings> {
     let pool = r.get("COGNITO_USER_POOL_ID");
     let region = r.get("COGNITO_REGION");
@@ -133,7 +132,7 @@ pub(super) fn read(
             token_use,
             client_ids,
         })),
-        leeway: (!leeway_set).then_some(CLOCK_SKEW),
+        leeway: Some(CLOCK_SKEW),
         secret: None,
         variables: VARIABLES,
     })

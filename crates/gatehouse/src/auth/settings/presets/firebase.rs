@@ -37,7 +37,6 @@ pub(super) fn read(
     r: &mut Reader<'_>,
     environment: Environment,
     jwks_override: Option<String>,
-    leeway_set: bool,
 ) -> Option<IssuerSettings> {
     let project = r.get("FIREBASE_PROJECT_ID")?;
     if !is_project_id(&project) {
@@ -57,7 +56,7 @@ pub(super) fn read(
         keys,
         algorithms: ALGORITHMS.to_vec(),
         provider: Some(ProviderRules::Firebase),
-        leeway: (!leeway_set).then_some(CLOCK_SKEW),
+        leeway: Some(CLOCK_SKEW),
         secret: None,
         variables: VARIABLES,
     })

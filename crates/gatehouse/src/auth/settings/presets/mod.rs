@@ -67,17 +67,24 @@ pub(super) fn read(
     if !better_auth {
         refuse_generic_beside(r, &active);
     }
+    // Each preset allows its provider's own verifier's clock skew; an
+    // explicit JWT_LEEWAY_SECS is the deployer's choice for every issuer.
     let leeway_set = r.get("JWT_LEEWAY_SECS").is_some();
     for provider in active {
         let override_url = jwks_override.clone();
         let issuer = match provider {
-            Provider::Clerk => clerk::read(r, environment, override_url, leeway_set),
+            Provider::Clerk => clerk::read(r, environment, override_url),
             Provider::Supabase => supabase::read(r, environment, override_url),
             Provider::Auth0 => auth0::read(r, environment, override_url),
-            Provider::Cognito => cognito::read(r, environment, override_url, leeway_set),
-            Provider::Firebase => firebase::read(r, environment, override_url, leeway_set),
+            Provider::Cognito => cognito::read(r, environment, override_url),
+            Provider::Firebase => firebase::read(r, environment, override_url),
         };
-        issuers.extend(issuer);
+        issuers.extend(issuer.map(|mut issuer| {
+            if leeway_set {
+                issuer.leeway = None;
+            }
+            issuer
+        }));
     }
     true
 }

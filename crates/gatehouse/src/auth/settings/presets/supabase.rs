@@ -25,6 +25,10 @@ use crate::config::env::{Environment, Reader};
 
 const ALGORITHMS: [Algorithm; 2] = [Algorithm::RS256, Algorithm::ES256];
 
+/// `supabase.auth.getClaims()` refuses a token once `exp <= now`, with no
+/// clock skew (as Supabase Auth's own server does).
+const CLOCK_SKEW: std::time::Duration = std::time::Duration::ZERO;
+
 const VARIABLES: IssuerVariables = IssuerVariables {
     issuer: "SUPABASE_URL",
     audience_fix: "Supabase puts aud `authenticated` in its users' access tokens: send the signed-in user's session.access_token",
@@ -77,7 +81,7 @@ pub(super) fn read(
         keys,
         algorithms: ALGORITHMS.to_vec(),
         provider: Some(ProviderRules::Supabase),
-        leeway: None,
+        leeway: Some(CLOCK_SKEW),
         secret,
         variables: VARIABLES,
     })
@@ -98,6 +102,11 @@ mod tests {
         ] {
             let (auth, problems, _) = settings(&[("SUPABASE_URL", url)], Environment::Production);
             assert!(problems.is_empty(), "{problems:?}");
+            assert_eq!(
+                auth.issuers[0].leeway,
+                Some(std::time::Duration::ZERO),
+                "no skew, as getClaims()"
+            );
             let issuer = &auth.issuers[0];
             assert!(
                 issuer
