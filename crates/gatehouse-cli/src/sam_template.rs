@@ -1,6 +1,8 @@
 //! `gatehouse sam-template`: the AWS SAM templates of `deploy/aws/`, generated
-//! from the route table, so a route added to `ROUTES` reaches Lambda with
-//! its methods and path and no hand-kept list can drift from it.
+//! from the route table, so a route added to `ROUTES` reaches Lambda at its
+//! path and no hand-kept list can drift from it. Each route takes every
+//! method (`ANY`): the function, not API Gateway, refuses the ones it does
+//! not serve, with 405 and `Allow`.
 //!
 //! Two layouts, the same parameters: a function per route
 //! (`template.yaml`, each route's own binary, as Vercel deploys them) or one
@@ -314,16 +316,14 @@ pub fn render(routes: &[&Route], layout: Layout) -> String {
     match layout {
         Layout::PerRoute => {
             for route in routes {
-                let events: Vec<(String, String, String)> = methods_served(route.methods)
-                    .into_iter()
-                    .map(|method| {
-                        (
-                            pascal_case(&method.as_str().to_ascii_lowercase()),
-                            api_gateway_path(route.pattern),
-                            method.as_str().to_owned(),
-                        )
-                    })
-                    .collect();
+                // `ANY`: API Gateway would answer a method the route does
+                // not list with its own bare 404; the function answers it
+                // with 405 and `Allow`, as on Vercel and in `gatehouse dev`.
+                let events = [(
+                    "Any".to_owned(),
+                    api_gateway_path(route.pattern),
+                    "ANY".to_owned(),
+                )];
                 let description = format!(
                     "{} {} ({})",
                     route
@@ -519,20 +519,6 @@ fn function(
     );
 }
 
-/// The methods API Gateway routes to a function: its own, `HEAD` with
-/// `GET`, and `OPTIONS` (the function answers preflights with its own
-/// origin rules; no CORS is configured on the API).
-fn methods_served(methods: &[Method]) -> Vec<Method> {
-    let mut served: Vec<Method> = methods.to_vec();
-    if methods.contains(&Method::GET) && !methods.contains(&Method::HEAD) {
-        served.push(Method::HEAD);
-    }
-    if !methods.contains(&Method::OPTIONS) {
-        served.push(Method::OPTIONS);
-    }
-    served
-}
-
 /// A route pattern as an API Gateway path: `[id]` becomes `{id}`.
 pub fn api_gateway_path(pattern: &str) -> String {
     pattern.replace('[', "{").replace(']', "}")
@@ -561,14 +547,6 @@ mod tests {
         assert_eq!(pascal_case("auth-token-health"), "AuthTokenHealth");
         assert_eq!(pascal_case("get"), "Get");
         assert_eq!(api_gateway_path("/api/tasks/[id]"), "/api/tasks/{id}");
-        assert_eq!(
-            methods_served(&[Method::GET, Method::POST]),
-            [Method::GET, Method::POST, Method::HEAD, Method::OPTIONS]
-        );
-        assert_eq!(
-            methods_served(&[Method::POST]),
-            [Method::POST, Method::OPTIONS]
-        );
     }
 
     #[test]
