@@ -25,6 +25,7 @@ mod module_graph;
 mod new_route_cli;
 mod openapi;
 mod panic_probe;
+mod pooler;
 mod probe_cli;
 mod readme_example;
 mod revocation_rule;

@@ -28,7 +28,7 @@ fn call(function: &VercelFunction, path: &str, headers: &[(&str, String)]) -> Re
 
 /// `POST /api/auth/revoke` with `headers` and a JSON body.
 #[track_caller]
-pub(super) fn revoke(
+pub(crate) fn revoke(
     function: &VercelFunction,
     headers: &[(&str, String)],
     body: &Value,

@@ -242,13 +242,13 @@ fn server_bin() -> PathBuf {
     })
 }
 
-fn running_as_root() -> bool {
+pub fn running_as_root() -> bool {
     // `/proc/self` belongs to the effective user.
     std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
 }
 
 /// The `postgres` user's uid and gid, from `/etc/passwd`.
-fn postgres_user() -> Option<(u32, u32)> {
+pub fn postgres_user() -> Option<(u32, u32)> {
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|line| {
         let fields: Vec<&str> = line.split(':').collect();
