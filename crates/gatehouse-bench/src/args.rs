@@ -106,10 +106,12 @@ pub const COMPARE_USAGE: &str = "\
 usage: gatehouse-bench compare --base DIR --new DIR [options]
 
 Two builds of the functions side by side in one run (say, target/release of two work
-trees): sizes (and gzip -9 sizes), then health, health-detailed, auth-session with a JWT
-and tasks, each on both builds at once, for several rounds in alternating order; prints a
-markdown table with the ratio of the medians (new / base) on stdout. Production,
-DATABASE_URL set, revocation on, the default log level: what deployments run.
+trees): sizes (and gzip -9 sizes), cold starts (exec -> first 200) of health,
+health-detailed and auth-session with a JWT, then the throughput of health,
+health-detailed, auth-session with a JWT and tasks, each on both builds at once, for
+several rounds in alternating order; prints markdown tables with the ratio of the medians
+(new / base) on stdout. Production, DATABASE_URL set, revocation on, the default log
+level: what deployments run. Each build migrates its own database with its own CLI.
 
   --base DIR          the base build's binaries (with its `gatehouse` CLI, which migrates)
   --new DIR           the other build's binaries
@@ -120,7 +122,8 @@ DATABASE_URL set, revocation on, the default log level: what deployments run.
   --connections N     wrk connections (default 32)
   --admin-url URL     PostgreSQL URL to recreate the database with
                       (default postgres://postgres@127.0.0.1:5432/postgres)
-  --db-name NAME      the database, dropped and recreated (default gatehouse_bench_compare)
+  --db-name NAME      the databases' prefix: NAME_base and NAME_new are dropped and
+                      recreated (default gatehouse_bench_compare)
   -h, --help          show this";
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,11 @@
 //! any change that must not make anything slower.
 //!
 //! The cases are what deployments run: production, `DATABASE_URL` set,
-//! revocation on, the default log level.
+//! revocation on, the default log level. Each build gets its own database,
+//! migrated by its own `gatehouse` CLI, so builds with different schemas
+//! compare (an older base has fewer migrations). Cold starts (exec → first
+//! 200, the JWKS fetched over loopback for the JWT) are measured the same
+//! way, a few starts per build and round.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -27,6 +31,33 @@ struct Case {
     /// Sends the issuer's token.
     authenticated: bool,
 }
+
+/// Cold starts per build and round, after one discarded start per build.
+const COLD_STARTS_PER_ROUND: usize = 5;
+
+/// The cold starts compared: no database, a database round trip, and a
+/// JWT verified with its keys fetched (and, with revocation on, the
+/// revocation state read) before the first answer.
+const COLD_CASES: &[Case] = &[
+    Case {
+        label: "`health` (no database)",
+        bin: "health",
+        path: "/api/health",
+        authenticated: false,
+    },
+    Case {
+        label: "`health-detailed` (first database round trip)",
+        bin: "health-detailed",
+        path: "/api/health/detailed",
+        authenticated: false,
+    },
+    Case {
+        label: "`auth-session`, JWT via loopback JWKS, `DATABASE_URL` set, revocation on",
+        bin: "auth-session",
+        path: "/api/auth/session",
+        authenticated: true,
+    },
+];
 
 const CASES: &[Case] = &[
     Case {
@@ -79,20 +110,21 @@ pub fn run(opts: &CompareOptions) -> Result<String, String> {
     std::fs::create_dir_all(&work).map_err(|err| format!("create {}: {err}", work.display()))?;
     let _scratch = Scratch(work.clone());
 
-    let url = db::database_url(&opts.admin_url, &opts.db_name)?;
-    progress(&format!(
-        "recreating database {} and migrating it",
-        opts.db_name
-    ));
-    db::recreate(&opts.admin_url, &opts.db_name)?;
-    db::migrate(&opts.base.join("gatehouse"), &url, &work)?;
     let issuer = JwtIssuer::start()?;
     let authorization = format!("Authorization: Bearer {}", issuer.token("compare-user")?);
-    let mut env = vec![
-        ("VERCEL_ENV".to_owned(), "production".to_owned()),
-        ("DATABASE_URL".to_owned(), url),
-    ];
-    env.extend(issuer.env());
+    let mut envs: [Vec<(String, String)>; 2] = [Vec::new(), Vec::new()];
+    for ((dir, build), env) in dirs.iter().zip(BUILDS).zip(&mut envs) {
+        let name = format!("{}_{build}", opts.db_name);
+        let url = db::database_url(&opts.admin_url, &name)?;
+        progress(&format!(
+            "recreating database {name} and migrating it with the {build} build's CLI"
+        ));
+        db::recreate(&opts.admin_url, &name)?;
+        db::migrate(&dir.join("gatehouse"), &url, &work)?;
+        env.push(("VERCEL_ENV".to_owned(), "production".to_owned()));
+        env.push(("DATABASE_URL".to_owned(), url));
+        env.extend(issuer.env());
+    }
 
     let mut out = String::new();
     let _ = writeln!(
@@ -112,6 +144,7 @@ pub fn run(opts: &CompareOptions) -> Result<String, String> {
         system::load_average()
     );
     sizes(&mut out, dirs)?;
+    cold_starts(&mut out, opts, dirs, &envs, &authorization, &work)?;
 
     let _ = writeln!(
         out,
@@ -121,7 +154,8 @@ pub fn run(opts: &CompareOptions) -> Result<String, String> {
         let running: Vec<Running> = dirs
             .iter()
             .zip(BUILDS)
-            .map(|(dir, build)| start(dir, case, build, &env, &work))
+            .zip(&envs)
+            .map(|((dir, build), env)| start(dir, case, build, env, &work))
             .collect::<Result<_, _>>()?;
         let headers: Vec<&str> = if case.authenticated {
             vec![authorization.as_str()]
@@ -193,6 +227,86 @@ pub fn run(opts: &CompareOptions) -> Result<String, String> {
         );
     }
     Ok(out)
+}
+
+/// Exec → first 200 of each cold case on both builds, alternated by round:
+/// the median of each build's starts and their ratio.
+fn cold_starts(
+    out: &mut String,
+    opts: &CompareOptions,
+    dirs: [&PathBuf; 2],
+    envs: &[Vec<(String, String)>; 2],
+    authorization: &str,
+    work: &Path,
+) -> Result<(), String> {
+    let _ = writeln!(
+        out,
+        "\n{COLD_STARTS_PER_ROUND} cold starts per build and round, after one discarded start.\n\n\
+         | cold start, exec → first 200 | base (median) | new (median) | new / base | exec → ready, base → new |\n\
+         |---|---:|---:|---:|---|"
+    );
+    for case in COLD_CASES {
+        let headers: Vec<&str> = if case.authenticated {
+            vec![authorization]
+        } else {
+            Vec::new()
+        };
+        let mut first_200 = [Vec::new(), Vec::new()];
+        let mut ready = [Vec::new(), Vec::new()];
+        for round in 0..opts.rounds {
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for index in order {
+                progress(&format!(
+                    "round {}/{}: cold starts of {} on {}",
+                    round + 1,
+                    opts.rounds,
+                    case.bin,
+                    BUILDS[index]
+                ));
+                let discarded = usize::from(round == 0);
+                for run in 0..COLD_STARTS_PER_ROUND + discarded {
+                    let tag = format!("{}-{}-cold-{round}-{run}", case.bin, BUILDS[index]);
+                    let bin = dirs[index].join(case.bin);
+                    let running = function::start(&Launch {
+                        bin: &bin,
+                        env: &envs[index],
+                        work,
+                        tag,
+                    })?;
+                    let reply = http::get(running.port, case.path, &headers, opts.timeout())
+                        .map_err(|err| running.failure(&err))?;
+                    let elapsed = running.started.elapsed();
+                    if reply.status != 200 {
+                        return Err(running.failure(&format!(
+                            "{}: GET {} answered {}: {}",
+                            BUILDS[index],
+                            case.path,
+                            reply.status,
+                            reply.body_excerpt()
+                        )));
+                    }
+                    let to_ready = running.ready_after;
+                    running.stop()?;
+                    if run >= discarded {
+                        first_200[index].push(elapsed.as_secs_f64() * 1000.0);
+                        ready[index].push(to_ready.as_secs_f64() * 1000.0);
+                    }
+                }
+            }
+        }
+        let [base, new] = [median(&first_200[0]), median(&first_200[1])];
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.2} | {} → {} |",
+            case.label,
+            ms(base),
+            ms(new),
+            new / base,
+            ms(median(&ready[0])),
+            ms(median(&ready[1]))
+        );
+    }
+    Ok(())
 }
 
 /// Each function's size, and gzip -9's size of it: the platforms' zip
