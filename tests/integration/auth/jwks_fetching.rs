@@ -163,3 +163,54 @@ fn keys_keep_verifying_while_the_endpoint_fails_even_past_their_ttl() {
     let principal = assert_accepted(&session_with(&function, &tokens[1]));
     assert_eq!(principal["key_id"], KID_ED_B);
 }
+
+/// A signature verified once is not checked again on the next request
+/// (`auth/jwt/verified_signatures.rs`), but only while the very key that
+/// verified it is still the issuer's: when the JWKS publishes other key
+/// material under the same kid (a key rotated in place, or a compromised
+/// key replaced), the token that verified before is checked again with the
+/// new key and refused, on the first request after the refresh.
+#[test]
+fn a_token_verified_before_is_refused_once_its_key_is_replaced_under_the_same_kid() {
+    let server = JwksServer::start(Reply::jwks(&standard_keys()));
+    let function = start_with_jwks(AUTH_SESSION, &server.url(), &[]);
+    let tokens = jose(&[
+        spec("EdDSA", KID_ED_A, &claims("replaced")),
+        // Signed by key `b` under a kid the JWKS does not have yet: asking
+        // with it makes the function refetch.
+        mint::pem_spec(
+            "EdDSA",
+            "ed25519-b.key.pem",
+            Some("trigger-refetch"),
+            &claims("trigger"),
+        ),
+    ]);
+    for _ in 0..3 {
+        assert_accepted(&session_with(&function, &tokens[0]));
+    }
+    assert_eq!(server.requests(), 1);
+
+    // The same kid, now with key `b`'s public half.
+    let mut replaced = jwk(KID_ED_B);
+    replaced["kid"] = json!(KID_ED_A);
+    let mut keys: Vec<_> = standard_keys()
+        .into_iter()
+        .filter(|key| key["kid"] != KID_ED_A)
+        .collect();
+    keys.push(replaced);
+    server.set(Reply::jwks(&keys));
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_refused(
+        &session_with(&function, &tokens[1]),
+        "key_not_found",
+        &["trigger-refetch"],
+        &[],
+    );
+    assert_eq!(server.requests(), 2, "the unknown kid refetched the JWKS");
+    assert_refused(
+        &session_with(&function, &tokens[0]),
+        "signature_invalid",
+        &[],
+        &[],
+    );
+}

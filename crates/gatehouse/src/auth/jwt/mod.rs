@@ -18,6 +18,7 @@ mod claim_checks;
 pub mod claims;
 pub mod jwks;
 pub mod keys;
+mod verified_signatures;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ use crate::auth::identity::SHARED_SECRET;
 use crate::auth::jwt::claims::{Claims, claim_missing, malformed};
 use crate::auth::jwt::jwks::{JwksCache, JwksError, JwksSettings};
 use crate::auth::jwt::keys::VerifyingKey;
+use crate::auth::jwt::verified_signatures::VerifiedSignatures;
 use crate::auth::pattern::PatternList;
 use crate::auth::principal::Method;
 use crate::auth::providers::ProviderRules;
@@ -147,6 +149,8 @@ pub struct JwtVerifier {
     shared: Option<SharedSecret>,
     /// The claim checks after the signature.
     rules: ClaimRules,
+    /// Public-key signatures already verified by this process.
+    verified: VerifiedSignatures,
 }
 
 impl JwtVerifier {
@@ -207,6 +211,7 @@ impl JwtVerifier {
                 principal_claims: settings.principal_claims.clone(),
                 reads_jwt_id: settings.checks_revocation(),
             },
+            verified: VerifiedSignatures::new(),
         }
     }
 
@@ -624,6 +629,7 @@ impl JwtVerifier {
             Keys::Jwks(_) => Method::JwtJwks,
             Keys::Static(_) => Method::JwtStaticKey,
         };
+        let digest = VerifiedSignatures::digest(signing_input, signature);
         let mut verified = None;
         for key in &candidates {
             if key.algorithm != alg {
@@ -637,7 +643,13 @@ impl JwtVerifier {
                     "the algorithm is pinned by the key: the token was not produced with this key, or its header was altered",
                 ));
             }
+            if self.verified.verified_by(&digest, key) {
+                verified = Some(key.kid.clone());
+                break;
+            }
             if signature_ok(signature, signing_input, &key.key, alg) {
+                let exp = claims.number("exp").ok().flatten();
+                self.verified.remember(digest, key, exp);
                 verified = Some(key.kid.clone());
                 break;
             }
