@@ -342,3 +342,68 @@ fn a_cold_start_with_the_database_down_leaves_the_first_request_to_try_and_say_w
     assert_eq!(transitions(&function), ["unavailable"]);
     drop(proxy);
 }
+
+/// While requests keep coming, the state is read in the background before
+/// it is due, so no request waits for the read; the bound still holds. Each
+/// read is made slow on purpose (300 ms inside the database, through a
+/// wrapper of `gatehouse_revocation_changes`): a request that waited for
+/// one would take that long.
+#[test]
+fn with_steady_requests_the_state_is_read_ahead_off_the_request_path() {
+    const SYNC: u64 = 2000;
+    const READ: u64 = 300;
+    let db = block_on(TestDb::create());
+    block_on(db.migrate());
+    block_on(db.execute(&format!(
+        "ALTER FUNCTION gatehouse_revocation_changes(pg_snapshot) RENAME TO gatehouse_revocation_changes_fast;
+         CREATE FUNCTION gatehouse_revocation_changes(p_since pg_snapshot)
+         RETURNS TABLE (kind text, key text, at float8, expires_at float8, horizon pg_snapshot)
+         LANGUAGE plpgsql AS $$
+         BEGIN
+             PERFORM pg_sleep({READ} / 1000.0);
+             RETURN QUERY SELECT * FROM gatehouse_revocation_changes_fast(p_since);
+         END $$;"
+    )));
+    let secret = unique_secret("ahead");
+    let sync = SYNC.to_string();
+    let function = start(
+        AUTH_SESSION,
+        &[
+            ("DATABASE_URL", db.url.as_str()),
+            ("JWT_SECRET", secret.as_str()),
+            ("REVOCATION_SYNC_MS", sync.as_str()),
+        ],
+    );
+    let steady = token(&secret, "steady", "steady-1");
+    // The first request may wait for the cold start's read.
+    assert_accepted(&session_with(&function, &steady));
+
+    // Two and a half intervals of requests every 25 ms: two reads at least.
+    let (mut slowest, mut answered) = (Duration::ZERO, 0);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(SYNC * 5 / 2) {
+        let sent = Instant::now();
+        assert_accepted(&session_with(&function, &steady));
+        slowest = slowest.max(sent.elapsed());
+        answered += 1;
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(
+        slowest < Duration::from_millis(READ * 2 / 3),
+        "a request took {slowest:?} of {answered}: it waited for a read ({READ} ms) that should have run ahead of the bound"
+    );
+
+    // The reads did happen: a revocation written straight to the database
+    // is refused within the bound, still with no request waiting.
+    block_on(db.execute(
+        "INSERT INTO gatehouse_revoked_tokens (token_id, subject, expires_at)
+         VALUES ('jti:steady-1', 'shared-secret:steady', now() + interval '1 hour')",
+    ));
+    let since = Instant::now();
+    let (refused, delay) = until_refused(&function, &steady, since, Duration::from_secs(10));
+    assert_refused(&refused, "token_revoked", &["revoked at"], &[]);
+    assert!(
+        delay <= Duration::from_millis(SYNC + READ + MARGIN_MS),
+        "refused {delay:?} after the revocation, past REVOCATION_SYNC_MS ({SYNC} ms) + the read ({READ} ms) + {MARGIN_MS} ms"
+    );
+}

@@ -115,8 +115,9 @@ pub struct Authenticator {
     sessions: SessionVerifier,
     database: Arc<LazyDatabase>,
     profiles: Option<UserProfiles>,
-    /// This process's copy of the revocation state.
-    revocations: RevocationMirror,
+    /// This process's copy of the revocation state (shared with its
+    /// background reads).
+    revocations: Arc<RevocationMirror>,
 }
 
 impl Authenticator {
@@ -132,10 +133,10 @@ impl Authenticator {
             authjs: AuthjsVerifier::new(&settings),
             api_keys: ApiKeyVerifier::new(&settings, database.clone()),
             sessions: SessionVerifier::new(settings.clone(), database.clone()),
-            revocations: RevocationMirror::new(
+            revocations: Arc::new(RevocationMirror::new(
                 settings.revocation_sync,
                 settings.revocation_max_staleness,
-            ),
+            )),
             settings,
             database,
             profiles,

@@ -4,8 +4,12 @@
 //!
 //! It is brought up to date incrementally from Postgres (runtime migration
 //! 6, `gatehouse_revocation_changes`: the rows written since the last read)
-//! at most once per `REVOCATION_SYNC_MS`, by the first request that finds it
-//! older than that; concurrent requests share that one query. A revocation
+//! at most once per `REVOCATION_SYNC_MS`, and off the request path while
+//! requests keep coming: the first request that finds the state three
+//! quarters of that old starts the read in the background and is answered
+//! from memory at once. Only a request that finds it older than the whole
+//! interval (the first after a quiet spell) waits for the read; concurrent
+//! requests share that one query. A revocation
 //! through another instance is therefore refused here within
 //! `REVOCATION_SYNC_MS`; one through this instance at once, since
 //! [`crate::auth::Authenticator::revoke_token`] and
@@ -21,7 +25,8 @@
 //! [`RevocationState::verdict`], the same as everywhere else.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio_postgres::types::Type;
@@ -195,9 +200,13 @@ struct Inner {
 /// Process-wide; owned by the [`crate::auth::Authenticator`].
 pub(crate) struct RevocationMirror {
     sync_every: Duration,
+    /// From this age on, a request starts the next read in the background.
+    read_ahead: Duration,
     max_staleness: Duration,
     inner: RwLock<Inner>,
     flights: Flights<(), ()>,
+    /// A background read was started and has not finished: one at a time.
+    reading_ahead: AtomicBool,
 }
 
 impl std::fmt::Debug for RevocationMirror {
@@ -225,6 +234,7 @@ impl RevocationMirror {
     pub(crate) fn new(sync_every: Duration, max_staleness: Duration) -> Self {
         RevocationMirror {
             sync_every,
+            read_ahead: sync_every.mul_f64(0.75),
             max_staleness,
             inner: RwLock::new(Inner {
                 revocations: Revocations::default(),
@@ -235,6 +245,7 @@ impl RevocationMirror {
                 last_failure: None,
             }),
             flights: Flights::default(),
+            reading_ahead: AtomicBool::new(false),
         }
     }
 
@@ -251,9 +262,14 @@ impl RevocationMirror {
     }
 
     fn due(&self) -> bool {
+        self.older_than(self.sync_every)
+    }
+
+    /// Whether the last attempt (or none) is at least `age` old.
+    fn older_than(&self, age: Duration) -> bool {
         self.read()
             .attempted_at
-            .is_none_or(|at| at.elapsed() >= self.sync_every)
+            .is_none_or(|at| at.elapsed() >= age)
     }
 
     /// The revocation state of one credential: from memory, read again
@@ -261,8 +277,8 @@ impl RevocationMirror {
     /// `REVOCATION_SYNC_MS`. Refused when the state is older than
     /// `REVOCATION_MAX_STALENESS_SECS`.
     pub(crate) async fn state(
-        &self,
-        database: &LazyDatabase,
+        self: &Arc<Self>,
+        database: &Arc<LazyDatabase>,
         token_id: &str,
         subject: &str,
     ) -> Result<RevocationState, Refusal> {
@@ -273,6 +289,8 @@ impl RevocationMirror {
             if self.due() {
                 self.flights.run((), || self.sync(database)).await;
             }
+        } else if self.older_than(self.read_ahead) {
+            self.read_ahead(database);
         }
         {
             let inner = self.read();
@@ -300,6 +318,31 @@ impl RevocationMirror {
         }
     }
 
+    /// Starts the next read in the background, unless one is under way:
+    /// the request goes on with the state it has, which is within the
+    /// interval. A request that reaches the bound meanwhile joins this read
+    /// (the same single flight). Its failure counts as a request's: it is
+    /// recorded and logged once, and the next attempt waits an interval.
+    fn read_ahead(self: &Arc<Self>, database: &Arc<LazyDatabase>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.reading_ahead.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let mirror = Arc::clone(self);
+        let database = Arc::clone(database);
+        runtime.spawn(async move {
+            mirror
+                .flights
+                .run((), || {
+                    mirror.sync_older_than(&database, Attempt::Request, mirror.read_ahead)
+                })
+                .await;
+            mirror.reading_ahead.store(false, Ordering::Release);
+        });
+    }
+
     /// Reads what changed since the last read and merges it. Never fails:
     /// a failure is recorded, and [`RevocationMirror::state`] decides.
     async fn sync(&self, database: &LazyDatabase) {
@@ -307,8 +350,14 @@ impl RevocationMirror {
     }
 
     async fn sync_as(&self, database: &LazyDatabase, attempt: Attempt) {
-        // Another flight may have just finished.
-        if !self.due() {
+        self.sync_older_than(database, attempt, self.sync_every)
+            .await;
+    }
+
+    /// Reads when the last attempt is at least `age` old (another flight may
+    /// have just finished).
+    async fn sync_older_than(&self, database: &LazyDatabase, attempt: Attempt, age: Duration) {
+        if !self.older_than(age) {
             return;
         }
         let since = self.read().horizon.clone();
