@@ -663,13 +663,53 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_read_nothing_is_accepted_and_the_answer_is_a_503() {
-        let mirror = RevocationMirror::new(Duration::from_millis(0), Duration::from_secs(1));
-        let lazy = LazyDatabase::new(None);
+        let mirror = Arc::new(RevocationMirror::new(
+            Duration::from_millis(0),
+            Duration::from_secs(1),
+        ));
+        let lazy = Arc::new(LazyDatabase::new(None));
         // No database at all: the read returns nothing and succeeds.
         assert!(mirror.state(&lazy, "jti:a", "s").await.is_ok());
-        let never = RevocationMirror::new(Duration::from_secs(60), Duration::from_secs(60));
+        let never = Arc::new(RevocationMirror::new(
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        ));
         never.write().attempted_at = Some(Instant::now());
         let refused = never.state(&lazy, "jti:a", "s").await.unwrap_err();
         assert_eq!(refused.reason, Reason::RevocationUnavailable);
+    }
+
+    #[tokio::test]
+    async fn past_three_quarters_of_the_interval_the_read_starts_in_the_background() {
+        let mirror = Arc::new(RevocationMirror::new(
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+        ));
+        let lazy = Arc::new(LazyDatabase::new(None));
+        let synced = Instant::now() - Duration::from_millis(800);
+        {
+            let mut inner = mirror.write();
+            inner.attempted_at = Some(synced);
+            inner.synced_at = Some(synced);
+        }
+        // Answered from memory, without waiting for the read...
+        assert!(mirror.state(&lazy, "jti:a", "s").await.is_ok());
+        // ...which runs in the background (no database: it reads nothing).
+        for _ in 0..100 {
+            if mirror.read().attempted_at != Some(synced)
+                && !mirror.reading_ahead.load(Ordering::Acquire)
+            {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(mirror.read().attempted_at > Some(synced), "no read ahead");
+        assert!(!mirror.reading_ahead.load(Ordering::Acquire));
+        // Before three quarters, nothing starts.
+        let fresh = Instant::now();
+        mirror.write().attempted_at = Some(fresh);
+        assert!(mirror.state(&lazy, "jti:a", "s").await.is_ok());
+        tokio::task::yield_now().await;
+        assert_eq!(mirror.read().attempted_at, Some(fresh));
     }
 }
